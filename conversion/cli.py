@@ -1,0 +1,207 @@
+"""`edge-captioner-convert`: the workstation toolkit's console script.
+
+Only argparse lives here; every command is a `cmd_*(args) -> int` in its own module, imported
+lazily so that `--help` and the data commands do not pay for importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+from edge_captioner import __version__
+from edge_captioner.cli_support import add_common_options, run_command
+
+
+def _lazy(module: str, func: str):
+    def call(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(module), func)(args)
+
+    return call
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _languages(text: str) -> list[str]:
+    langs = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in langs if x not in ("en", "zh")]
+    if bad or not langs:
+        raise argparse.ArgumentTypeError(f"languages must be a list of en, zh; got {text!r}")
+    return list(dict.fromkeys(langs))
+
+
+def _size(text: str) -> tuple[int, int]:
+    """`128` (square) or `160x120` (width x height)."""
+    parts = text.lower().split("x")
+    try:
+        dims = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
+    if len(dims) == 1:
+        dims = dims * 2
+    if len(dims) != 2 or not all(16 <= d <= 4096 for d in dims):
+        raise argparse.ArgumentTypeError(f"size must be N or WxH with 16..4096 pixels, got {text!r}")
+    return dims[0], dims[1]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-captioner-convert",
+        description="Workstation toolkit: data sets, training, int8 conversion, evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_common_options(parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    synth = sub.add_parser(
+        "synth",
+        help="render a synthetic home-scenes data set (COCO captions format)",
+        description="Render synthetic home-camera scenes with OpenCV and write them with English "
+        "and/or Chinese reference captions as a COCO captions data set: OUT/images/*.jpg and "
+        "OUT/captions_<lang>.json. Each image entry carries its ground-truth scene record.",
+    )
+    add_common_options(synth)
+    synth.add_argument("out", metavar="OUT", help="output directory (created)")
+    synth.add_argument("--count", type=_positive_int, default=1000, help="images (default 1000)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument(
+        "--lang", type=_languages, default=["en", "zh"], help="caption languages (default en,zh)"
+    )
+    synth.add_argument(
+        "--size", type=_size, default=(128, 128), help="image size N or WxH (default 128)"
+    )
+    synth.add_argument("--captions", type=_positive_int, default=5,
+                       help="reference captions per image and language (5..8, default 5)")
+    synth.add_argument("--workers", type=_positive_int, default=None,
+                       help="worker processes (default: all cores)")
+    synth.add_argument("--preview", metavar="FILE", help="also write a contact sheet PNG")
+    synth.add_argument("--clip", metavar="FILE",
+                       help="also write the sample video clip (empty porch -> person -> package)")
+    synth.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
+    synth.set_defaults(func=_lazy("conversion.synth", "cmd_synth"))
+
+    stats = sub.add_parser(
+        "stats",
+        help="check a data set in any supported format before training on it",
+        description="Check a caption data set: COCO captions JSON, Flickr8k, Flickr30k, Karpathy "
+        "split JSON or a synthetic set (a file or a directory holding one). Prints image and "
+        "caption counts per language and split, missing image files, vocabulary size and caption "
+        "lengths. Exit 2 when files are missing or the annotations are malformed.",
+    )
+    add_common_options(stats)
+    stats.add_argument("data", metavar="DATA", help="a data set file or directory")
+    stats.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(func=_lazy("conversion.stats", "cmd_stats"))
+
+    train = sub.add_parser(
+        "train",
+        help="train the Keras CNN-LSTM captioner (needs the convert extra)",
+        description="Train the Show-and-Tell CNN-LSTM on any supported data set with teacher "
+        "forcing. Writes config.json, vocab.txt, model.weights.h5 and a resumable checkpoint to "
+        "OUT. Deterministic for a --seed.",
+    )
+    add_common_options(train)
+    train.add_argument("data", metavar="DATA", help="a data set file or directory")
+    train.add_argument("out", metavar="OUT", help="output directory")
+    train.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
+    train.add_argument("--lang", choices=["en", "zh"], default="en", help="caption language")
+    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--image-size", type=_positive_int, default=128)
+    train.add_argument("--resize", choices=["center_crop", "letterbox", "stretch"],
+                       default="center_crop", help="how non-square frames become square")
+    train.add_argument("--captions", choices=["auto", "canonical", "all"], default="auto",
+                       help="train on the first (canonical) caption of each image or on all; "
+                       "auto: canonical for synthetic sets, all otherwise")
+    train.add_argument("--backbone", choices=["small", "mobilenet_v2", "mobilenet_v3"],
+                       default="small")
+    train.add_argument("--backbone-weights", choices=["imagenet"], default=None,
+                       help="pre-trained MobileNet weights (downloads them: needs internet)")
+    train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN")
+    train.add_argument("--units", type=_positive_int, default=256, help="LSTM units")
+    train.add_argument("--embedding-dim", type=_positive_int, default=64)
+    train.add_argument("--feature-dim", type=_positive_int, default=256)
+    train.add_argument("--max-length", type=_positive_int, default=None,
+                       help="tokens incl. <start>/<end> (default: from the captions)")
+    train.add_argument("--min-count", type=_positive_int, default=None,
+                       help="vocabulary minimum count (default en 3, zh 2)")
+    train.add_argument("--val-fraction", type=float, default=0.05)
+    train.add_argument("--max-images", type=_positive_int, default=None)
+    train.add_argument("--skip-missing", action="store_true",
+                       help="train without images whose files are missing (e.g. the one known "
+                       "dangling line of Flickr8k.token.txt) instead of refusing to start")
+    train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
+    train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
+    train.set_defaults(func=_lazy("conversion.train", "cmd_train"))
+
+    convert = sub.add_parser(
+        "convert",
+        help="quantize a trained model to a full-integer int8 TFLite bundle",
+        description="Convert a `train` output directory to a model bundle (manifest.json, "
+        "encoder.tflite, decoder.tflite, vocab.txt): integer-only graphs calibrated on real "
+        "images of DATA and on the real decoder states of greedy decoding.",
+    )
+    add_common_options(convert)
+    convert.add_argument("model", metavar="MODEL", help="a `train` output directory")
+    convert.add_argument("out", metavar="OUT", help="the bundle directory to write")
+    convert.add_argument("--representative", metavar="DATA", required=True,
+                         help="data set whose images calibrate the quantization")
+    convert.add_argument("--images", metavar="DIR", help="image directory of DATA")
+    convert.add_argument("--calibration-images", type=_positive_int, default=300)
+    convert.add_argument("--calibration-steps", type=_positive_int, default=3000,
+                         help="decoder steps sampled for calibration")
+    convert.add_argument("--decoder", choices=sorted(DECODER_CHOICES), default="16x8",
+                         help="decoder activations: int8, or 16x8 (int16 activations, int8 "
+                         "weights; default: far closer to float)")
+    convert.add_argument("--float", nargs="?", const=True, default=None, metavar="DIR",
+                         help="also write the float32 bundle (default DIR: OUT-float)")
+    convert.add_argument("--name", help="bundle name (default: MODEL's directory name + lang)")
+    convert.add_argument("--evaluate", metavar="DATA",
+                         help="measure the metrics on DATA and store them in the manifest(s)")
+    convert.add_argument("--evaluate-images", type=_positive_int, default=None,
+                         help="at most this many images of the --evaluate data")
+    convert.set_defaults(func=_lazy("conversion.convert", "cmd_convert"))
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="caption quality metrics of a bundle (and the difference from a reference)",
+        description="Caption DATA's images with BUNDLE and score them: BLEU-1..4, METEOR (en), "
+        "ROUGE-L and CIDEr via pycocoevalcap and, on synthetic data, object-mention "
+        "precision/recall/F1, CHAIR-i, count, place and scene-exact accuracy.",
+    )
+    add_common_options(evaluate)
+    evaluate.add_argument("bundle", metavar="BUNDLE")
+    evaluate.add_argument("data", metavar="DATA")
+    evaluate.add_argument("--reference", metavar="BUNDLE",
+                          help="another bundle (e.g. the float32 one): both, and the difference")
+    evaluate.add_argument("--beam", type=_positive_int, default=1, help="beam width (1 = greedy)")
+    evaluate.add_argument("--limit", type=_positive_int, default=None, help="at most N images")
+    evaluate.add_argument("--images", metavar="DIR", help="image directory of DATA")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--report", metavar="DIR",
+                          help="write an HTML page (and a PNG) of captions, worst first")
+    evaluate.set_defaults(func=_lazy("conversion.evaluate", "cmd_evaluate"))
+    return parser
+
+
+DECODER_CHOICES = ("int8", "16x8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("edge-captioner-convert", build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""`edge-captioner-convert convert MODEL OUT --representative DATA`: full-integer TFLite bundles.
+
+Two graphs per bundle (see model.py): the encoder (uint8 image -> h0, c0, image_gates) and ONE
+decoder step (token one-hot, h, c, image_gates -> logits, h', c'), both with static batch-1 shapes.
+
+Calibration uses real images of DATA and REAL decoder inputs: the float model greedily captions
+those images and every step's (token, h, c, image_gates) is recorded. Representative samples are
+dicts keyed by the SavedModel signature's input NAMES, because the converter may reorder inputs and
+calibrating h with c's data would fail silently. The graphs go through a SavedModel export
+(`from_saved_model`); `from_concrete_functions` on a Keras model converts without its weights.
+
+The state I/O of the decoder stays float at the graph boundary (one QUANTIZE per input, one
+DEQUANTIZE per output inside the graph): numpy then passes h and c back in without any Python-side
+(de)quantization. The int8/16x8 arithmetic inside is unchanged by this choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edge_captioner.bundle import BUNDLE_FORMAT_VERSION, file_sha256, write_manifest
+from edge_captioner.errors import BadInput
+from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
+
+from .datasets import load_dataset
+from .tflite_check import graph_report
+from .train import load_images
+
+log = logging.getLogger(__name__)
+
+DECODER_MODES = {"int8": "int8", "16x8": "int16x8"}
+
+
+def load_trained(model_dir: Path):
+    """Rebuild the Captioner from a `train` output directory and load its weights."""
+    from .model import Captioner, ModelConfig
+
+    config_path = model_dir / "config.json"
+    weights = model_dir / "model.weights.h5"
+    for path in (config_path, weights, model_dir / "vocab.txt"):
+        if not path.is_file():
+            raise BadInput(f"{path}: missing (MODEL must be an `edge-captioner-convert train` "
+                           "output directory)")
+    try:
+        train_config = json.loads(config_path.read_text())
+        config = ModelConfig(**train_config["model"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{config_path}: not a training configuration: {exc}") from None
+    captioner = Captioner(config)
+    captioner.training_model.load_weights(weights)
+    return captioner, train_config, Vocabulary.load(model_dir / "vocab.txt")
+
+
+def calibration_data(captioner, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int):
+    """Float encoder outputs and real greedy decoder inputs for the representative images."""
+    from .float_decode import StepWeights, greedy_batch
+
+    encoder, decoder = captioner.export_models(batch_size=None)
+    enc = encoder.predict(images.astype(np.float32), batch_size=64, verbose=0)
+    steps: list = []
+    greedy_batch(StepWeights.from_decoder(decoder), enc["h0"], enc["c0"], enc["image_gates"],
+                 vocab.start_id, vocab.end_id, captioner.config.max_length, collect=steps)
+    tokens = np.concatenate([s[0] for s in steps])
+    h = np.concatenate([s[1] for s in steps])
+    c = np.concatenate([s[2] for s in steps])
+    gates = np.concatenate([s[3] for s in steps])
+    rng = np.random.default_rng(seed)
+    pick = rng.permutation(len(tokens))[:max_steps]
+    onehot = np.eye(captioner.config.vocab_size, dtype=np.float32)[tokens[pick]]
+    return {"token": onehot, "h": h[pick], "c": c[pick], "image_gates": gates[pick]}
+
+
+def _representative(samples: dict[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
+    n = len(next(iter(samples.values())))
+
+    def gen():
+        for k in range(n):
+            yield {name: values[k: k + 1].astype(np.float32) for name, values in samples.items()}
+
+    return gen
+
+
+def convert_graph(keras_model, workdir: Path, name: str, mode: str,
+                  samples: dict[str, np.ndarray] | None, uint8_input: bool = False) -> bytes:
+    """Keras model -> TFLite bytes. mode: float | int8 | int16x8."""
+    import tensorflow as tf
+
+    saved = workdir / name
+    keras_model.export(str(saved), format="tf_saved_model", verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    if mode != "float":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = _representative(samples)
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8"
+            else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
+        if uint8_input:
+            converter.inference_input_type = tf.uint8
+    return converter.convert()
+
+
+def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabulary,
+                 train_config: dict, quantization: dict, extra: dict | None = None) -> dict:
+    """Write the bundle directory: the graphs, the vocabulary and a manifest with hashes."""
+    out.mkdir(parents=True, exist_ok=True)
+    for file_name, content in files.items():
+        (out / file_name).write_bytes(content)
+    vocab.save(out / "vocab.txt")
+    model = train_config["model"]
+    graphs = {g: graph_report(out / f"{g}.tflite") for g in ("encoder", "decoder")}
+    manifest = {
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "name": name,
+        "language": vocab.language,
+        "decoder_type": "show_and_tell",
+        "image": {
+            "size": [model["image_size"], model["image_size"]],
+            "colour_order": train_config.get("colour_order", "RGB"),
+            "resize": train_config.get("resize", "center_crop"),
+            "dtype": "uint8",
+        },
+        "special_tokens": {tok: i for i, tok in enumerate(SPECIAL_TOKENS)},
+        "max_length": model["max_length"],
+        "vocab_size": len(vocab),
+        "quantization": quantization,
+        "tensors": {g: {"inputs": r["inputs"], "outputs": r["outputs"]} for g, r in graphs.items()},
+        "ops": {g: r["ops"] for g, r in graphs.items()},
+        "files": {f: file_sha256(out / f) for f in ("encoder.tflite", "decoder.tflite",
+                                                     "vocab.txt")},
+        "metrics": {},
+        "training": {k: train_config.get(k) for k in ("seed", "data", "caption_mode")}
+        | {"model": model},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+    }
+    write_manifest(out, manifest)
+    return manifest
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    model_dir = Path(args.model)
+    out = Path(args.out)
+    captioner, train_config, vocab = load_trained(model_dir)
+    size = captioner.config.image_size
+
+    ds = load_dataset(args.representative, images_dir=args.images)
+    entries = [e for e in ds.images if e.split in (None, "train", "restval")] or ds.images
+    entries = [e for e in entries if e.path.is_file()][: args.calibration_images]
+    if not entries:
+        raise BadInput(f"{args.representative}: no readable images for calibration")
+    images = load_images(entries, size, train_config.get("resize", "center_crop"))
+    log.info("calibrating on %d images", len(images))
+    decoder_samples = calibration_data(captioner, images, vocab, args.calibration_steps,
+                                       train_config.get("seed", 0))
+    encoder, decoder = captioner.export_models(batch_size=1)
+    decoder_mode = DECODER_MODES[args.decoder]
+    name = args.name or f"{model_dir.name}-{vocab.language}"
+
+    with tempfile.TemporaryDirectory(prefix="edge-captioner-convert-") as tmp:
+        work = Path(tmp)
+        int8_files = {
+            "encoder.tflite": convert_graph(encoder, work, "encoder", "int8",
+                                            {"image": images.astype(np.float32)}, uint8_input=True),
+            "decoder.tflite": convert_graph(decoder, work, "decoder", decoder_mode,
+                                            decoder_samples),
+        }
+        float_files = None
+        if args.float:
+            float_files = {
+                "encoder.tflite": convert_graph(encoder, work, "encoder_f", "float", None),
+                "decoder.tflite": convert_graph(decoder, work, "decoder_f", "float", None),
+            }
+
+    manifest = write_bundle(out, name, int8_files, vocab, train_config,
+                            {"encoder": "int8", "decoder": decoder_mode})
+    bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}
+    if any(bad.values()):
+        raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
+    log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest["ops"]["encoder"],
+             manifest["ops"]["decoder"])
+    written = [out]
+    if float_files is not None:
+        float_out = Path(args.float) if isinstance(args.float, str) else out.with_name(
+            out.name + "-float")
+        write_bundle(float_out, name + "-float", float_files, vocab, train_config,
+                     {"encoder": "float32", "decoder": "float32"})
+        written.append(float_out)
+
+    if args.evaluate:
+        from .evaluate import evaluate_bundles
+
+        evaluate_bundles(written, args.evaluate, beam=1, limit=args.evaluate_images,
+                         store_in_manifest=True)
+    for path in written:
+        size_kb = sum(p.stat().st_size for p in path.iterdir()) / 1024
+        print(f"wrote {path} ({size_kb:.0f} KB)")
+    return 0

@@ -1,0 +1,137 @@
+"""What a caption says about a scene: the place, and which object kinds in what numbers.
+
+Evaluation scores generated captions against the ground-truth scene record with this (object
+mention precision/recall, CHAIR-i, count and place accuracy), so it must read every phrasing the
+caption writers in `captions.py` use, and the natural variants a model may produce. It is a small
+keyword reader over our closed synthetic vocabulary, not a general parser: no NLP library knows
+"two grey kittens on the couch" -> {cat: 2} in both English and Chinese without a model download.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from edge_captioner.vocab import tokenize
+
+
+@dataclass
+class Mentions:
+    place: str | None
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> number mentioned
+
+    @property
+    def kinds(self) -> set[str]:
+        return set(self.counts)
+
+
+# ----------------------------------------------------------------------------------------- English
+_EN_NOUNS = {
+    "person": "person", "people": "person", "persons": "person", "someone": "person",
+    "somebody": "person", "man": "person", "men": "person", "woman": "person", "women": "person",
+    "visitor": "person", "visitors": "person",
+    "dog": "dog", "dogs": "dog", "puppy": "dog", "puppies": "dog",
+    "cat": "cat", "cats": "cat", "kitten": "cat", "kittens": "cat",
+    "bicycle": "bicycle", "bicycles": "bicycle", "bike": "bicycle", "bikes": "bicycle",
+    "car": "car", "cars": "car",
+    "package": "package", "packages": "package", "parcel": "package", "parcels": "package",
+    "box": "package", "boxes": "package",
+}
+_EN_PLURALS = {
+    "people", "persons", "men", "women", "visitors", "dogs", "puppies", "cats", "kittens",
+    "bicycles", "bikes", "cars", "packages", "parcels", "boxes",
+}
+_EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "several": 2}
+_EN_NEGATIONS = {"no", "nobody", "nothing", "without"}
+_EN_PLACES = {
+    "door": "front_door", "porch": "front_door", "doorstep": "front_door",
+    "sofa": "living_room", "couch": "living_room", "living": "living_room",
+    "kitchen": "kitchen", "counter": "kitchen",
+    "driveway": "driveway", "garage": "driveway",
+    "backyard": "backyard", "lawn": "backyard", "fence": "backyard", "grass": "backyard",
+    "yard": "backyard", "garden": "backyard",
+}
+
+
+def _parse_en(text: str) -> Mentions:
+    words = tokenize(text, "en")
+    counts: dict[str, int] = {}
+    places: list[str] = []
+    for i, word in enumerate(words):
+        if word in _EN_PLACES:
+            places.append(_EN_PLACES[word])
+        kind = _EN_NOUNS.get(word)
+        if kind is None:
+            continue
+        # Look back over adjectives ("two grey kittens") for a number or a negation.
+        number = None
+        for prev in reversed(words[max(0, i - 3): i]):
+            if prev in _EN_NEGATIONS:
+                number = 0
+                break
+            if prev in _EN_NUMBERS:
+                number = _EN_NUMBERS[prev]
+                break
+            if prev in _EN_NOUNS or prev in ("and", "with", "while"):
+                break
+        if number is None:
+            number = 2 if word in _EN_PLURALS else 1
+        if number:
+            counts[kind] = counts.get(kind, 0) + number
+    return Mentions(place=_most_common(places), counts=counts)
+
+
+# ----------------------------------------------------------------------------------------- Chinese
+# Longest first, so that 自行车 is read before 车 would be, and 车道/车库 never read as a car.
+_ZH_NOUNS = [
+    ("自行车", "bicycle"), ("单车", "bicycle"), ("小轿车", "car"), ("小汽车", "car"),
+    ("汽车", "car"), ("轿车", "car"), ("包裹", "package"), ("快递", "package"),
+    ("纸箱", "package"), ("箱子", "package"), ("小狗", "dog"), ("狗", "dog"), ("小猫", "cat"),
+    ("猫", "cat"), ("人", "person"),
+]
+_ZH_NEGATIONS = ("空无一人", "一个人也没有", "没有人", "无人", "什么也没有", "没有动物", "没有车")
+_ZH_NUMBERS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "几": 2}
+_ZH_PLACES = [
+    ("门口", "front_door"), ("门廊", "front_door"), ("前廊", "front_door"), ("前门", "front_door"),
+    ("沙发", "living_room"), ("客厅", "living_room"),
+    ("厨房", "kitchen"), ("台面", "kitchen"), ("料理台", "kitchen"), ("灶台", "kitchen"),
+    ("车道", "driveway"), ("车库", "driveway"),
+    ("后院", "backyard"), ("草坪", "backyard"), ("草地", "backyard"), ("篱笆", "backyard"),
+    ("栅栏", "backyard"),
+]
+# A number, a measure word, then up to a few characters of attributes ("黑色的") before the noun.
+_ZH_COUNTED = re.compile(r"([一两二三四几])[个只辆位条件名](?:[^，。、和,;；]{0,6}?)$")
+
+
+def _parse_zh(text: str) -> Mentions:
+    text = "".join(tokenize(text, "zh"))  # drop punctuation, normalise width
+    places = [(text.find(key), place) for key, place in _ZH_PLACES if key in text]
+    place = min(places)[1] if places else None
+    for neg in _ZH_NEGATIONS:
+        text = text.replace(neg, "。" * len(neg))
+    counts: dict[str, int] = {}
+    masked = text
+    for noun, kind in _ZH_NOUNS:
+        for match in re.finditer(re.escape(noun), masked):
+            start = match.start()
+            before = masked[max(0, start - 9): start]
+            counted = _ZH_COUNTED.search(before)
+            if counted:
+                number = _ZH_NUMBERS[counted.group(1)]
+            elif kind == "person" and before.endswith("有"):
+                number = 1  # 有人站在门口: "someone"
+            else:
+                number = 1
+            counts[kind] = counts.get(kind, 0) + number
+        masked = masked.replace(noun, "。" * len(noun))
+    return Mentions(place=place, counts=counts)
+
+
+def _most_common(items: list[str]) -> str | None:
+    if not items:
+        return None
+    return max(dict.fromkeys(items), key=items.count)  # ties: the first mentioned
+
+
+def parse_caption(text: str, language: str) -> Mentions:
+    return _parse_zh(text) if language == "zh" else _parse_en(text)

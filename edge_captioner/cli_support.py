@@ -1,0 +1,75 @@
+"""Shared plumbing for the console scripts: logging set-up and the exit-code contract.
+
+SPEC.md: 0 success; 2 bad input with ONE clear line on stderr and no traceback; 1 an unexpected
+runtime failure. Every command of both console scripts runs through `run_command`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput
+
+log = logging.getLogger("edge_captioner")
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    """Log to stderr without timestamps: journald adds its own when run under systemd."""
+    level = logging.WARNING - 10 * verbosity if verbosity else logging.INFO
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
+def one_line(message: object) -> str:
+    """Collapse a message to a single line (the contract for exit-2 errors)."""
+    return " ".join(str(message).split())
+
+
+def run_command(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+) -> int:
+    """Parse argv, run the selected sub-command's `func(args)`, map errors to exit codes."""
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", 0))
+    func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return int(func(args) or EXIT_OK)
+    except BadInput as exc:
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `edge-captioner caption ... | head`: the reader went away; not an error of ours.
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for exit code 1
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"{prog}: unexpected failure: {type(exc).__name__}: {one_line(exc)} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        if getattr(args, "verbose", 0):
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_FAILURE
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )

@@ -1,0 +1,60 @@
+"""From an OpenCV frame to the model's input image: pure functions, no interpreter.
+
+Training (conversion/train.py) and the device use these same functions, so the model sees on the
+device exactly what it saw in training: OpenCV gives BGR (or grayscale, or BGRA); the model wants
+RGB at a fixed square size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+RESIZE_MODES = ("center_crop", "letterbox", "stretch")
+
+
+def to_rgb(frame: np.ndarray, colour_order: str = "BGR") -> np.ndarray:
+    """Any OpenCV image (H,W) gray, (H,W,1), (H,W,3) BGR/RGB or (H,W,4) BGRA -> (H,W,3) RGB uint8."""
+    if frame.dtype != np.uint8:
+        if np.issubdtype(frame.dtype, np.floating):
+            frame = np.clip(frame * (255.0 if frame.max(initial=0) <= 1.0 else 1.0), 0, 255)
+        elif frame.dtype == np.uint16:
+            frame = frame >> 8
+        frame = frame.astype(np.uint8)
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        raise ValueError(f"not an image: shape {frame.shape}")
+    if frame.shape[2] == 4:
+        code = cv2.COLOR_BGRA2RGB if colour_order == "BGR" else cv2.COLOR_RGBA2RGB
+        return cv2.cvtColor(frame, code)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if colour_order == "BGR" else frame
+
+
+def fit_square(image: np.ndarray, size: int, mode: str = "center_crop") -> np.ndarray:
+    """Resize to (size, size): crop the centre square, pad to a square (letterbox), or stretch."""
+    h, w = image.shape[:2]
+    if mode == "center_crop" and h != w:
+        side = min(h, w)
+        y, x = (h - side) // 2, (w - side) // 2
+        image = image[y: y + side, x: x + side]
+    elif mode == "letterbox" and h != w:
+        side = max(h, w)
+        padded = np.zeros((side, side, image.shape[2]), image.dtype)
+        y, x = (side - h) // 2, (side - w) // 2
+        padded[y: y + h, x: x + w] = image
+        image = padded
+    elif mode not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode {mode!r}")
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    # INTER_AREA when shrinking (anti-aliased, as in training), linear when enlarging.
+    shrinking = image.shape[0] > size
+    return cv2.resize(image, (size, size),
+                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def prepare_image(frame: np.ndarray, size: int, mode: str = "center_crop",
+                  colour_order: str = "BGR") -> np.ndarray:
+    """OpenCV frame -> (size, size, 3) uint8 RGB, the model's input before quantization."""
+    return np.ascontiguousarray(fit_square(to_rgb(frame, colour_order), size, mode))
