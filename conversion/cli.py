@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--skip-missing", action="store_true",
                        help="train without images whose files are missing (e.g. the one known "
                        "dangling line of Flickr8k.token.txt) instead of refusing to start")
+    train.add_argument("--init-from", metavar="MODEL",
+                       help="start from the CNN of another trained model (its image size, "
+                       "backbone and feature size are taken over)")
+    train.add_argument("--freeze-backbone", action="store_true",
+                       help="train the decoder only, on image features computed once")
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     train.set_defaults(func=_lazy("conversion.train", "cmd_train"))

@@ -47,6 +47,19 @@ class ModelConfig:
         return asdict(self)
 
 
+@keras.saving.register_keras_serializable(package="edge_captioner")
+class StaticFlatten(layers.Layer):
+    """Flatten to a CONSTANT shape (-1, n). keras' Flatten and Reshape rebuild the batch dimension
+    at run time, which leaves SHAPE, STRIDED_SLICE and PACK ops in the TFLite graph (rejected by
+    the Edge TPU compiler); this converts to one RESHAPE."""
+
+    def call(self, x):
+        return ops.reshape(x, (-1, int(np.prod(x.shape[1:]))))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], int(np.prod(input_shape[1:])))
+
+
 def _conv(x, filters: int, stride: int = 1, name: str = ""):
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
@@ -73,9 +86,7 @@ def build_backbone(config: ModelConfig) -> keras.Model:
         # the caption says "at the door" vs "on the porch" and counts objects side by side.
         x = layers.Conv2D(32, 1, name="squeeze")(x)
         x = layers.ReLU(name="squeeze_relu")(x)
-        # A static Reshape, not Flatten: Flatten computes its shape at run time (SHAPE,
-        # STRIDED_SLICE, PACK ops in the TFLite graph), which the Edge TPU compiler rejects.
-        x = layers.Reshape((int(np.prod(x.shape[1:])),), name="flatten")(x)
+        x = StaticFlatten(name="flatten")(x)
     elif config.backbone in ("mobilenet_v2", "mobilenet_v3"):
         x = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(image)
         if config.backbone == "mobilenet_v2":
@@ -91,7 +102,7 @@ def build_backbone(config: ModelConfig) -> keras.Model:
         x = base(x)
         x = layers.Conv2D(32, 1, name="squeeze")(x)
         x = layers.ReLU(name="squeeze_relu")(x)
-        x = layers.Reshape((int(np.prod(x.shape[1:])),), name="flatten")(x)
+        x = StaticFlatten(name="flatten")(x)
     else:
         raise ValueError(f"unknown backbone {config.backbone!r}")
     x = layers.Dropout(config.dropout, name="feature_dropout")(x)
@@ -118,14 +129,26 @@ class Captioner:
         c = self.config
         image = keras.Input((c.image_size, c.image_size, 3), name="image")
         tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
-        feature = self.backbone(image)
+        return keras.Model([image, tokens], self._decode(self.backbone(image), tokens),
+                           name="captioner")
+
+    def _decode(self, feature, tokens):
+        c = self.config
         h0, c0 = self.init_h(feature), self.init_c(feature)
         embedded = self.embedding(tokens)
-        repeated = layers.RepeatVector(c.max_length - 1, name="feature_every_step")(feature)
-        x = layers.Concatenate(name="step_input")([embedded, repeated])
+        repeated = layers.RepeatVector(c.max_length - 1)(feature)
+        x = layers.Concatenate()([embedded, repeated])
         x = self.lstm(x, initial_state=[h0, c0])
-        x = self.dropout(x)
-        return keras.Model([image, tokens], self.logits(x), name="captioner")
+        return self.logits(self.dropout(x))
+
+    def feature_training_model(self) -> keras.Model:
+        """The decoder alone, fed precomputed image features: for training a caption language on
+        a frozen backbone (e.g. Chinese on the English model's CNN) without re-running the CNN on
+        every image every epoch. It shares every decoder layer with `training_model`."""
+        c = self.config
+        feature = keras.Input((c.feature_dim,), name="feature")
+        tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
+        return keras.Model([feature, tokens], self._decode(feature, tokens), name="decoder_only")
 
     # -- export ----------------------------------------------------------------------------------
     def lstm_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -170,6 +170,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
 
+    if args.init_from and not resume:
+        # The backbone comes from another trained model: take its shape from there.
+        base = _read_train_config(Path(args.init_from))["model"]
+        for key in ("image_size", "backbone", "width", "feature_dim"):
+            setattr(args, key, base[key])
     data = prepare_data(ds, args.lang, args.image_size, args.resize, caption_mode,
                         args.val_fraction, args.seed, args.max_images,
                         args.skip_missing)
@@ -208,6 +213,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     captioner = Captioner(config)
     model = captioner.training_model
+    if args.init_from and not resume:
+        _copy_backbone(captioner, Path(args.init_from))
+    if args.freeze_backbone:
+        # Features once, then a decoder-only model: the CNN's forward pass dominates an epoch.
+        captioner.backbone.trainable = False
+        log.info("frozen backbone: computing image features once")
+        features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
+        train_batches.images = val_batches.images = features
+        model = captioner.feature_training_model()
     steps = len(train_batches) * args.epochs
     schedule = keras.optimizers.schedules.CosineDecay(
         args.lr, decay_steps=steps, alpha=0.01, warmup_target=None)
@@ -219,8 +233,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         state = json.loads((out / "state.json").read_text())
         model.optimizer.build(model.trainable_variables)
         model.load_weights(out / "checkpoint.keras")
-        train_batches.epoch = state["epochs_done"]
-        train_batches.on_epoch_end()
+        if args.freeze_backbone:
+            captioner.training_model.load_weights(out / "model.weights.h5")
+        # the shuffle order of the next epoch, as in an uninterrupted run
         train_batches.epoch = state["epochs_done"]
         train_batches._order = train_batches._make_order()
         log.info("resuming after epoch %d", state["epochs_done"])
@@ -245,7 +260,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             state["epochs_done"] = epoch + 1
             state["history"].append(record)
             state["samples"] = samples
-            model.save_weights(out / "model.weights.h5")
+            # the whole captioner (with the frozen backbone, if any) is what `convert` reads
+            captioner.training_model.save_weights(out / "model.weights.h5")
             model.save(out / "checkpoint.keras")
             (out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
             log.info("epoch %d/%d loss %.4f val_loss %.4f acc %.3f | %s", epoch + 1, args.epochs,
@@ -263,6 +279,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     log.info("trained in %.0f s; weights in %s", time.perf_counter() - started,
              out / "model.weights.h5")
     return 0
+
+
+def _read_train_config(model_dir: Path) -> dict:
+    path = model_dir / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: not a trained model's configuration: {exc}") from None
+
+
+def _copy_backbone(captioner, model_dir: Path) -> None:
+    """Start from the CNN of another trained model (e.g. the English one for Chinese)."""
+    from .model import Captioner, ModelConfig
+
+    other = Captioner(ModelConfig(**_read_train_config(model_dir)["model"]))
+    other.training_model.load_weights(model_dir / "model.weights.h5")
+    captioner.backbone.set_weights(other.backbone.get_weights())
+    log.info("backbone initialised from %s", model_dir)
 
 
 def _log_to_file(path: Path) -> None:

@@ -79,45 +79,37 @@ def beam_search(step: StepFn, state: Any, start_id: int, end_id: int, max_length
         raise ValueError("beam_size must be >= 1")
     beams = [_Partial([], [], state, 0.0)]
     complete: list[Caption] = []
-    first = True
-    for _ in range(max_length - 1):
+    for position in range(max_length - 1):
         candidates: list[tuple[float, int, int, float, Any]] = []
         for b, beam in enumerate(beams):
-            token = start_id if first else beam.tokens[-1]
+            token = beam.tokens[-1] if position else start_id
             logprobs, new_state = step(token, beam.state)
             # The best beam_size tokens of this beam are the only ones that can survive.
             top = np.argpartition(-logprobs, min(beam_size, len(logprobs) - 1))[:beam_size]
             for t in top:
                 candidates.append((beam.logprob + float(logprobs[t]), b, int(t),
                                    float(logprobs[t]), new_state))
-        first = False
         # Stable order: by log-probability, then earlier beam, then lower token id (greedy's tie).
         candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
         beams_next: list[_Partial] = []
         for total, b, t, lp, new_state in candidates:
             parent = beams[b]
             if t == end_id:
-                logps = [*parent.logps, lp]
-                complete.append(Caption(score=length_normalised(total, len(parent.tokens) + 1,
-                                                                alpha),
-                                        tokens=list(parent.tokens), logprob=total,
-                                        token_logprobs=logps))
+                complete.append(Caption(
+                    score=length_normalised(total, len(parent.tokens) + 1, alpha),
+                    tokens=list(parent.tokens), logprob=total, token_logprobs=[*parent.logps, lp]))
             else:
                 beams_next.append(_Partial([*parent.tokens, t], [*parent.logps, lp], new_state,
                                            total))
                 if len(beams_next) == beam_size:
                     break
-        if beam_size == 1 and complete:
-            break  # greedy picked <end>
         beams = beams_next
-        if not beams:
+        if not beams or (beam_size == 1 and complete):
+            break  # nothing left to extend (with one beam: greedy picked <end>)
+        if complete and alpha == 0 and max(c.score for c in complete) >= beams[0].logprob:
+            beams = []  # raw log-probabilities only fall: no partial caption can win any more
             break
-        if complete and alpha == 0:
-            best = max(c.score for c in complete)
-            if all(beam.logprob <= best for beam in beams):
-                break
-    if not complete:  # max_length reached: the unfinished beams count as captions
-        complete = [Caption(score=length_normalised(b.logprob, len(b.tokens), alpha),
-                            tokens=b.tokens, logprob=b.logprob, token_logprobs=b.logps)
-                    for b in beams]
+    # max_length reached: captions cut there compete with the finished ones, as in greedy.
+    complete += [Caption(score=length_normalised(b.logprob, len(b.tokens), alpha), tokens=b.tokens,
+                         logprob=b.logprob, token_logprobs=b.logps) for b in beams]
     return heapq.nlargest(beam_size, complete)
