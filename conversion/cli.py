@@ -7,28 +7,15 @@ lazily so that `--help` and the data commands do not pay for importing TensorFlo
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Sequence
 
 from edge_captioner import __version__
-from edge_captioner.cli_support import add_common_options, run_command
-
-
-def _lazy(module: str, func: str):
-    def call(args: argparse.Namespace) -> int:
-        return getattr(importlib.import_module(module), func)(args)
-
-    return call
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from edge_captioner.cli_support import (
+    add_common_options,
+    lazy_command,
+    positive_int,
+    run_command,
+)
 
 
 def _languages(text: str) -> list[str]:
@@ -71,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_options(synth)
     synth.add_argument("out", metavar="OUT", help="output directory (created)")
-    synth.add_argument("--count", type=_positive_int, default=1000, help="images (default 1000)")
+    synth.add_argument("--count", type=positive_int, default=1000, help="images (default 1000)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument(
         "--lang", type=_languages, default=["en", "zh"], help="caption languages (default en,zh)"
@@ -79,15 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--size", type=_size, default=(128, 128), help="image size N or WxH (default 128)"
     )
-    synth.add_argument("--captions", type=_positive_int, default=5,
+    synth.add_argument("--captions", type=positive_int, default=5,
                        help="reference captions per image and language (5..8, default 5)")
-    synth.add_argument("--workers", type=_positive_int, default=None,
+    synth.add_argument("--workers", type=positive_int, default=None,
                        help="worker processes (default: all cores)")
     synth.add_argument("--preview", metavar="FILE", help="also write a contact sheet PNG")
     synth.add_argument("--clip", metavar="FILE",
                        help="also write the sample video clip (empty porch -> person -> package)")
     synth.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    synth.set_defaults(func=_lazy("conversion.synth", "cmd_synth"))
+    synth.set_defaults(func=lazy_command("conversion.synth", "cmd_synth"))
 
     stats = sub.add_parser(
         "stats",
@@ -101,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("data", metavar="DATA", help="a data set file or directory")
     stats.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
-    stats.set_defaults(func=_lazy("conversion.stats", "cmd_stats"))
+    stats.set_defaults(func=lazy_command("conversion.stats", "cmd_stats"))
 
     train = sub.add_parser(
         "train",
@@ -115,11 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("out", metavar="OUT", help="output directory")
     train.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
     train.add_argument("--lang", choices=["en", "zh"], default="en", help="caption language")
-    train.add_argument("--epochs", type=_positive_int, default=20)
-    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--epochs", type=positive_int, default=20)
+    train.add_argument("--batch-size", type=positive_int, default=64)
     train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--image-size", type=_positive_int, default=128)
+    train.add_argument("--image-size", type=positive_int, default=128)
     train.add_argument("--resize", choices=["center_crop", "letterbox", "stretch"],
                        default="center_crop", help="how non-square frames become square")
     train.add_argument("--captions", choices=["auto", "canonical", "all"], default="auto",
@@ -130,15 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--backbone-weights", choices=["imagenet"], default=None,
                        help="pre-trained MobileNet weights (downloads them: needs internet)")
     train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN")
-    train.add_argument("--units", type=_positive_int, default=256, help="LSTM units")
-    train.add_argument("--embedding-dim", type=_positive_int, default=64)
-    train.add_argument("--feature-dim", type=_positive_int, default=256)
-    train.add_argument("--max-length", type=_positive_int, default=None,
+    train.add_argument("--units", type=positive_int, default=256, help="LSTM units")
+    train.add_argument("--embedding-dim", type=positive_int, default=64)
+    train.add_argument("--feature-dim", type=positive_int, default=256)
+    train.add_argument("--max-length", type=positive_int, default=None,
                        help="tokens incl. <start>/<end> (default: from the captions)")
-    train.add_argument("--min-count", type=_positive_int, default=None,
+    train.add_argument("--min-count", type=positive_int, default=None,
                        help="vocabulary minimum count (default en 3, zh 2)")
     train.add_argument("--val-fraction", type=float, default=0.05)
-    train.add_argument("--max-images", type=_positive_int, default=None)
+    train.add_argument("--max-images", type=positive_int, default=None)
     train.add_argument("--skip-missing", action="store_true",
                        help="train without images whose files are missing (e.g. the one known "
                        "dangling line of Flickr8k.token.txt) instead of refusing to start")
@@ -149,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train the decoder only, on image features computed once")
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    train.set_defaults(func=_lazy("conversion.train", "cmd_train"))
+    train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))
 
     convert = sub.add_parser(
         "convert",
@@ -164,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--representative", metavar="DATA", required=True,
                          help="data set whose images calibrate the quantization")
     convert.add_argument("--images", metavar="DIR", help="image directory of DATA")
-    convert.add_argument("--calibration-images", type=_positive_int, default=300)
-    convert.add_argument("--calibration-steps", type=_positive_int, default=3000,
+    convert.add_argument("--calibration-images", type=positive_int, default=300)
+    convert.add_argument("--calibration-steps", type=positive_int, default=3000,
                          help="decoder steps sampled for calibration")
     convert.add_argument("--decoder", choices=sorted(DECODER_CHOICES), default="16x8",
                          help="decoder activations: int8, or 16x8 (int16 activations, int8 "
@@ -175,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--name", help="bundle name (default: MODEL's directory name + lang)")
     convert.add_argument("--evaluate", metavar="DATA",
                          help="measure the metrics on DATA and store them in the manifest(s)")
-    convert.add_argument("--evaluate-images", type=_positive_int, default=None,
+    convert.add_argument("--evaluate-images", type=positive_int, default=None,
                          help="at most this many images of the --evaluate data")
-    convert.set_defaults(func=_lazy("conversion.convert", "cmd_convert"))
+    convert.set_defaults(func=lazy_command("conversion.convert", "cmd_convert"))
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -191,13 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", metavar="DATA")
     evaluate.add_argument("--reference", metavar="BUNDLE",
                           help="another bundle (e.g. the float32 one): both, and the difference")
-    evaluate.add_argument("--beam", type=_positive_int, default=1, help="beam width (1 = greedy)")
-    evaluate.add_argument("--limit", type=_positive_int, default=None, help="at most N images")
+    evaluate.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
+    evaluate.add_argument("--limit", type=positive_int, default=None, help="at most N images")
     evaluate.add_argument("--images", metavar="DIR", help="image directory of DATA")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write an HTML page (and a PNG) of captions, worst first")
-    evaluate.set_defaults(func=_lazy("conversion.evaluate", "cmd_evaluate"))
+    evaluate.set_defaults(func=lazy_command("conversion.evaluate", "cmd_evaluate"))
     return parser
 
 

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Sequence
 
 from . import __version__
-from .cli_support import add_common_options, run_command
+from .cli_support import add_common_options, lazy_command, positive_int, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +20,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_common_options(parser)
-    parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    caption = sub.add_parser(
+        "caption",
+        help="caption images or videos",
+        description="Caption images (or the first frame of a video, or every Nth frame with "
+        "--every). Directories are walked. One line per file, or one JSON object per line with "
+        "--json. Unreadable files are reported and skipped; the exit code is then 2.",
+    )
+    add_common_options(caption)
+    caption.add_argument("paths", nargs="+", metavar="PATH")
+    _model_options(caption)
+    caption.add_argument("--every", type=positive_int, metavar="N",
+                         help="videos: caption every Nth frame instead of the first only")
+    caption.add_argument("--json", action="store_true", help="one JSON object per line")
+    caption.set_defaults(func=lazy_command("edge_captioner.caption_cmd", "cmd_caption"))
+
+    bench = sub.add_parser(
+        "bench",
+        help="latency of encoder, one decoder step and a whole caption (p50/p95)",
+        description="Benchmark a bundle on frames of the bundled sample clip (or --images): "
+        "encoder, one decoder step, a whole caption; p50/p95, captions per second, peak RSS. "
+        "Give --bundle twice to compare (e.g. int8 and float32).",
+    )
+    add_common_options(bench)
+    bench.add_argument("--bundle", action="append", metavar="DIR",
+                       help="bundle directory or name (default: the shipped English bundle); "
+                       "repeat to compare")
+    bench.add_argument("--runs", type=positive_int, default=100)
+    bench.add_argument("--warmup", type=positive_int, default=10)
+    bench.add_argument("--images", metavar="DIR", help="benchmark on these images instead")
+    bench.add_argument("--runtime", default="auto",
+                       choices=["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"])
+    bench.add_argument("--threads", type=positive_int, default=1)
+    bench.add_argument("--beam", type=positive_int, default=1)
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=lazy_command("edge_captioner.bench", "cmd_bench"))
     return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", default="default",
+                        help="bundle directory, or default / default-en / default-zh (shipped)")
+    parser.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
+    parser.add_argument("--runtime", default="auto",
+                        choices=["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"])
+    parser.add_argument("--threads", type=positive_int, default=1)
+    parser.add_argument("--delegate", choices=["none", "edgetpu"], default="none",
+                        help="edgetpu: run the encoder on a Coral Edge TPU")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

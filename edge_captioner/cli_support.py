@@ -7,6 +7,7 @@ runtime failure. Every command of both console scripts runs through `run_command
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -73,3 +74,24 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
     )
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def lazy_command(module: str, func: str) -> Callable[[argparse.Namespace], int]:
+    """A sub-command run by `module.func(args)`, imported only when chosen: `--help` and light
+    commands do not pay for heavy imports (TensorFlow, the interpreter)."""
+
+    def call(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(module), func)(args)
+
+    return call

@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 TINY_TRAIN = [
-    "--epochs", "10", "--batch-size", "32", "--width", "0.25", "--units", "48",
+    "--epochs", "15", "--batch-size", "32", "--width", "0.25", "--units", "48",
     "--embedding-dim", "24", "--feature-dim", "64", "--image-size", "64", "--seed", "3",
     "--lr", "5e-3",
 ]
@@ -29,7 +29,7 @@ def run_convert_cli(*args: str) -> int:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "train"
-    assert run_convert_cli("synth", out, "--count", "300", "--seed", "11", "--size", "64",
+    assert run_convert_cli("synth", out, "--count", "600", "--seed", "11", "--size", "64",
                            "--workers", "2") == 0
     return out
 

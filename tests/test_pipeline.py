@@ -24,10 +24,10 @@ def test_training_writes_a_resumable_model(tiny_model):
         assert (tiny_model / name).is_file(), name
     state = json.loads((tiny_model / "state.json").read_text())
     history = state["history"]
-    assert state["epochs_done"] == len(history) == 10
+    assert state["epochs_done"] == len(history) == 15
     assert history[-1]["loss"] < history[0]["loss"] * 0.8  # it learned something
     assert state["samples"] and all("caption" in s for s in state["samples"])
-    assert len((tiny_model / "train.log").read_text().splitlines()) >= 10
+    assert len((tiny_model / "train.log").read_text().splitlines()) >= 15
 
 
 def test_training_is_deterministic_and_resumes(tiny_data, tmp_path):

@@ -1,0 +1,144 @@
+"""`edge-captioner bench`: latency of the encoder, one decoder step and a whole caption.
+
+Frames come from the bundled sample clip (or --images DIR), so the decoder runs real captions of
+realistic length. After a warm-up, each figure is the p50/p95 of --runs measurements. The decoder
+step is also split into the interpreter's `invoke` and the Python around it (setting and reading
+tensors, the log-softmax), because on a small model that overhead is what is left to optimise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .captioner import Captioner
+from .errors import BadInput
+
+SAMPLE_CLIP = Path(__file__).parent / "data" / "sample_porch.mp4"
+
+
+def load_frames(images: str | None, limit: int = 16) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    if images:
+        for path in sorted(Path(images).glob("*")):
+            frame = cv2.imread(str(path))
+            if frame is not None:
+                frames.append(frame)
+            if len(frames) >= limit:
+                break
+        if not frames:
+            raise BadInput(f"{images}: no readable images")
+        return frames
+    capture = cv2.VideoCapture(str(SAMPLE_CLIP))
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 130
+    wanted = set(np.linspace(0, total - 1, limit).astype(int).tolist())
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index in wanted:
+            frames.append(frame)
+        index += 1
+    capture.release()
+    if not frames:
+        raise BadInput(f"{SAMPLE_CLIP}: cannot read the sample clip")
+    return frames
+
+
+def _percentiles(samples: list[float]) -> dict:
+    arr = np.asarray(samples) * 1000.0
+    return {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95)),
+            "n": len(samples)}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, runtime: str,
+                 threads: int | None, beam: int) -> dict:
+    captioner = Captioner(bundle, runtime=runtime, threads=threads, beam_size=beam)
+    model = captioner.model
+    images = [captioner.prepare(f) for f in frames]
+    for k in range(warmup):
+        captioner.caption(frames[k % len(frames)])
+
+    encode, caption, step, invoke, lengths = [], [], [], [], []
+    for k in range(runs):
+        frame = frames[k % len(frames)]
+        t0 = time.perf_counter()
+        result = captioner.caption(frame)
+        caption.append(time.perf_counter() - t0)
+        lengths.append(len(result.tokens) + 1)
+        t0 = time.perf_counter()
+        state = model.encode(images[k % len(images)])
+        encode.append(time.perf_counter() - t0)
+        token = captioner.bundle.vocab.start_id
+        for _ in range(len(result.tokens) + 1):
+            t0 = time.perf_counter()
+            logprobs, state = model.step(token, state)
+            step.append(time.perf_counter() - t0)
+            token = int(np.argmax(logprobs))
+            t0 = time.perf_counter()
+            model.decoder.invoke()
+            invoke.append(time.perf_counter() - t0)
+    step_p = _percentiles(step)
+    invoke_p = _percentiles(invoke)
+    caption_p = _percentiles(caption)
+    return {
+        "bundle": captioner.bundle.name,
+        "path": str(captioner.bundle.path),
+        "quantization": captioner.bundle.manifest.get("quantization"),
+        "runtime": model.runtime.name,
+        "threads": threads,
+        "beam": beam,
+        "encoder": _percentiles(encode),
+        "decoder_step": step_p,
+        "decoder_invoke": invoke_p,
+        "python_overhead_per_step_ms": step_p["p50_ms"] - invoke_p["p50_ms"],
+        "caption": caption_p,
+        "tokens_per_caption": float(np.mean(lengths)),
+        "fps": 1000.0 / caption_p["p50_ms"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def format_result(r: dict) -> str:
+    def row(name: str, p: dict) -> str:
+        return f"  {name:<22}{p['p50_ms']:>9.3f} ms p50 {p['p95_ms']:>9.3f} ms p95"
+
+    return "\n".join([
+        f"{r['bundle']} ({r['path']}) on {r['runtime']}, {r['threads']} thread(s), beam {r['beam']}"
+        f", quantization {r['quantization']}",
+        row("encoder", r["encoder"]),
+        row("decoder step", r["decoder_step"]),
+        row("  of which invoke", r["decoder_invoke"]),
+        row("whole caption", r["caption"]),
+        f"  {'tokens per caption':<22}{r['tokens_per_caption']:>9.1f}",
+        f"  {'python per step':<22}{r['python_overhead_per_step_ms']:>9.3f} ms",
+        f"  {'captions per second':<22}{r['fps']:>9.1f}",
+        f"  {'peak RSS so far':<22}{r['peak_rss_mb']:>9.1f} MB",
+    ])
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    frames = load_frames(args.images)
+    results = [bench_bundle(b, frames, args.runs, args.warmup, args.runtime, args.threads,
+                            args.beam) for b in (args.bundle or ["default"])]
+    if args.json:
+        print(json.dumps({"results": results, "peak_rss_mb": peak_rss_mb()}))
+    else:
+        print("\n".join(format_result(r) for r in results))
+        if len(results) > 1:
+            base = results[-1]["caption"]["p50_ms"]
+            for r in results[:-1]:
+                print(f"{r['bundle']} vs {results[-1]['bundle']}: "
+                      f"{base / r['caption']['p50_ms']:.2f}x per caption")
+    return 0

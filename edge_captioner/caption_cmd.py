@@ -1,0 +1,117 @@
+"""`edge-captioner caption PATH...`: caption images and videos from the command line.
+
+Images are read with OpenCV; anything OpenCV cannot read as an image is tried as a video (the first
+frame, or every Nth frame with --every N). A directory is walked (sorted, recursively). Files that
+cannot be read are reported on stderr, one line each, and skipped; the others are still captioned,
+and the exit code is 2 at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .captioner import Captioner
+from .cli_support import one_line
+from .errors import EXIT_BAD_INPUT, EXIT_OK
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mjpeg", ".mjpg", ".m4v"}
+
+
+class Unreadable(Exception):
+    pass
+
+
+def expand_paths(paths: list[str]) -> Iterator[Path]:
+    """Files as given; directories walked for images and videos, sorted."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+                    yield child
+        else:
+            yield path
+
+
+def frames_of(path: Path, every: int | None) -> Iterator[tuple[int | None, float | None, np.ndarray]]:
+    """(frame number, seconds, frame) for an image (None, None, frame) or a video."""
+    if not path.exists():
+        raise Unreadable("no such file")
+    if not path.is_file():
+        raise Unreadable("not a file")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        # imdecode from bytes, not imread: imread's failure cannot tell "unreadable" from "empty"
+        try:
+            data = np.fromfile(path, np.uint8)
+        except OSError as exc:
+            raise Unreadable(exc.strerror or str(exc)) from None
+        frame = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if frame is not None:
+            yield None, None, frame
+            return
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise Unreadable("not a readable image (corrupt or unsupported format)")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise Unreadable("neither an image nor a video OpenCV can read")
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        index, yielded = 0, 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index == 0 or (every and index % every == 0):
+                yielded += 1
+                yield index, (index / fps if fps else None), frame
+                if not every:
+                    break
+            index += 1
+        if not yielded:
+            raise Unreadable("video has no readable frame")
+    finally:
+        capture.release()
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    captioner = Captioner(args.bundle, runtime=args.runtime, threads=args.threads,
+                          delegate=args.delegate, beam_size=args.beam)
+    failures = 0
+    for path in expand_paths(args.paths):
+        try:
+            for frame_no, seconds, frame in frames_of(path, args.every):
+                result = captioner.caption(frame)
+                if args.json:
+                    record = {
+                        "file": str(path),
+                        "caption": result.text,
+                        "confidence": round(result.confidence, 4),
+                        "language": captioner.bundle.language,
+                        "model": captioner.bundle.name,
+                        "latency_ms": round(result.latency_ms, 2),
+                    }
+                    if frame_no is not None:
+                        record["frame"] = frame_no
+                        record["time_s"] = None if seconds is None else round(seconds, 3)
+                    print(json.dumps(record, ensure_ascii=False), flush=True)
+                else:
+                    where = str(path) if frame_no is None else f"{path}@{frame_no}"
+                    print(f"{where}: {result.text}", flush=True)
+        except Unreadable as exc:
+            failures += 1
+            print(f"edge-captioner: error: {path}: {one_line(exc)}", file=sys.stderr, flush=True)
+    if failures:
+        log.warning("%d file(s) could not be read", failures)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
