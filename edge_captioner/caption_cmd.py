@@ -86,7 +86,8 @@ def frames_of(path: Path, every: int | None) -> Iterator[tuple[int | None, float
 
 def cmd_caption(args: argparse.Namespace) -> int:
     captioner = Captioner(args.bundle, runtime=args.runtime, threads=args.threads,
-                          delegate=args.delegate, beam_size=args.beam)
+                          delegate=args.delegate, fallback_cpu=args.fallback == "cpu",
+                          beam_size=args.beam)
     failures = 0
     for path in expand_paths(args.paths):
         try:

@@ -69,6 +69,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--delegate", choices=["none", "edgetpu"], default="none",
                         help="edgetpu: run the encoder on a Coral Edge TPU")
+    parser.add_argument("--fallback", choices=["none", "cpu"], default="none",
+                        help="cpu: if the Edge TPU cannot be used, run on the CPU (with a warning)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

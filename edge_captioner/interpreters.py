@@ -7,8 +7,11 @@ when nothing else exists, so the device never pays for it.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +128,10 @@ class Graph:
 def edgetpu_delegate(runtime: Runtime, fallback_cpu: bool):
     """The Edge TPU delegate for the encoder, or None (CPU) when allowed to fall back."""
     try:
-        return runtime.load_delegate(EDGETPU_LIBRARY)
+        # Look for the library first: when it is missing, the runtimes' load_delegate leaves a
+        # half-built Delegate whose __del__ prints a traceback to stderr.
+        ctypes.CDLL(EDGETPU_LIBRARY)
+        return _quietly(runtime.load_delegate, EDGETPU_LIBRARY)
     except (ValueError, OSError, AttributeError) as exc:
         message = (f"model.delegate: edgetpu: cannot load {EDGETPU_LIBRARY} or open the device "
                    f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
@@ -134,3 +140,16 @@ def edgetpu_delegate(runtime: Runtime, fallback_cpu: bool):
             return None
         raise BadInput(message + "; install libedgetpu and plug the Coral in, or set "
                        "model.fallback: cpu") from None
+
+
+def _quietly(func, *args):
+    """Call func; a failure's half-built objects are collected with their __del__ noise muted."""
+    try:
+        return func(*args)
+    except Exception:
+        hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
+        try:
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
+        raise
