@@ -59,6 +59,15 @@ def _percentiles(samples: list[float]) -> dict:
 
 
 def peak_rss_mb() -> float:
+    """The process's peak resident memory. VmHWM belongs to this program's own address space;
+    ru_maxrss survives execve, so a process started from a big parent would report the parent's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
