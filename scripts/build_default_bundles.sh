@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Rebuild the default bundles shipped in edge_captioner/data/bundles/ from nothing:
+# render the synthetic training and held-out test sets, train the English model, train the Chinese
+# decoder on the English model's (frozen) CNN, convert both to int8 bundles (with float32 twins
+# for comparison), evaluate int8 against float32 on the held-out set, and install the bundles.
+#
+#   bash scripts/build_default_bundles.sh [WORKDIR]      (default WORKDIR: runs/)
+#
+# About an hour and a half on 2 CPU cores, most of it training the English CNN. Every step is
+# resumable: run the same command again after an interruption and it continues (training resumes
+# from its last finished epoch; finished steps are skipped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-runs}"
+convert=".venv/bin/edge-captioner-convert"
+[ -x "$convert" ] || bash scripts/setup.sh convert,dev
+mkdir -p "$work"
+
+TRAIN_SEED=100        # training images
+TEST_SEED=999         # held-out test images: never used for training
+EN_EPOCHS=12
+ZH_EPOCHS=30
+
+[ -f "$work/synth-train/captions_zh.json" ] ||
+  $convert synth "$work/synth-train" --count 30000 --seed $TRAIN_SEED --lang en,zh --force
+[ -f "$work/synth-test/captions_zh.json" ] ||
+  $convert synth "$work/synth-test" --count 1000 --seed $TEST_SEED --lang en,zh --force
+
+$convert train "$work/synth-train" "$work/model-en" --lang en --epochs $EN_EPOCHS --seed 1 --resume
+$convert train "$work/synth-train" "$work/model-zh" --lang zh --epochs $ZH_EPOCHS --seed 2 \
+  --init-from "$work/model-en" --freeze-backbone --resume
+
+for lang in en zh; do
+  $convert convert "$work/model-$lang" "$work/default-$lang" --representative "$work/synth-train" \
+    --name "default-$lang" --float "$work/default-$lang-float" --evaluate "$work/synth-test"
+  $convert evaluate "$work/default-$lang" "$work/synth-test" --reference "$work/default-$lang-float" \
+    --report "$work/report-$lang" | tee "$work/evaluate-$lang.txt"
+  rm -rf "edge_captioner/data/bundles/default-$lang"
+  mkdir -p edge_captioner/data/bundles
+  cp -r "$work/default-$lang" "edge_captioner/data/bundles/default-$lang"
+done
+echo "installed: edge_captioner/data/bundles/default-en, default-zh (reports: $work/report-*/index.html)"
