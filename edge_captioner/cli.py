@@ -57,6 +57,44 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--beam", type=positive_int, default=1)
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=lazy_command("edge_captioner.bench", "cmd_bench"))
+
+    run = sub.add_parser(
+        "run",
+        help="the daemon: cameras -> captions -> MQTT, until SIGTERM/SIGINT",
+        description="Capture from the configured cameras, caption changed scenes and publish "
+        "the captions over MQTT until SIGTERM or SIGINT. Without --config: $EDGE_CAPTIONER_CONFIG, "
+        "/etc/edge-captioner/config.yaml, or the built-in demo (the shipped model, the bundled "
+        "sample clip, a broker on localhost).",
+    )
+    add_common_options(run)
+    run.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    run.set_defaults(func=lazy_command("edge_captioner.daemon", "cmd_run"))
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate and print the resolved configuration (secrets masked)",
+        description="Validate a configuration file and print the configuration the daemon would "
+        "run with, as YAML, secrets masked. Without --config: $EDGE_CAPTIONER_CONFIG, else "
+        "/etc/edge-captioner/config.yaml if it exists, else the built-in demo configuration. "
+        "Exit 2 with one line naming the key on any error.",
+    )
+    add_common_options(check)
+    check.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    check.set_defaults(func=lazy_command("edge_captioner.check_config_cmd", "cmd_check_config"))
+
+    watch = sub.add_parser(
+        "watch",
+        help="print captions and camera states from the broker as they arrive",
+        description="Subscribe to the configured broker (same host, credentials and TLS as the "
+        "daemon) and print one line per caption, camera state and device status, as they arrive; "
+        "retained (last known) values first. Until Ctrl-C / SIGTERM (exit 0). An unreachable "
+        "broker is retried; a refused login is an error (exit 2).",
+    )
+    add_common_options(watch)
+    watch.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    watch.add_argument("--json", action="store_true",
+                       help="one JSON object per line (a caption's own JSON, plus its topic)")
+    watch.set_defaults(func=lazy_command("edge_captioner.watch_cmd", "cmd_watch"))
     return parser
 
 

@@ -13,6 +13,10 @@ missing=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+if [[ ",$extras," == *",dev,"* ]]; then
+  # the tests check the service unit with systemd-analyze (verify, security --offline)
+  command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+fi
 if [[ ",$extras," == *",convert,"* ]]; then
   # pycocoevalcap's METEOR and PTB tokenizer run on Java.
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)

@@ -1,0 +1,300 @@
+"""`edge-captioner run`: cameras -> scene-change gate -> captioner -> MQTT, until SIGTERM/SIGINT.
+
+Data flows one way. Each camera has a `Camera` (camera.py: a grab thread keeping the latest frame)
+and a `CameraWorker` thread here: latest frame -> `SceneChangeGate` (gate.py) -> the shared
+`Captioner` (captioner.py; one interpreter pair, so one caption at a time behind a lock) ->
+`Publisher` (mqtt_publisher.py). Commands from MQTT come back through `on_command`.
+
+Publishing rule (SPEC.md): a caption is published when its text changes, and the last one is
+re-published at least every heartbeat_s; an unchanged scene is not re-captioned at all, so a static
+scene costs a thumbnail difference per frame and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import cv2
+
+from . import __version__
+from .camera import Camera, Frame
+from .captioner import Captioner, CaptionResult
+from .config import CameraConfig, Config, load_config
+from .gate import SceneChangeGate
+from .mqtt_publisher import Command, Publisher
+from .notify import Watchdog, ready, status, stopping
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_JPEG_QUALITY = 80
+STATUS_EVERY_S = 10.0
+# A worker or grab loop that has not moved for this long (or the watchdog's own interval, if
+# longer) is stuck: the watchdog stops pinging and systemd restarts the service.
+STUCK_AFTER_S = 20.0
+
+
+class CaptionService:
+    """The one Captioner, shared by all cameras: TFLite interpreters are not thread-safe."""
+
+    def __init__(self, captioner: Captioner):
+        self.captioner = captioner
+        self._lock = threading.Lock()
+
+    def caption(self, image) -> CaptionResult:
+        with self._lock:
+            return self.captioner.caption(image)
+
+
+@dataclass
+class WorkerStats:
+    captions: int = 0  # model runs
+    published: int = 0
+    skipped_unchanged: int = 0
+
+
+@dataclass
+class CameraWorker:
+    config: CameraConfig
+    camera: Camera
+    service: CaptionService
+    publisher: Publisher
+    stats: WorkerStats = field(default_factory=WorkerStats)
+
+    def __post_init__(self) -> None:
+        self.gate = SceneChangeGate(self.config.scene_change_threshold,
+                                    max_interval_s=self.config.heartbeat_s,
+                                    min_interval_s=self.config.interval_s)
+        self.interval_s = self.config.interval_s
+        self.paused = False
+        self.last_progress = time.monotonic()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"worker-{self.config.name}",
+                                        daemon=True)
+        self._last: dict | None = None  # last published payload
+        self._last_published_at = 0.0
+        self._seq = 0
+
+    # -- control (from the MQTT thread) --------------------------------------------------------
+    def command(self, command: Command) -> None:
+        if command.action == "caption_now":
+            self.gate.force()
+        elif command.action == "pause":
+            self.paused = True
+            self.publisher.publish_state(self.config.name, "paused")
+        elif command.action == "resume":
+            self.paused = False
+            self.publisher.publish_state(self.config.name, self.camera_state())
+        elif command.action == "set_interval" and command.interval_s:
+            self.interval_s = command.interval_s
+            self.gate.min_interval_s = command.interval_s
+        log.info("%s: command %s%s", self.config.name, command.action,
+                 f" {command.interval_s:g} s" if command.interval_s else "")
+        self._wake.set()
+
+    def camera_state(self) -> str:
+        return "streaming" if self.camera.state in ("streaming", "starting") else "lost"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the caption in flight, then return."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            self.last_progress = time.monotonic()
+            frame = self.camera.latest(newer_than=seq, timeout=0.5)
+            if frame is None:
+                self._maybe_heartbeat()
+                continue
+            seq = frame.seq
+            if self.paused and not self.gate.forced:
+                self._maybe_heartbeat()
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                self._handle(frame)
+            except Exception:  # noqa: BLE001 - one bad frame must not end the camera
+                log.exception("%s: captioning failed for frame %d", self.config.name, frame.seq)
+
+    def _handle(self, frame: Frame) -> None:
+        now = time.monotonic()
+        decision = self.gate.check(frame.image, now)
+        if decision.reason == "heartbeat" and self._last is not None:
+            # the scene has not changed: say the same again, without running the model
+            self._republish(frame)
+            self.gate.accept(frame.image, now)
+            return
+        if not decision.run:
+            self.stats.skipped_unchanged += decision.reason == "unchanged"
+            self._maybe_heartbeat()
+            return
+        result = self.service.caption(frame.image)
+        self.stats.captions += 1
+        self.gate.accept(frame.image, now)
+        changed = self._last is None or result.text != self._last["caption"]
+        if changed or decision.reason == "forced":
+            self._publish(frame, result)
+        else:
+            self.stats.skipped_unchanged += 1
+            self._maybe_heartbeat()
+
+    def _payload(self, frame: Frame, result: CaptionResult) -> dict:
+        self._seq += 1
+        bundle = self.service.captioner.bundle
+        return {
+            "camera": self.config.name,
+            "caption": result.text,
+            "confidence": round(float(result.confidence), 4),
+            "language": bundle.language,
+            "timestamp": frame.wall.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "model": bundle.name,
+            "latency_ms": round(result.latency_ms, 1),
+            "seq": self._seq,
+        }
+
+    def _publish(self, frame: Frame, result: CaptionResult) -> None:
+        payload = self._payload(frame, result)
+        snapshot = None
+        if self.config.snapshot:
+            ok, jpeg = cv2.imencode(".jpg", frame.image,
+                                    [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
+            snapshot = jpeg.tobytes() if ok else None
+        self.publisher.publish_caption(self.config.name, payload, snapshot)
+        self._last = payload
+        self._last_frame = frame
+        self._last_published_at = time.monotonic()
+        self.stats.published += 1
+        log.info("%s: %s (%.2f, %.0f ms)", self.config.name, payload["caption"],
+                 payload["confidence"], payload["latency_ms"])
+
+    def _republish(self, frame: Frame | None = None) -> None:
+        assert self._last is not None
+        self._seq += 1
+        payload = dict(self._last, seq=self._seq,
+                       timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"))
+        self.publisher.publish_caption(self.config.name, payload, None)
+        self._last = payload
+        self._last_published_at = time.monotonic()
+        self.stats.published += 1
+        log.debug("%s: heartbeat: %s", self.config.name, payload["caption"])
+
+    def _maybe_heartbeat(self) -> None:
+        if (self._last is not None
+                and time.monotonic() - self._last_published_at >= self.config.heartbeat_s):
+            self._republish()
+
+
+class Daemon:
+    def __init__(self, config: Config):
+        self.config = config
+        m = config.model
+        self.captioner = Captioner(m.bundle, runtime=m.runtime, threads=m.threads,
+                                   delegate=m.delegate, fallback_cpu=m.fallback == "cpu",
+                                   beam_size=m.beam_size, max_length=m.max_length)
+        self.service = CaptionService(self.captioner)
+        self.publisher = Publisher(
+            config.mqtt, config.device_id, [(c.name, c.snapshot) for c in config.cameras],
+            model_name=self.captioner.bundle.name, on_command=self._on_command,
+            sw_version=__version__)
+        self.workers: dict[str, CameraWorker] = {}
+        for cam in config.cameras:
+            camera = Camera(cam, on_state=self._on_camera_state)
+            self.workers[cam.name] = CameraWorker(cam, camera, self.service, self.publisher)
+        self.stop_event = threading.Event()
+        self.watchdog = Watchdog(self.healthy)
+
+    def _on_camera_state(self, name: str, state: str) -> None:
+        worker = self.workers.get(name)
+        if worker is not None and worker.paused:
+            return  # a paused camera stays "paused" on MQTT
+        if state in ("streaming", "lost"):
+            self.publisher.publish_state(name, state)
+
+    def _on_command(self, command: Command) -> None:
+        worker = self.workers.get(command.camera)
+        if worker is None:
+            log.warning("command for unknown camera %r ignored", command.camera)
+            return
+        worker.command(command)
+
+    def healthy(self) -> bool:
+        """Every worker loop and every grab loop moved recently (for the systemd watchdog)."""
+        now = time.monotonic()
+        for name, worker in self.workers.items():
+            if now - worker.last_progress > STUCK_AFTER_S:
+                log.error("%s: caption loop stuck for %.0f s", name, now - worker.last_progress)
+                return False
+            if worker.camera.state != "ended" and now - worker.camera.last_progress > STUCK_AFTER_S:
+                log.error("%s: capture loop stuck for %.0f s", name,
+                          now - worker.camera.last_progress)
+                return False
+        return True
+
+    def status_line(self) -> str:
+        stats = self.publisher.stats
+        captions = sum(w.stats.captions for w in self.workers.values())
+        return (f"{len(self.workers)} camera(s), {captions} captions, "
+                f"{'connected' if stats.get('connected') else 'broker unreachable'}, "
+                f"{stats.get('queued', 0)} queued, {stats.get('dropped', 0)} dropped")
+
+    def run(self) -> int:
+        self.publisher.start()
+        for worker in self.workers.values():
+            worker.camera.start()  # its first state (streaming or lost) arrives via on_state
+            worker.start()
+        self.watchdog.start()
+        ready(f"captioning {len(self.workers)} camera(s) with {self.captioner.bundle.name}")
+        log.info("running: %s, bundle %s, broker %s:%d", ", ".join(self.workers),
+                 self.captioner.bundle.name, self.config.mqtt.host, self.config.mqtt.port)
+        while not self.stop_event.wait(STATUS_EVERY_S):
+            status(self.status_line())
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        stopping()
+        log.info("stopping: finishing captions in flight")
+        for worker in self.workers.values():
+            worker.stop()
+        for worker in self.workers.values():
+            worker.camera.stop()
+        self.watchdog.stop()
+        self.publisher.stop()
+        log.info("stopped: %s", self.status_line())
+        return 0
+
+
+def install_signal_handlers(daemon: Daemon) -> None:
+    def stop(signum, _frame):
+        log.info("%s received", signal.Signals(signum).name)
+        daemon.stop_event.set()
+
+    def hup(_signum, _frame):
+        log.warning("SIGHUP: reloading the configuration is not supported; restart the service "
+                    "(systemctl restart edge-captioner) to apply changes")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hup)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    logging.getLogger().setLevel(config.logging.level)
+    log.info("configuration: %s", config.source_path or "built-in default")
+    daemon = Daemon(config)  # loads and validates the bundle before anything connects
+    install_signal_handlers(daemon)
+    return daemon.run()
