@@ -37,6 +37,13 @@ STATUS_EVERY_S = 10.0
 # A worker or grab loop that has not moved for this long (or the watchdog's own interval, if
 # longer) is stuck: the watchdog stops pinging and systemd restarts the service.
 STUCK_AFTER_S = 20.0
+# Camera readers are daemon threads that spend their life inside OpenCV with the GIL released. One
+# still in there when the interpreter finalizes is ended with pthread_exit as it takes the GIL back,
+# and that forced unwind through OpenCV's C++ frames aborts the process ("terminate called without
+# an active exception", SIGABRT: exit 134 instead of 0 after a clean SIGTERM). A cancelled reader
+# of a file or a live stream returns within a frame; one hung in a network read is waited for up
+# to this long, then left.
+READERS_EXIT_S = 5.0
 
 
 class CaptionService:
@@ -273,8 +280,21 @@ class Daemon:
             worker.camera.stop()
         self.watchdog.stop()
         self.publisher.stop()
+        self._wait_for_readers()
         log.info("stopped: %s", self.status_line())
         return 0
+
+    @staticmethod
+    def _wait_for_readers(timeout: float = READERS_EXIT_S) -> None:
+        """Let cancelled camera readers (camera.py's `camera-<name>-reader` threads) leave OpenCV
+        before the interpreter exits (see READERS_EXIT_S)."""
+        deadline = time.monotonic() + timeout
+        for thread in threading.enumerate():
+            if thread.daemon and thread.name.startswith("camera-") and thread.name.endswith("-reader"):
+                thread.join(max(deadline - time.monotonic(), 0.0))
+                if thread.is_alive():
+                    log.warning("%s: still inside a read after %.0f s; exiting anyway", thread.name,
+                                timeout)
 
 
 def install_signal_handlers(daemon: Daemon) -> None:
@@ -294,7 +314,8 @@ def install_signal_handlers(daemon: Daemon) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     logging.getLogger().setLevel(config.logging.level)
-    log.info("configuration: %s", config.source_path or "built-in default")
     daemon = Daemon(config)  # loads and validates the bundle before anything connects
+    # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (SPEC.md).
+    log.info("configuration: %s", config.source_path or "built-in default")
     install_signal_handlers(daemon)
     return daemon.run()
