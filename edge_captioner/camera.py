@@ -352,6 +352,18 @@ class Camera:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def wait_for_readers(self, timeout: float) -> bool:
+        """After stop(): wait (bounded) until this camera's reader threads have left OpenCV.
+
+        A daemon thread still inside OpenCV when the interpreter exits aborts the process
+        ("terminate called without an active exception"), so a clean shutdown waits here, after
+        the slower-to-notice parts (MQTT's `offline`) are done. False if one is still in a read."""
+        deadline = time.monotonic() + timeout
+        readers = [r for r in (self._reader, *self._abandoned) if r is not None]
+        for reader in readers:
+            reader.join(max(deadline - time.monotonic(), 0.0))
+        return not any(r.is_alive() for r in readers)
+
     def latest(self, newer_than: int = 0, timeout: float | None = None) -> Frame | None:
         """The newest frame once its seq is > `newer_than`; None after `timeout` seconds, or at
         once when the camera is stopped or ended and has nothing newer."""

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 
 import cv2
 
@@ -85,7 +85,7 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name=f"worker-{self.config.name}",
                                         daemon=True)
         self._last: dict | None = None  # last published payload
-        self._last_published_at = 0.0
+        self._published_at = 0.0
         self._seq = 0
 
     # -- control (from the MQTT thread) --------------------------------------------------------
@@ -124,11 +124,9 @@ class CameraWorker:
             self.last_progress = time.monotonic()
             frame = self.camera.latest(newer_than=seq, timeout=0.5)
             if frame is None:
-                self._maybe_heartbeat()
-                continue
+                continue  # no heartbeat either: a lost camera must not look like a quiet scene
             seq = frame.seq
             if self.paused and not self.gate.forced:
-                self._maybe_heartbeat()
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
@@ -147,17 +145,18 @@ class CameraWorker:
             return
         if not decision.run:
             self.stats.skipped_unchanged += decision.reason == "unchanged"
-            self._maybe_heartbeat()
             return
         result = self.service.caption(frame.image)
         self.stats.captions += 1
         self.gate.accept(frame.image, now)
         changed = self._last is None or result.text != self._last["caption"]
-        if changed or decision.reason == "forced":
+        # A scene that keeps moving without changing its caption resets the gate's heartbeat
+        # clock at every run: the heartbeat then comes from here.
+        due = now - self._published_at >= self.config.heartbeat_s
+        if changed or due or decision.reason == "forced":
             self._publish(frame, result)
         else:
             self.stats.skipped_unchanged += 1
-            self._maybe_heartbeat()
 
     def _payload(self, frame: Frame, result: CaptionResult) -> dict:
         self._seq += 1
@@ -167,7 +166,7 @@ class CameraWorker:
             "caption": result.text,
             "confidence": round(float(result.confidence), 4),
             "language": bundle.language,
-            "timestamp": frame.wall.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "timestamp": _iso(frame),
             "model": bundle.name,
             "latency_ms": round(result.latency_ms, 1),
             "seq": self._seq,
@@ -182,27 +181,24 @@ class CameraWorker:
             snapshot = jpeg.tobytes() if ok else None
         self.publisher.publish_caption(self.config.name, payload, snapshot)
         self._last = payload
-        self._last_frame = frame
-        self._last_published_at = time.monotonic()
+        self._published_at = time.monotonic()
         self.stats.published += 1
         log.info("%s: %s (%.2f, %.0f ms)", self.config.name, payload["caption"],
                  payload["confidence"], payload["latency_ms"])
 
-    def _republish(self, frame: Frame | None = None) -> None:
+    def _republish(self, frame: Frame) -> None:
         assert self._last is not None
         self._seq += 1
-        payload = dict(self._last, seq=self._seq,
-                       timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"))
+        payload = dict(self._last, seq=self._seq, timestamp=_iso(frame))
+        self._published_at = time.monotonic()
         self.publisher.publish_caption(self.config.name, payload, None)
         self._last = payload
-        self._last_published_at = time.monotonic()
         self.stats.published += 1
         log.debug("%s: heartbeat: %s", self.config.name, payload["caption"])
 
-    def _maybe_heartbeat(self) -> None:
-        if (self._last is not None
-                and time.monotonic() - self._last_published_at >= self.config.heartbeat_s):
-            self._republish()
+
+def _iso(frame: Frame) -> str:
+    return frame.wall.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class Daemon:
@@ -255,7 +251,7 @@ class Daemon:
         stats = self.publisher.stats
         captions = sum(w.stats.captions for w in self.workers.values())
         return (f"{len(self.workers)} camera(s), {captions} captions, "
-                f"{'connected' if stats.get('connected') else 'broker unreachable'}, "
+                f"broker {'connected' if stats.get('connected') else 'not connected'}, "
                 f"{stats.get('queued', 0)} queued, {stats.get('dropped', 0)} dropped")
 
     def run(self) -> int:
@@ -284,17 +280,12 @@ class Daemon:
         log.info("stopped: %s", self.status_line())
         return 0
 
-    @staticmethod
-    def _wait_for_readers(timeout: float = READERS_EXIT_S) -> None:
-        """Let cancelled camera readers (camera.py's `camera-<name>-reader` threads) leave OpenCV
-        before the interpreter exits (see READERS_EXIT_S)."""
+    def _wait_for_readers(self, timeout: float = READERS_EXIT_S) -> None:
         deadline = time.monotonic() + timeout
-        for thread in threading.enumerate():
-            if thread.daemon and thread.name.startswith("camera-") and thread.name.endswith("-reader"):
-                thread.join(max(deadline - time.monotonic(), 0.0))
-                if thread.is_alive():
-                    log.warning("%s: still inside a read after %.0f s; exiting anyway", thread.name,
-                                timeout)
+        for name, worker in self.workers.items():
+            if not worker.camera.wait_for_readers(max(deadline - time.monotonic(), 0.0)):
+                log.warning("%s: camera still inside a read after %.0f s; exiting anyway", name,
+                            timeout)
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

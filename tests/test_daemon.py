@@ -193,9 +193,11 @@ class Daemon:
 
 
 @pytest.fixture
-def run_daemon(tmp_path):
-    """run_daemon(config, **env) -> a started Daemon; killed at teardown, its log printed there."""
+def run_daemon(tmp_path, request):
+    """run_daemon(config, **env) -> a started Daemon; killed at teardown, where the log of a failed
+    test's daemon is printed (pytest shows it under "Captured stdout teardown")."""
     started: list[Daemon] = []
+    failed_before = request.session.testsfailed
 
     def start(config: Path, **env: str) -> Daemon:
         daemon = Daemon(config, tmp_path / f"daemon{len(started)}.log", child_env(**env))
@@ -205,7 +207,8 @@ def run_daemon(tmp_path):
     yield start
     for daemon in started:
         daemon.kill()
-        print(daemon.tail(8000))
+        if request.session.testsfailed > failed_before:  # the call phase is reported before teardown
+            print(daemon.tail(8000))
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -265,13 +268,21 @@ def sample_frames(*indices: int) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def two_scenes() -> tuple[bytes, bytes]:
+def two_scenes(tiny_bundles) -> tuple[bytes, bytes]:
     """JPEGs of two sample-clip frames that the scene-change gate tells apart (about 5 % of the
     thumbnail changes; the threshold is 2 %) and that the tiny model captions differently
     ("... in the kitchen" / "... on the kitchen"): alternating them makes a new caption at every
-    interval, so "captions are flowing" needs no heartbeat."""
-    a, b = sample_frames(0, 48)
-    return encode_jpeg(a), encode_jpeg(b)
+    interval, so "captions are flowing" needs no heartbeat. Both checked here, in-process."""
+    from edge_captioner.captioner import Captioner
+    from edge_captioner.gate import change_between, thumbnail
+
+    jpegs = [encode_jpeg(frame) for frame in sample_frames(0, 48)]
+    a, b = (cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) for jpeg in jpegs)
+    assert change_between(thumbnail(a), thumbnail(b)) > 0.03, "the gate cannot tell the scenes apart"
+    captioner = Captioner(str(tiny_bundles[0]))
+    texts = captioner.caption(a).text, captioner.caption(b).text
+    assert texts[0] != texts[1], f"the tiny model captions both scenes alike: {texts}"
+    return jpegs[0], jpegs[1]
 
 
 class SceneSource:
@@ -354,6 +365,7 @@ def test_captions_status_state_discovery_then_sigterm(tiny_bundles, shared_port,
     assert retained(shared_port, names.status)[names.status].payload == b"offline"
     log = daemon.log()
     assert "SIGTERM received" in log and "stopped: 1 camera(s)" in log
+    assert "could not publish offline" not in log  # said by the daemon itself, not by its will
     assert "Traceback" not in log, daemon.tail()
     print(f"SIGTERM -> exit 0 in {stopped_in:.1f} s")
 
@@ -393,7 +405,7 @@ def test_commands_caption_now_pause_resume_and_junk(tiny_bundles, shared_port, n
             print(f"caption_now -> caption in {time.monotonic() - asked:.2f} s")
             assert forced["seq"] == first["seq"] + 1
             assert forced["caption"] == first["caption"]  # same scene, same model: same words
-            assert forced["timestamp"] > first["timestamp"]  # a fresh frame, not a re-publish
+            assert forced["timestamp"] > first["timestamp"]  # a frame taken after the first one
 
             # a changing scene: captions flow
             scene.alternate = True
@@ -542,6 +554,8 @@ def test_broker_outage_queues_captions_and_delivers_them_in_order(tiny_bundles, 
     assert sorted(set(seqs)) == list(range(1, max(seqs) + 1)), seqs  # no gap
     outage = seqs[before_outage:]
     assert len(set(outage)) >= queued, (queued, outage)
+    print(f"broker outage: {queued} caption(s) queued, seqs {outage[0]}..{outage[queued - 1]} "
+          f"delivered after the reconnect, then live up to {seqs[-1]}")
     log = daemon.log()
     assert "dropped" not in log.split("stopped:")[0], daemon.tail()
     assert re.search(r"stopped: .*, 0 dropped", log), daemon.tail()
@@ -603,30 +617,38 @@ def test_watch_prints_the_daemons_captions(tiny_bundles, shared_port, names, tmp
     watch = subprocess.Popen([sys.executable, "-m", "edge_captioner.cli", "watch", "--config",
                               str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=child_env(), cwd=ROOT)
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in watch.stdout], daemon=True)
-    reader.start()
+    out: queue.Queue[str] = queue.Queue()
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda s=stream, put=sink: [put(line) for line in s], daemon=True)
+               for stream, sink in ((watch.stdout, out.put), (watch.stderr, err.append))]
+    for reader in readers:
+        reader.start()
     try:
+        # listening before the daemon publishes anything: what it prints is live, not retained
+        wait_until(lambda: any("connected to" in line for line in err), 30, f"watch connected: {err}")
         with MQTTCollector(shared_port, [names.topic("caption")]) as sub:
             daemon = run_daemon(config)
             caption = wait_captions(sub, names, 1, STARTUP_S, daemon)[0]["caption"]
-            where = f"{names.device_id}/{CAMERA}"
-            seen = []
-            deadline = time.monotonic() + 10
-            while not any(where in line and caption in line for line in seen):
-                try:
-                    seen.append(lines.get(timeout=max(deadline - time.monotonic(), 0.01)))
-                except queue.Empty:
-                    raise AssertionError(f"no caption line from watch in 10 s: {seen}") from None
+        where = f"{names.device_id}/{CAMERA}"
+        seen: list[str] = []
+        deadline = time.monotonic() + 10
+        while not any(where in line and caption in line for line in seen):
+            try:
+                seen.append(out.get(timeout=max(deadline - time.monotonic(), 0.01)))
+            except queue.Empty:
+                raise AssertionError(f"no caption line from watch in 10 s: {seen} {err}") from None
         line = next(line for line in seen if where in line and caption in line)
-        assert "(retained)" not in line  # it was listening before the daemon published
+        assert "(retained)" not in line, line
         watch.send_signal(signal.SIGTERM)
-        assert watch.wait(10) == 0
-        assert "Traceback" not in watch.stderr.read()
+        assert watch.wait(10) == 0, err
+        readers[1].join(5)  # all of stderr
+        assert not any("Traceback" in line for line in err), err
     finally:
         if watch.poll() is None:
             watch.kill()
             watch.wait(10)
+        for reader in readers:
+            reader.join(5)
         watch.stdout.close()
         watch.stderr.close()
 
