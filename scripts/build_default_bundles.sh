@@ -19,7 +19,7 @@ mkdir -p "$work"
 TRAIN_SEED=100        # training images
 TEST_SEED=999         # held-out test images: never used for training
 EN_EPOCHS=12
-ZH_EPOCHS=30
+ZH_EPOCHS=20
 
 [ -f "$work/synth-train/captions_zh.json" ] ||
   $convert synth "$work/synth-train" --count 30000 --seed $TRAIN_SEED --lang en,zh --force

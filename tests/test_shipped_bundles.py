@@ -1,0 +1,51 @@
+"""The default bundles shipped in the package: valid, integer-only, small, and they describe the
+bundled sample clip (an empty porch, then a person at the door, then a package left behind)."""
+
+import cv2
+import pytest
+
+from conversion.mentions import parse_caption
+from conversion.tflite_check import graph_report
+from edge_captioner.bundle import DEFAULT_BUNDLE_NAMES, load_bundle, resolve_bundle_path
+from edge_captioner.captioner import Captioner
+
+SAMPLE_CLIP = "edge_captioner/data/sample_porch.mp4"
+SHIPPED = sorted(set(DEFAULT_BUNDLE_NAMES.values()))
+
+
+def clip_frame(index):
+    capture = cv2.VideoCapture(SAMPLE_CLIP)
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    return frame
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_bundle_is_valid_small_and_integer_only(name):
+    bundle = load_bundle(name)  # hashes, manifest
+    assert bundle.manifest["name"] == name
+    size = sum(p.stat().st_size for p in resolve_bundle_path(name).iterdir())
+    assert size <= 3 * 1024 * 1024
+    for graph in ("encoder", "decoder"):
+        assert graph_report(bundle.file(f"{graph}.tflite"))["float_ops"] == []
+    assert bundle.manifest["quantization"]["encoder"] == "int8"
+
+
+@pytest.mark.parametrize("name", [
+    "default-en",
+    # Known defect of the current Chinese bundle: it calls the white package an orange cat.
+    # strict: the day a retrained bundle gets it right, this turns red and the mark goes.
+    pytest.param("default-zh", marks=pytest.mark.xfail(
+        strict=True, reason="default-zh calls the package left behind 'an orange cat'")),
+])
+def test_shipped_bundle_describes_the_sample_clip(name):
+    captioner = Captioner(name)
+    language = captioner.bundle.language
+    said = {k: parse_caption(captioner.caption(clip_frame(k)).text, language)
+            for k in (5, 50, 115)}
+    assert said[5].counts == {}, "the porch is empty at first"
+    assert said[50].counts.get("person") == 1, "a person stands at the door"
+    assert said[115].counts == {"package": 1}, "the package stays behind"
+    assert {m.place for m in said.values()} == {"front_door"}
