@@ -27,12 +27,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from mosquitto import MosquittoBroker, MQTTCollector, publish
+from test_daemon import static_clip  # the same noisy one-picture clip the daemon tests use
 
 pytestmark = pytest.mark.slow
 
@@ -87,21 +86,6 @@ def child_env(**extra: str) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.update(extra)
     return env
-
-
-def static_clip(path: Path, seconds: float = 2.0, fps: int = 10) -> Path:
-    """One picture with a little sensor noise: the scene-change gate never fires on it."""
-    rng = np.random.default_rng(5)
-    image = np.full((240, 320, 3), 90, np.uint8)
-    cv2.rectangle(image, (40, 60), (140, 200), (30, 160, 30), -1)
-    cv2.circle(image, (230, 110), 50, (200, 80, 20), -1)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
-    assert writer.isOpened(), "this OpenCV cannot write Motion-JPEG AVI"
-    for _ in range(int(seconds * fps)):
-        noise = rng.normal(0, 2.0, image.shape)
-        writer.write(np.clip(image + noise, 0, 255).astype(np.uint8))
-    writer.release()
-    return path
 
 
 def acl_text(device_ids: list[str]) -> str:
