@@ -170,10 +170,13 @@ def all_metrics(hypotheses: dict[str, str], eval_set: EvalSet) -> dict:
 
 
 def evaluate_bundles(bundles: list, data: str, beam: int = 1, limit: int | None = None,
-                     store_in_manifest: bool = False, images: str | None = None) -> dict:
-    """Caption DATA with each bundle; returns {bundle path: {"metrics", "captions"}}."""
-    first = load_bundle(bundles[0])
-    eval_set = load_eval_set(data, first.language, limit, images)
+                     store_in_manifest: bool = False, images: str | None = None,
+                     eval_set: EvalSet | None = None) -> dict:
+    """Caption DATA with each bundle; returns {bundle path: {"metrics", "captions"}}.
+    `eval_set`: DATA already loaded (load_eval_set), so that a caller that needs it too (the
+    report) does not read the data set twice."""
+    if eval_set is None:
+        eval_set = load_eval_set(data, load_bundle(bundles[0]).language, limit, images)
     results = {}
     for path in bundles:
         captions = caption_all(path, eval_set, beam)
@@ -308,29 +311,27 @@ def _format(name: str, metrics: dict, reference: dict | None = None, comparison:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)
+    ref_name = load_bundle(args.reference).name if args.reference else ""
+    eval_set = load_eval_set(args.data, bundle.language, args.limit, args.images)
     bundles = [args.bundle] + ([args.reference] if args.reference else [])
-    results = evaluate_bundles(bundles, args.data, beam=args.beam, limit=args.limit,
-                               images=args.images)
+    results = evaluate_bundles(bundles, args.data, beam=args.beam, eval_set=eval_set)
     main = results[str(args.bundle)]
     reference = results.get(str(args.reference)) if args.reference else None
     comparison = (compare(main["metrics"], reference["metrics"], main["captions"],
                           reference["captions"]) if reference else None)
-    name = load_bundle(args.bundle).name
-    ref_name = load_bundle(args.reference).name if args.reference else ""
     if args.report:
-        eval_set = load_eval_set(args.data, load_bundle(args.bundle).language, args.limit,
-                                 args.images)
-        page = write_report(Path(args.report), eval_set, name, main, ref_name or None, reference,
-                            comparison)
+        page = write_report(Path(args.report), eval_set, bundle.name, main, ref_name or None,
+                            reference, comparison)
         log.info("report: %s", page)
     if args.json:
         print(json.dumps({
-            "bundle": name, "metrics": main["metrics"],
+            "bundle": bundle.name, "metrics": main["metrics"],
             **({"reference": ref_name, "reference_metrics": reference["metrics"], **comparison}
                if reference else {}),
             "beam": args.beam,
         }, ensure_ascii=False))
     else:
-        print(_format(name, main["metrics"], reference and reference["metrics"], comparison,
-                      ref_name))
+        print(_format(bundle.name, main["metrics"], reference and reference["metrics"],
+                      comparison, ref_name))
     return 0
