@@ -231,7 +231,8 @@ def test_network_camera_lost_and_back(mjpeg, make_camera):  # cameras stop befor
     assert wait_for(lambda: camera.state == "streaming", timeout=5)
     after = camera.latest(newer_than=before.seq, timeout=2)
     assert after is not None and after.seq > before.seq
-    assert states == ["streaming", "lost", "streaming"]
+    # the callback runs just after the state changes: wait for it rather than race it
+    assert wait_for(lambda: states == ["streaming", "lost", "streaming"], timeout=2), states
 
 
 def test_stalled_stream_is_detected_and_recovered(mjpeg, make_camera):  # cameras stop before the server
@@ -251,7 +252,8 @@ def test_stalled_stream_is_detected_and_recovered(mjpeg, make_camera):  # camera
 
     mjpeg.stall(False)
     assert wait_for(lambda: camera.state == "streaming", timeout=5)
-    assert states == ["streaming", "lost", "streaming"]
+    # the callback runs just after the state changes: wait for it rather than race it
+    assert wait_for(lambda: states == ["streaming", "lost", "streaming"], timeout=2), states
 
 
 def test_stop_is_prompt_during_a_blocked_read(mjpeg, make_camera):  # cameras stop before the server
