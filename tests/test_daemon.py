@@ -133,12 +133,14 @@ def cli(*args: object, env: dict | None = None, timeout: float = 120) -> subproc
 class Daemon:
     """`edge-captioner run --config FILE` in the background; stderr goes to `log_path`."""
 
-    def __init__(self, config: Path, log_path: Path, env: dict[str, str]):
+    def __init__(self, config: Path, log_path: Path, env: dict[str, str],
+                 extra_args: tuple[str, ...] = ()):
         self.config = config
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "edge_captioner.cli", "run", "--config", str(config)],
+                [sys.executable, "-m", "edge_captioner.cli", "run", *extra_args, "--config",
+                 str(config)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
     @property

@@ -15,7 +15,6 @@ authorised client as the positive control.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import signal
@@ -31,7 +30,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from mosquitto import MosquittoBroker, MQTTCollector, publish
-from test_daemon import static_clip  # the same noisy one-picture clip the daemon tests use
+from test_daemon import Daemon, child_env, static_clip  # the daemon tests' runner, env and clip
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +40,12 @@ STARTUP_S = 40.0
 BASE_TOPIC = "ecsec"
 
 
-@dataclass
-class Runner:
-    name: str
-    device_id: str
-    proc: subprocess.Popen
-    log_path: Path
+class Runner(Daemon):
+    """test_daemon's Daemon at DEBUG (-vv), named, with its topics."""
+
+    def __init__(self, name: str, device_id: str, config: Path, log_path: Path, env: dict):
+        self.name, self.device_id = name, device_id
+        super().__init__(config, log_path, env, extra_args=("-vv",))
 
     @property
     def base(self) -> str:
@@ -54,18 +53,6 @@ class Runner:
 
     def topic(self, leaf: str) -> str:
         return f"{self.base}/{CAMERA}/{leaf}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def tail(self, chars: int = 4000) -> str:
-        return f"\n--- {self.name} daemon log ---\n{self.log()[-chars:]}"
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
 
 
 @dataclass
@@ -76,16 +63,6 @@ class Setup:
     daemons: dict[str, Runner]
     configs: dict[str, Path]
     tmp: Path
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
-           and not key.startswith("EDGE_CAPTIONER_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.update(extra)
-    return env
 
 
 def acl_text(device_ids: list[str]) -> str:
@@ -119,11 +96,7 @@ def write_config(path: Path, device_id: str, port: int, clip: Path, **mqtt_extra
 
 
 def start_daemon(name: str, device_id: str, config: Path, log_path: Path, env: dict) -> Runner:
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_captioner.cli", "run", "-vv", "--config", str(config)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    return Runner(name, device_id, proc, log_path)
+    return Runner(name, device_id, config, log_path, env)
 
 
 def wait_until(predicate, timeout: float, what: str, runner: Runner | None = None) -> None:
