@@ -16,6 +16,8 @@ command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 if [[ ",$extras," == *",dev,"* ]]; then
   # the tests check the service unit with systemd-analyze (verify, security --offline)
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+  # the clock-jump test builds a tiny LD_PRELOAD library (tests/clockjump.c)
+  command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 fi
 if [[ ",$extras," == *",convert,"* ]]; then
   # pycocoevalcap's METEOR and PTB tokenizer run on Java.
