@@ -66,13 +66,15 @@ class Setup:
 
 
 def acl_text(device_ids: list[str]) -> str:
+    """The ACL of README.md's security section: the captioner writes its own base topic and its
+    own discovery configs, and reads only its `set` topics and Home Assistant's birth message."""
     lines = ["user captioner"]
     for device_id in device_ids:
         base = f"{BASE_TOPIC}/{device_id}"
-        lines += [f"topic write {base}/status", f"topic write {base}/+/caption",
-                  f"topic write {base}/+/state", f"topic write {base}/+/snapshot",
-                  f"topic read {base}/+/set"]
-    lines += ["topic write homeassistant/#", "topic read homeassistant/status", ""]
+        lines += [f"topic write {base}/#", f"topic read {base}/+/set",
+                  f"topic write homeassistant/sensor/{device_id}/#",
+                  f"topic write homeassistant/image/{device_id}/#"]
+    lines += ["topic read homeassistant/status", ""]
     lines += ["user hub"]
     for device_id in device_ids:
         lines += [f"topic read {BASE_TOPIC}/{device_id}/#", f"topic write {BASE_TOPIC}/{device_id}/+/set"]
