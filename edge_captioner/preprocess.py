@@ -14,13 +14,28 @@ RESIZE_MODES = ("center_crop", "letterbox", "stretch")
 
 
 def to_rgb(frame: np.ndarray, colour_order: str = "BGR") -> np.ndarray:
-    """Any OpenCV image (H,W) gray, (H,W,1), (H,W,3) BGR/RGB or (H,W,4) BGRA -> (H,W,3) RGB uint8."""
+    """Any OpenCV image (H,W) gray, (H,W,1), (H,W,3) BGR/RGB or (H,W,4) BGRA -> (H,W,3) RGB uint8.
+
+    Pixels are uint8, uint16 (the high byte is kept) or floating point (0..1 when none is above
+    1, else 0..255; NaN and infinities are black). Anything else, and an image with no pixels,
+    is ValueError("not an image: ...").
+    """
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"not an image: {type(frame).__name__}")
     if frame.dtype != np.uint8:
         if np.issubdtype(frame.dtype, np.floating):
+            # NaN would survive the clip and its cast to uint8 is undefined (a RuntimeWarning)
+            frame = np.where(np.isfinite(frame), frame, 0)
             frame = np.clip(frame * (255.0 if frame.max(initial=0) <= 1.0 else 1.0), 0, 255)
         elif frame.dtype == np.uint16:
             frame = frame >> 8
+        else:
+            # signed, wider or non-numeric pixels would wrap around or fail in astype
+            raise ValueError(f"not an image: pixels of type {frame.dtype}")
         frame = frame.astype(np.uint8)
+    if frame.ndim in (2, 3) and 0 in frame.shape[:2]:
+        # OpenCV's cvtColor asserts on an empty image (cv2.error, not a ValueError)
+        raise ValueError(f"not an image: shape {frame.shape}")
     if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
         return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
     if frame.ndim != 3 or frame.shape[2] not in (3, 4):

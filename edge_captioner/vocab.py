@@ -141,8 +141,10 @@ class Vocabulary:
         counts: list[int] = []
         for lineno, line in enumerate(lines[1:], start=2):
             parts = line.split("\t")
-            if len(parts) != 2 or not parts[0] or not parts[1].isdigit():
-                raise BadInput(f"{path}:{lineno}: expected 'token<TAB>count', got {line!r}")
+            # isascii: str.isdigit() also accepts "²" and other digits that int() refuses
+            if (len(parts) != 2 or not parts[0] or not parts[1].isascii()
+                    or not parts[1].isdigit() or len(parts[1]) > 18):
+                raise BadInput(f"{path}:{lineno}: expected 'token<TAB>count', got {line[:80]!r}")
             tokens.append(parts[0])
             counts.append(int(parts[1]))
         if tuple(tokens[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
