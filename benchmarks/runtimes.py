@@ -69,9 +69,10 @@ def keras_captioner(model_dir: Path, threads: int):
 
     captioner, train_config, vocab = load_trained(model_dir)
     encoder, decoder = captioner.export_models(batch_size=1)
+    wiring = captioner.decoder_wiring()  # either decoder type, as the device runtime runs it
+    input_names = [t.name for t in decoder.inputs]
     encode = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
-    step = tf.function(lambda t, h, c, g: decoder([t, h, c, g], training=False),
-                       reduce_retracing=True)
+    step = tf.function(lambda inputs: decoder(inputs, training=False), reduce_retracing=True)
     size = captioner.config.image_size
     eye = np.eye(captioner.config.vocab_size, dtype=np.float32)
     resize = train_config.get("resize", "center_crop")
@@ -79,12 +80,13 @@ def keras_captioner(model_dir: Path, threads: int):
     def caption(frame):
         image = prepare_image(frame, size, resize)[np.newaxis].astype(np.float32)
         out = encode(tf.constant(image))
-        h, c, g = out["h0"], out["c0"], out["image_gates"]
+        state = {name: out[source] for name, source in wiring["initial"].items()}
         token, tokens = vocab.start_id, []
         for _ in range(captioner.config.max_length - 1):
-            res = step(tf.constant(eye[token: token + 1]), h, c, g)
-            h, c = res["h_out"], res["c_out"]
-            token = int(np.argmax(res["logits"].numpy()))
+            feed = {**state, wiring["token"]: tf.constant(eye[token: token + 1])}
+            res = step([feed[name] for name in input_names])
+            state.update({name: res[source] for name, source in wiring["state"].items()})
+            token = int(np.argmax(res[wiring["logits"]].numpy()))
             if token == vocab.end_id:
                 break
             tokens.append(token)

@@ -93,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train the Keras CNN-LSTM captioner (needs the convert extra)",
-        description="Train the Show-and-Tell CNN-LSTM on any supported data set with teacher "
-        "forcing. Writes config.json, vocab.txt, model.weights.h5 and a resumable checkpoint to "
-        "OUT. Deterministic for a --seed.",
+        description="Train the CNN-LSTM (Show-and-Tell, or with --decoder attention Show, Attend "
+        "and Tell) on any supported data set with teacher forcing. Writes config.json, vocab.txt, "
+        "model.weights.h5 and a resumable checkpoint to OUT. Deterministic for a --seed.",
     )
     add_common_options(train)
     train.add_argument("data", metavar="DATA", help="a data set file or directory")
@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                        default="small")
     train.add_argument("--backbone-weights", choices=["imagenet"], default=None,
                        help="pre-trained MobileNet weights (downloads them: needs internet)")
+    train.add_argument("--decoder", choices=["show_and_tell", "attention"], default="show_and_tell",
+                       help="Show-and-Tell, or soft attention over the CNN's spatial map (Show, "
+                       "Attend and Tell); see the README's decoder comparison")
+    train.add_argument("--attention-dim", type=positive_int, default=64,
+                       help="hidden size of the additive attention (attention decoder)")
     train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN")
     train.add_argument("--units", type=positive_int, default=256, help="LSTM units")
     train.add_argument("--embedding-dim", type=positive_int, default=64)

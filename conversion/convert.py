@@ -1,12 +1,16 @@
 """`edge-captioner-convert convert MODEL OUT --representative DATA`: full-integer TFLite bundles.
 
-Two graphs per bundle (see model.py): the encoder (uint8 image -> h0, c0, image_gates) and ONE
-decoder step (token one-hot, h, c, image_gates -> logits, h', c'), both with static batch-1 shapes.
+Two graphs per bundle (see model.py): the encoder (uint8 image -> h0, c0, image_gates[, keys,
+values]) and ONE decoder step (token one-hot, h, c, image_gates[, keys, values] -> logits, h', c'
+[, attention]), both with static batch-1 shapes. The manifest's "decoder" section (the wiring,
+model.Captioner.decoder_wiring) says which encoder output feeds which decoder input and which
+outputs are fed back; the runtime needs nothing else to run either decoder type.
 
 Calibration uses real images of DATA and REAL decoder inputs: the float model greedily captions
-those images and every step's (token, h, c, image_gates) is recorded. Representative samples are
-dicts keyed by the SavedModel signature's input NAMES, because the converter may reorder inputs and
-calibrating h with c's data would fail silently. The graphs go through a SavedModel export
+those images and every step's decoder inputs (token, h, c, image_gates, and the attention
+decoder's keys and values) are recorded. Representative samples are dicts keyed by the SavedModel
+signature's input NAMES, because the converter may reorder inputs and calibrating h with c's data
+would fail silently. The graphs go through a SavedModel export
 (`from_saved_model`); `from_concrete_functions` on a Keras model converts without its weights.
 
 The state I/O of the decoder stays float at the graph boundary (one QUANTIZE per input, one
@@ -61,21 +65,20 @@ def load_trained(model_dir: Path):
 
 def calibration_data(captioner, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int):
     """Float encoder outputs and real greedy decoder inputs for the representative images."""
-    from .float_decode import StepWeights, greedy_batch
+    from .float_decode import greedy_batch, initial_state, step_for
 
     encoder, decoder = captioner.export_models(batch_size=None)
     enc = encoder.predict(images.astype(np.float32), batch_size=64, verbose=0)
-    steps: list = []
-    greedy_batch(StepWeights.from_decoder(decoder), enc["h0"], enc["c0"], enc["image_gates"],
+    steps: list[dict[str, np.ndarray]] = []
+    greedy_batch(step_for(decoder), initial_state(enc, captioner.decoder_wiring()),
                  vocab.start_id, vocab.end_id, captioner.config.max_length, collect=steps)
-    tokens = np.concatenate([s[0] for s in steps])
-    h = np.concatenate([s[1] for s in steps])
-    c = np.concatenate([s[2] for s in steps])
-    gates = np.concatenate([s[3] for s in steps])
+    # every decoder input by name: token, h, c, image_gates (+ keys, values)
+    inputs = {name: np.concatenate([s[name] for s in steps]) for name in steps[0]}
     rng = np.random.default_rng(seed)
-    pick = rng.permutation(len(tokens))[:max_steps]
-    onehot = np.eye(captioner.config.vocab_size, dtype=np.float32)[tokens[pick]]
-    return {"token": onehot, "h": h[pick], "c": c[pick], "image_gates": gates[pick]}
+    pick = rng.permutation(len(inputs["token"]))[:max_steps]
+    samples = {name: values[pick] for name, values in inputs.items()}
+    samples["token"] = np.eye(captioner.config.vocab_size, dtype=np.float32)[samples["token"]]
+    return samples
 
 
 def _representative(samples: dict[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
@@ -109,7 +112,8 @@ def convert_graph(keras_model, workdir: Path, name: str, mode: str,
 
 
 def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabulary,
-                 train_config: dict, quantization: dict, extra: dict | None = None) -> dict:
+                 train_config: dict, quantization: dict, wiring: dict,
+                 extra: dict | None = None) -> dict:
     """Write the bundle directory: the graphs, the vocabulary and a manifest with hashes."""
     out.mkdir(parents=True, exist_ok=True)
     for file_name, content in files.items():
@@ -121,7 +125,8 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
         "format_version": BUNDLE_FORMAT_VERSION,
         "name": name,
         "language": vocab.language,
-        "decoder_type": "show_and_tell",
+        "decoder_type": wiring["type"],  # kept for readers of format 1 before "decoder"
+        "decoder": wiring,
         "image": {
             "size": [model["image_size"], model["image_size"]],
             "colour_order": train_config.get("colour_order", "RGB"),
@@ -180,8 +185,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 "decoder.tflite": convert_graph(decoder, work, "decoder_f", "float", None),
             }
 
+    wiring = captioner.decoder_wiring()
     manifest = write_bundle(out, name, int8_files, vocab, train_config,
-                            {"encoder": "int8", "decoder": decoder_mode})
+                            {"encoder": "int8", "decoder": decoder_mode}, wiring)
     bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}
     if any(bad.values()):
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
@@ -192,7 +198,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         float_out = Path(args.float) if isinstance(args.float, str) else out.with_name(
             out.name + "-float")
         write_bundle(float_out, name + "-float", float_files, vocab, train_config,
-                     {"encoder": "float32", "decoder": "float32"})
+                     {"encoder": "float32", "decoder": "float32"}, wiring)
         written.append(float_out)
 
     if args.evaluate:

@@ -10,6 +10,9 @@ Metrics:
   the caption by conversion.mentions: object-mention precision / recall / F1, CHAIR-i (share of
   mentioned object kinds that are not in the image), count accuracy, place accuracy, and
   scene-exact (every kind, count and the place right), also by number of objects in the image.
+
+`--report DIR` writes an HTML page of captions, worst first; for a bundle with attention also a
+section of per-word attention heat maps (attention_report.py).
 """
 
 from __future__ import annotations
@@ -212,9 +215,11 @@ def _disagreement(image_id: str, captions: dict, reference_captions: dict | None
 
 def write_report(report_dir: Path, eval_set: EvalSet, bundle_name: str, result: dict,
                  reference_name: str | None, reference: dict | None, comparison: dict | None,
-                 max_images: int = 120) -> Path:
+                 max_images: int = 120, extra_html: str = "") -> Path:
     """An HTML page (and a PNG of the worst cases): test images with the ground-truth caption,
-    the reference bundle's caption and this bundle's, worst disagreements first."""
+    the reference bundle's caption and this bundle's, worst disagreements first. `extra_html`
+    (the attention section, for a bundle with attention) goes between the metrics and the
+    captions."""
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "images").mkdir(exist_ok=True)
     captions = result["captions"]
@@ -254,9 +259,11 @@ def write_report(report_dir: Path, eval_set: EvalSet, bundle_name: str, result: 
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>edge-captioner evaluation: {html.escape(bundle_name)}</title>
 <style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}} tr.bad td{{background:#fee}}</style>
+td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}} tr.bad td{{background:#fee}}
+figure{{margin:0.8em 0}}</style>
 </head><body><h1>{html.escape(bundle_name)} on {len(captions)} images</h1>
 <table>{''.join(table)}</table>
+{extra_html}
 <h2>Captions, worst disagreements first</h2>
 <table><tr><th>{'</th><th>'.join(columns)}</th></tr>{''.join(rows)}</table></body></html>"""
     (report_dir / "index.html").write_text(page, encoding="utf-8")
@@ -321,8 +328,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     comparison = (compare(main["metrics"], reference["metrics"], main["captions"],
                           reference["captions"]) if reference else None)
     if args.report:
+        extra = ""
+        if bundle.wiring.attention is not None:
+            from .attention_report import attention_section
+
+            extra = attention_section(Path(args.report), args.bundle, eval_set.entries)
         page = write_report(Path(args.report), eval_set, bundle.name, main, ref_name or None,
-                            reference, comparison)
+                            reference, comparison, extra_html=extra)
         log.info("report: %s", page)
     if args.json:
         print(json.dumps({

@@ -1,21 +1,38 @@
-"""The Show-and-Tell style CNN-LSTM captioner in Keras, and the two graphs that are exported.
+"""The CNN-LSTM captioners in Keras, and the two graphs that are exported for the device.
 
-Training model (teacher forcing):
+Two decoder types share the CNN (`ModelConfig.decoder`):
+
+Show-and-Tell ("show_and_tell", the default), training model (teacher forcing):
     image (uint8 RGB) -> CNN -> feature f
     h0 = tanh(W_h0 f), c0 = W_c0 f                      the initial LSTM state
     x_t = [embedding(token_t), f]                        the image feature at EVERY step, so the
     LSTM(x_t, state) -> dense -> logits over the vocab   decoder does not forget later objects
 
+Show, Attend and Tell ("attention"): the same f, h0, c0 and image feature at every step, and in
+addition the CNN's spatial map (the 1x1 squeeze's output, rows x cols = L locations of D channels)
+that the decoder attends over with additive (Bahdanau) attention driven by the previous h:
+    values v_l = map_l + location embedding_l            (L, D): the location is part of the value
+    keys   k_l = W_k v_l + b_k                           (L, A): constant for a caption
+    alpha  = softmax_l(w_s . tanh(k_l + W_q h_{t-1}))    (L,): the attention weights
+    context = sum_l alpha_l v_l                          (D,)
+    x_t = [embedding(token_t), f, context]               context into the LSTM input
+The training model unrolls this step over the caption (a Python loop inside the Keras graph: see
+`_decode_attention` for why not keras.layers.RNN).
+
 Exported for the device, built from the SAME trained weights (`export_models`):
-    encoder: image -> (h0, c0, image_gates)    image_gates = f @ K_f, the image's share of the LSTM
-                                               gate pre-activations, constant for a whole caption
-    decoder: one step (token one-hot, h, c, image_gates) -> (logits, h', c')
-             written as FULLY_CONNECTED + LOGISTIC + TANH + MUL + ADD: the fused sequence-LSTM op
-             is fragile on the Edge TPU compiler and at int8; the embedding lookup is folded into
-             the one-hot FULLY_CONNECTED (embedding @ K_x), which removes GATHER.
+    encoder: image -> (h0, c0, image_gates[, keys, values])
+             image_gates = f @ K_f + bias, the image's share of the LSTM gate pre-activations,
+             constant for a whole caption; keys/values likewise: the step does only per-step work
+    decoder: one step (token one-hot, h, c, image_gates[, keys, values]) -> (logits, h', c'
+             [, attention]) written as FULLY_CONNECTED + LOGISTIC + TANH + MUL + ADD (+ SOFTMAX,
+             SUM, RESHAPE for attention): the fused sequence-LSTM op is fragile on the Edge TPU
+             compiler and at int8; the embedding lookup is folded into the one-hot
+             FULLY_CONNECTED (embedding @ K_x), which removes GATHER.
+`decoder_wiring()` describes which encoder output feeds which decoder input and which decoder
+output is fed back, so that the device runtime needs no knowledge of either type.
 
 Keras gate order (i, f, g, o) and equations are reproduced exactly; `tests/test_model.py` checks
-that stepping the exported decoder reproduces the training model's logits.
+that stepping the exported decoder reproduces the training model's logits, for both types.
 """
 
 from __future__ import annotations
@@ -28,6 +45,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
+
+DECODER_TYPES = ("show_and_tell", "attention")
 
 
 @dataclass
@@ -42,9 +61,18 @@ class ModelConfig:
     backbone_weights: str | None = None  # "imagenet" for the MobileNets on a workstation online
     width: float = 1.0  # channel multiplier of the small CNN
     dropout: float = 0.2
+    decoder: str = "show_and_tell"  # show_and_tell | attention (older configs have no key)
+    attention_dim: int = 64  # A: the additive attention's hidden size (attention only)
+
+    def __post_init__(self) -> None:
+        if self.decoder not in DECODER_TYPES:
+            raise ValueError(f"unknown decoder {self.decoder!r} ({', '.join(DECODER_TYPES)})")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+SQUEEZE_CHANNELS = 32  # D: channels of the spatial map after the 1x1 squeeze
 
 
 @keras.saving.register_keras_serializable(package="edge_captioner")
@@ -60,6 +88,30 @@ class StaticFlatten(layers.Layer):
         return (input_shape[0], int(np.prod(input_shape[1:])))
 
 
+@keras.saving.register_keras_serializable(package="edge_captioner")
+class LocationsFlatten(layers.Layer):
+    """(rows, cols, D) map -> (rows * cols, D) locations, row-major, as one constant RESHAPE."""
+
+    def call(self, x):
+        return ops.reshape(x, (-1, int(x.shape[1] * x.shape[2]), int(x.shape[3])))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1] * input_shape[2], input_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="edge_captioner")
+class LocationEmbedding(layers.Layer):
+    """Adds a learned vector per location: the attention's values then say WHERE they come from
+    ("by the garage", two cats side by side), which a 1x1-squeezed conv map barely does."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=tuple(input_shape[1:]), initializer="zeros",
+                                     name="table")
+
+    def call(self, x):
+        return x + self.table
+
+
 def _conv(x, filters: int, stride: int = 1, name: str = ""):
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
@@ -67,7 +119,9 @@ def _conv(x, filters: int, stride: int = 1, name: str = ""):
 
 
 def build_backbone(config: ModelConfig) -> keras.Model:
-    """uint8-range RGB image -> feature vector f (feature_dim)."""
+    """uint8-range RGB image -> feature vector f (feature_dim); for the attention decoder also the
+    spatial map as (L, D) locations. Both types have the same layers (and weights), so a CNN
+    trained under one initialises the other (`train --init-from`)."""
     size = config.image_size
     image = keras.Input((size, size, 3), name="image")
     if config.backbone == "small":
@@ -82,11 +136,6 @@ def build_backbone(config: ModelConfig) -> keras.Model:
         x = _conv(x, w(64), 1, "c5")
         x = _conv(x, w(128), 2, "c6")  # 8
         x = _conv(x, w(128), 1, "c7")
-        # Keep WHERE things are: a 1x1 squeeze and a flatten instead of global pooling, because
-        # the caption says "at the door" vs "on the porch" and counts objects side by side.
-        x = layers.Conv2D(32, 1, name="squeeze")(x)
-        x = layers.ReLU(name="squeeze_relu")(x)
-        x = StaticFlatten(name="flatten")(x)
     elif config.backbone in ("mobilenet_v2", "mobilenet_v3"):
         x = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(image)
         if config.backbone == "mobilenet_v2":
@@ -100,13 +149,18 @@ def build_backbone(config: ModelConfig) -> keras.Model:
                 include_preprocessing=False, minimalistic=True,
             )
         x = base(x)
-        x = layers.Conv2D(32, 1, name="squeeze")(x)
-        x = layers.ReLU(name="squeeze_relu")(x)
-        x = StaticFlatten(name="flatten")(x)
     else:
         raise ValueError(f"unknown backbone {config.backbone!r}")
+    # Keep WHERE things are: a 1x1 squeeze and a flatten instead of global pooling, because
+    # the caption says "at the door" vs "on the porch" and counts objects side by side.
+    x = layers.Conv2D(SQUEEZE_CHANNELS, 1, name="squeeze")(x)
+    spatial = layers.ReLU(name="squeeze_relu")(x)
+    x = StaticFlatten(name="flatten")(spatial)
     x = layers.Dropout(config.dropout, name="feature_dropout")(x)
     feature = layers.Dense(config.feature_dim, activation="relu", name="feature")(x)
+    if config.decoder == "attention":
+        return keras.Model(image, [feature, LocationsFlatten(name="locations")(spatial)],
+                           name="backbone")
     return keras.Model(image, feature, name="backbone")
 
 
@@ -120,17 +174,39 @@ class Captioner:
         self.init_h = layers.Dense(c.units, activation="tanh", name="init_h")
         self.init_c = layers.Dense(c.units, name="init_c")
         self.embedding = layers.Embedding(c.vocab_size, c.embedding_dim, name="embedding")
-        self.lstm = layers.LSTM(c.units, return_sequences=True, name="lstm")
         self.dropout = layers.Dropout(c.dropout, name="lstm_dropout")
         self.logits = layers.Dense(c.vocab_size, name="logits")
+        if c.decoder == "attention":
+            self.grid = tuple(int(d) for d in self.backbone.get_layer("squeeze_relu").output.shape[1:3])
+            a, u4 = c.attention_dim, 4 * c.units
+            self.locations = LocationEmbedding(name="location_embedding")
+            self.keys = layers.Dense(a, name="attention_keys")
+            self.query = layers.Dense(a, use_bias=False, name="attention_query")
+            self.score = layers.Dense(1, use_bias=False, name="attention_score")
+            # The LSTM's input kernel in three parts (token, image feature, context) plus its
+            # recurrent kernel; the bias rides with the image part, constant over a caption.
+            self.token_gates = layers.Dense(u4, use_bias=False, name="token_gates")
+            self.image_gates = layers.Dense(u4, name="image_gates")
+            self.context_gates = layers.Dense(u4, use_bias=False, name="context_gates")
+            self.recurrent_gates = layers.Dense(u4, use_bias=False, name="recurrent_gates")
+        else:
+            self.grid = None
+            self.lstm = layers.LSTM(c.units, return_sequences=True, name="lstm")
         self.training_model = self._build_training_model()
+
+    @property
+    def locations_count(self) -> int:
+        return self.grid[0] * self.grid[1]
 
     def _build_training_model(self) -> keras.Model:
         c = self.config
         image = keras.Input((c.image_size, c.image_size, 3), name="image")
         tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
-        return keras.Model([image, tokens], self._decode(self.backbone(image), tokens),
-                           name="captioner")
+        features = self.backbone(image)
+        if c.decoder == "attention":
+            return keras.Model([image, tokens], self._decode_attention(*features, tokens),
+                               name="captioner")
+        return keras.Model([image, tokens], self._decode(features, tokens), name="captioner")
 
     def _decode(self, feature, tokens):
         c = self.config
@@ -141,6 +217,52 @@ class Captioner:
         x = self.lstm(x, initial_state=[h0, c0])
         return self.logits(self.dropout(x))
 
+    # -- attention ---------------------------------------------------------------------------------
+    def _per_location(self, layer, x):
+        """A Dense over the last axis of (B, L, d), written as (B*L, d) rows: keras' Dense on a
+        rank-3 tensor rebuilds its shape at run time (SHAPE, GATHER, PACK in the TFLite graph)."""
+        n = self.locations_count
+        rows = layer(ops.reshape(x, (-1, int(x.shape[-1]))))
+        return ops.reshape(rows, (-1, n, int(rows.shape[-1])))
+
+    def _attention_constants(self, feature, locations) -> dict:
+        """What stays the same for a whole caption: computed ONCE (in the exported encoder)."""
+        values = self.locations(locations)
+        return {"h0": self.init_h(feature), "c0": self.init_c(feature),
+                "image_gates": self.image_gates(feature),
+                "keys": self._per_location(self.keys, values), "values": values}
+
+    def _attention_step(self, token_gates, h, cell, image_gates, keys, values):
+        """One decoder step from the token's gate share; the same code builds the training
+        graph (unrolled) and the exported one-step graph, so they cannot drift apart."""
+        n, a = self.locations_count, self.config.attention_dim
+        query = ops.reshape(self.query(h), (-1, 1, a))
+        scores = ops.reshape(self._per_location(self.score, ops.tanh(keys + query)), (-1, n))
+        attention = ops.softmax(scores, axis=-1)
+        context = ops.sum(values * ops.reshape(attention, (-1, n, 1)), axis=1)
+        gates = token_gates + self.recurrent_gates(h) + image_gates + self.context_gates(context)
+        i, f, g, o = ops.split(gates, 4, axis=-1)
+        new_c = ops.sigmoid(f) * cell + ops.sigmoid(i) * ops.tanh(g)
+        new_h = ops.sigmoid(o) * ops.tanh(new_c)
+        return new_h, new_c, attention
+
+    def _decode_attention(self, feature, locations, tokens):
+        """Teacher forcing, unrolled over the max_length - 1 steps (few, and static). Unrolled
+        rather than keras.layers.RNN: Keras 3's RNN takes no per-sequence constants, so keys,
+        values and gates would have to ride along as fake states, for little speed on a CPU
+        (benchmarks/attention_loop.py, decoder alone: the RNN 12% faster at the shipped size,
+        about 6% of a training step with the CNN; 13% slower at the tests' tiny size)."""
+        k = self._attention_constants(feature, locations)
+        token_gates = self.token_gates(self.embedding(tokens))  # (B, T, 4U), all steps at once
+        h, cell = k["h0"], k["c0"]
+        outputs = []
+        for t in range(self.config.max_length - 1):
+            h, cell, _ = self._attention_step(token_gates[:, t], h, cell, k["image_gates"],
+                                              k["keys"], k["values"])
+            outputs.append(h)
+        hs = ops.stack(outputs, axis=1)
+        return self.logits(self.dropout(hs))
+
     def feature_training_model(self) -> keras.Model:
         """The decoder alone, fed precomputed image features: for training a caption language on
         a frozen backbone (e.g. Chinese on the English model's CNN) without re-running the CNN on
@@ -148,15 +270,39 @@ class Captioner:
         c = self.config
         feature = keras.Input((c.feature_dim,), name="feature")
         tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
+        if c.decoder == "attention":
+            locations = keras.Input((self.locations_count, SQUEEZE_CHANNELS), name="locations")
+            return keras.Model([feature, locations, tokens],
+                               self._decode_attention(feature, locations, tokens),
+                               name="decoder_only")
         return keras.Model([feature, tokens], self._decode(feature, tokens), name="decoder_only")
 
     # -- export ----------------------------------------------------------------------------------
+    def decoder_wiring(self) -> dict:
+        """The manifest's "decoder" section: decoder input <- encoder output (`initial`), decoder
+        input <- its own output of the previous step (`state`), the token and logits tensors and
+        the attention output. The runtime runs any bundle from this alone."""
+        initial = {"h": "h0", "c": "c0", "image_gates": "image_gates"}
+        if self.config.decoder == "attention":
+            initial |= {"keys": "keys", "values": "values"}
+        return {
+            "type": self.config.decoder,
+            "token": "token",
+            "logits": "logits",
+            "initial": initial,
+            "state": {"h": "h_out", "c": "c_out"},
+            "attention": "attention" if self.grid else None,
+            "attention_grid": list(self.grid) if self.grid else None,
+        }
+
     def lstm_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         kernel, recurrent, bias = (np.asarray(w) for w in self.lstm.get_weights())
         return kernel, recurrent, bias
 
     def export_models(self, batch_size: int = 1) -> tuple[keras.Model, keras.Model]:
         """Encoder and one-step decoder with static shapes, weights copied from training."""
+        if self.config.decoder == "attention":
+            return self._export_attention(batch_size)
         c = self.config
         kernel, recurrent, bias = self.lstm_weights()
         k_embed, k_feature = kernel[: c.embedding_dim], kernel[c.embedding_dim:]
@@ -196,6 +342,34 @@ class Captioner:
         token_fc.set_weights([token_kernel])
         recurrent_fc.set_weights([recurrent])
         logits_fc.set_weights(self.logits.get_weights())
+        return encoder, decoder
+
+    def _export_attention(self, batch_size: int) -> tuple[keras.Model, keras.Model]:
+        """The attention encoder and one-step decoder. Every layer is the trained one except the
+        token's: the embedding is folded into a one-hot FULLY_CONNECTED (embedding @ K_token)."""
+        c = self.config
+        image = keras.Input((c.image_size, c.image_size, 3), batch_size=batch_size, name="image")
+        feature, locations = self.backbone(image, training=False)
+        encoder = keras.Model(image, self._attention_constants(feature, locations), name="encoder")
+
+        n, u4 = self.locations_count, 4 * c.units
+        token = keras.Input((c.vocab_size,), batch_size=batch_size, name="token")
+        h = keras.Input((c.units,), batch_size=batch_size, name="h")
+        cell = keras.Input((c.units,), batch_size=batch_size, name="c")
+        gates_in = keras.Input((u4,), batch_size=batch_size, name="image_gates")
+        keys = keras.Input((n, c.attention_dim), batch_size=batch_size, name="keys")
+        values = keras.Input((n, SQUEEZE_CHANNELS), batch_size=batch_size, name="values")
+        token_fc = layers.Dense(u4, use_bias=False, name="token_onehot_gates")
+        new_h, new_c, attention = self._attention_step(token_fc(token), h, cell, gates_in, keys,
+                                                       values)
+        decoder = keras.Model(
+            [token, h, cell, gates_in, keys, values],
+            {"logits": self.logits(new_h), "h_out": new_h, "c_out": new_c,
+             "attention": attention},
+            name="decoder",
+        )
+        token_fc.set_weights([np.asarray(self.embedding.get_weights()[0])
+                              @ np.asarray(self.token_gates.get_weights()[0])])
         return encoder, decoder
 
 

@@ -1,4 +1,5 @@
-"""`edge-captioner-convert train DATA OUT`: train the CNN-LSTM captioner with teacher forcing.
+"""`edge-captioner-convert train DATA OUT`: train the CNN-LSTM captioner with teacher forcing
+(`--decoder show_and_tell` or `attention`, see model.py).
 
 OUT receives:
     config.json          model and preprocessing configuration (what `convert` rebuilds from)
@@ -138,7 +139,10 @@ def _batches_class():
         def __getitem__(self, k):
             rows = self._order[k * self.batch_size: (k + 1) * self.batch_size]
             seqs = self.seqs[rows]
-            return (self.images[self.index[rows]], seqs[:, :-1]), seqs[:, 1:]
+            # `images` is one array, or a list of arrays (a frozen attention backbone's
+            # features and locations): each is indexed by image
+            arrays = self.images if isinstance(self.images, list) else [self.images]
+            return (*(a[self.index[rows]] for a in arrays), seqs[:, :-1]), seqs[:, 1:]
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -164,7 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import keras
     import tensorflow as tf
 
-    from .float_decode import StepWeights, greedy_batch
+    from .float_decode import greedy_batch, initial_state, step_for
     from .model import Captioner, ModelConfig, masked_accuracy, masked_loss
 
     keras.utils.set_random_seed(args.seed)
@@ -191,6 +195,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             vocab_size=len(vocab), image_size=args.image_size, max_length=max_length,
             embedding_dim=args.embedding_dim, units=args.units, feature_dim=args.feature_dim,
             backbone=args.backbone, backbone_weights=args.backbone_weights, width=args.width,
+            decoder=args.decoder, attention_dim=args.attention_dim,
         )
         vocab.save(out / "vocab.txt")
         (out / "config.json").write_text(json.dumps({
@@ -220,7 +225,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         captioner.backbone.trainable = False
         log.info("frozen backbone: computing image features once")
         features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
-        train_batches.images = val_batches.images = features
+        train_batches.images = val_batches.images = features  # a list for attention
         model = captioner.feature_training_model()
     steps = len(train_batches) * args.epochs
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -250,9 +255,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             logs = logs or {}
             encoder, decoder = captioner.export_models(batch_size=None)
             enc = encoder.predict(data.images[sample_rows], verbose=0)
-            ids = greedy_batch(StepWeights.from_decoder(decoder), enc["h0"], enc["c0"],
-                               enc["image_gates"], vocab.start_id, vocab.end_id,
-                               config.max_length)
+            ids = greedy_batch(step_for(decoder), initial_state(enc, captioner.decoder_wiring()),
+                               vocab.start_id, vocab.end_id, config.max_length)
             samples = [{"image": data.entries[r].file_name, "caption": vocab.decode(i),
                         "reference": data.captions[r][0]} for r, i in zip(sample_rows, ids,
                                                                           strict=True)]
@@ -270,8 +274,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                      samples[0]["caption"] if samples else "")
 
     log.info("training on %d captions of %d images (%d for validation), vocabulary %d, "
-             "max length %d, %d epochs", int(train_rows.sum()), len(data.images),
-             int(data.is_val.sum()), len(vocab), config.max_length, args.epochs)
+             "max length %d, %d epochs, %s decoder", int(train_rows.sum()), len(data.images),
+             int(data.is_val.sum()), len(vocab), config.max_length, args.epochs, config.decoder)
     started = time.perf_counter()
     model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
               initial_epoch=state["epochs_done"], callbacks=[EpochEnd()],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import BadInput
 from .vocab import Vocabulary
+from .wiring import DecoderWiring, parse_wiring
 
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_FILES = ("encoder.tflite", "decoder.tflite", "vocab.txt")
@@ -75,6 +76,11 @@ class Bundle:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    @property
+    def wiring(self) -> DecoderWiring:
+        """How the encoder and decoder connect (wiring.py); derived for old Show-and-Tell bundles."""
+        return parse_wiring(self.manifest, self.path / "manifest.json")
+
 
 def resolve_bundle_path(spec: str | Path | None) -> Path:
     """A path, or one of the names of the bundles shipped in the package ("default", ...)."""
@@ -89,6 +95,9 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
     manifest_path = path / "manifest.json"
     if not path.is_dir():
         raise BadInput(f"{path}: bundle directory not found")
+    if manifest_path.exists() and not manifest_path.is_file():
+        # a FIFO would block the read below forever (the other files are checked with is_file)
+        raise BadInput(f"{manifest_path}: not a regular file")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -97,6 +106,10 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
         raise BadInput(f"{manifest_path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"{manifest_path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:  # "[[[[...": json's C parser recurses once per level
+        raise BadInput(f"{manifest_path}: invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # not a JSONDecodeError: an integer past Python's 4300-digit limit
+        raise BadInput(f"{manifest_path}: invalid JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(manifest, dict):
         raise BadInput(f"{manifest_path}: expected a JSON object")
     for key, kind in _REQUIRED.items():
@@ -108,6 +121,8 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
         raise BadInput(f"{manifest_path}: format_version {manifest['format_version']} is not "
                        f"supported (this runtime reads {BUNDLE_FORMAT_VERSION})")
     _check_image_section(manifest_path, manifest["image"])
+    _check_tensors_section(manifest_path, manifest["tensors"], manifest["image"])
+    parse_wiring(manifest, manifest_path)  # the decoder section (wiring.py), before any file work
     for name in BUNDLE_FILES:
         file_path = path / name
         expected = manifest["files"].get(name)
@@ -123,8 +138,10 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
         raise BadInput(f"{path / 'vocab.txt'}: {len(vocab)} tokens, the manifest says "
                        f"{manifest['vocab_size']}")
     if vocab.language != manifest["language"]:
+        # !r: the manifest's value may hold a newline, and BadInput is reported as one line
         raise BadInput(f"{path / 'vocab.txt'}: language {vocab.language}, the manifest says "
-                       f"{manifest['language']}")
+                       f"{manifest['language']!r}")
+    _check_vocab_fits_decoder(manifest_path, manifest, len(vocab))
     if not 2 <= manifest["max_length"] <= 256:
         raise BadInput(f"{manifest_path}: 'max_length' must be 2..256")
     return Bundle(path=path, manifest=manifest, vocab=vocab)
@@ -139,3 +156,53 @@ def _check_image_section(manifest_path: Path, image: dict) -> None:
         raise BadInput(f"{manifest_path}: 'image.colour_order' must be RGB or BGR")
     if image.get("resize") not in ("center_crop", "letterbox", "stretch"):
         raise BadInput(f"{manifest_path}: 'image.resize' must be center_crop, letterbox or stretch")
+
+
+def _check_tensors_section(manifest_path: Path, tensors: dict, image: dict) -> None:
+    """'tensors' is {graph: {"inputs"|"outputs": {name: {"shape": [int], "dtype": str}}}}.
+
+    The interpreters compare these entries with the graphs (interpreters.Graph), which trusts
+    their types: a list where an object belongs must be BadInput here, not an AttributeError
+    there. The encoder's one input is the image that preprocessing makes: a square of
+    'image.size', so a size the graph does not take is refused at load, not at the first frame.
+    """
+    for graph in ("encoder", "decoder"):
+        section = tensors.get(graph)
+        if not isinstance(section, dict):
+            raise BadInput(f"{manifest_path}: 'tensors.{graph}' must be an object")
+        for kind in ("inputs", "outputs"):
+            entries = section.get(kind)
+            if not isinstance(entries, dict) or not entries:
+                raise BadInput(f"{manifest_path}: 'tensors.{graph}.{kind}' must be an object "
+                               "naming the graph's tensors")
+            for name, entry in entries.items():
+                where = f"tensors.{graph}.{kind}.{name}"  # shown with !r: a name may hold "\n"
+                if not isinstance(entry, dict):
+                    raise BadInput(f"{manifest_path}: {where!r} must be an object")
+                shape, dtype = entry.get("shape"), entry.get("dtype")
+                if not (isinstance(shape, list) and all(
+                        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+                    raise BadInput(f"{manifest_path}: {where!r} needs a 'shape': a list of sizes")
+                if not (isinstance(dtype, str) and dtype.isascii() and dtype.isalnum()):
+                    raise BadInput(f"{manifest_path}: {where!r} needs a 'dtype': a dtype name")
+    encoder_inputs = tensors["encoder"]["inputs"]
+    width, height = image["size"]
+    if list(encoder_inputs) != ["image"]:
+        raise BadInput(f"{manifest_path}: 'tensors.encoder.inputs' must be the one input 'image', "
+                       f"not {sorted(encoder_inputs)}")
+    if width != height or encoder_inputs["image"]["shape"] != [1, height, width, 3]:
+        raise BadInput(f"{manifest_path}: 'image.size' {[width, height]} does not fit the encoder's "
+                       f"input shape {encoder_inputs['image']['shape']} (a square image, "
+                       "[1, size, size, 3])")
+
+
+def _check_vocab_fits_decoder(manifest_path: Path, manifest: dict, vocab_size: int) -> None:
+    """The decoder's token input and logits output have one entry per vocabulary token: the
+    runtime feeds one-hot rows of len(vocab), which a graph of another width refuses mid-caption."""
+    wiring = parse_wiring(manifest, manifest_path)
+    decoder = manifest["tensors"]["decoder"]
+    for kind, name in (("inputs", wiring.token), ("outputs", wiring.logits)):
+        entry = decoder[kind].get(name)
+        if entry is not None and entry["shape"][-1:] != [vocab_size]:
+            raise BadInput(f"{manifest_path}: {f'tensors.decoder.{kind}.{name}'!r} has shape "
+                           f"{entry['shape']}, the vocabulary has {vocab_size} tokens")

@@ -4,6 +4,10 @@ Images are read with OpenCV; anything OpenCV cannot read as an image is tried as
 frame, or every Nth frame with --every N). A directory is walked (sorted, recursively). Files that
 cannot be read are reported on stderr, one line each, and skipped; the others are still captioned,
 and the exit code is 2 at the end.
+
+--explain: for a bundle with an attention decoder, the strongest attention cell and its region for
+every word (`cat@(r3,c0) lower-left`), on a line after the caption, or as an "attention" list in
+the JSON; a bundle without attention says so once (exit 0).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 from .captioner import Captioner
 from .cli_support import one_line
 from .errors import EXIT_BAD_INPUT, EXIT_OK
+from .explain import explain_words, format_explanation
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +93,19 @@ def cmd_caption(args: argparse.Namespace) -> int:
     captioner = Captioner(args.bundle, runtime=args.runtime, threads=args.threads,
                           delegate=args.delegate, fallback_cpu=args.fallback == "cpu",
                           beam_size=args.beam)
+    explain = getattr(args, "explain", False)
+    if explain and not captioner.model.has_attention:
+        # stdout would break --json's one object per line
+        print(f"{captioner.bundle.name}: a {captioner.model.wiring.type} bundle has no attention "
+              "to explain", file=sys.stderr if args.json else sys.stdout, flush=True)
+    tokens = captioner.bundle.vocab.tokens
     failures = 0
     for path in expand_paths(args.paths):
         try:
             for frame_no, seconds, frame in frames_of(path, args.every):
-                result = captioner.caption(frame)
+                result = captioner.caption(frame, explain=explain)
+                words = (explain_words([tokens[t] for t in result.tokens], result.attention)
+                         if result.attention is not None else None)
                 if args.json:
                     record = {
                         "file": str(path),
@@ -105,10 +118,14 @@ def cmd_caption(args: argparse.Namespace) -> int:
                     if frame_no is not None:
                         record["frame"] = frame_no
                         record["time_s"] = None if seconds is None else round(seconds, 3)
+                    if explain:
+                        record["attention"] = words
                     print(json.dumps(record, ensure_ascii=False), flush=True)
                 else:
                     where = str(path) if frame_no is None else f"{path}@{frame_no}"
                     print(f"{where}: {result.text}", flush=True)
+                    if words is not None:
+                        print(f"  attention: {format_explanation(words)}", flush=True)
         except Unreadable as exc:
             failures += 1
             print(f"edge-captioner: error: {path}: {one_line(exc)}", file=sys.stderr, flush=True)

@@ -1,8 +1,11 @@
 """Frame in, caption out: the bundle's two graphs (the model wrapper) and the search around them.
 
 `BundleModel` is the only code that touches TFLite tensors: `encode(image)` returns the decoder's
-initial state, `step(token, state)` runs one decoder step. `Captioner` adds preprocessing and the
-search (edge_captioner.search, which knows nothing of TFLite).
+initial state, `step(token, state)` runs one decoder step. It runs every decoder type the same way,
+from the manifest's wiring (wiring.py): the state is a dict of the decoder's inputs by name, filled
+from the encoder's outputs; after each step the inputs named in the wiring's "state" take the
+step's outputs, the others (image gates, attention keys and values) stay as they are. `Captioner`
+adds preprocessing and the search (edge_captioner.search, which knows nothing of TFLite).
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ from .errors import BadInput
 from .interpreters import Graph, edgetpu_delegate, pick_runtime
 from .preprocess import prepare_image
 from .search import Caption, beam_search, greedy
+from .wiring import check_against_graphs
 
 log = logging.getLogger(__name__)
 
+DecoderState = dict[str, np.ndarray]  # decoder input name -> value, in the input's dtype
 
-@dataclass
-class DecoderState:
-    h: np.ndarray
-    c: np.ndarray
-    image_gates: np.ndarray
+
+def _shapes(tensors: dict) -> dict[str, list[int]]:
+    return {name: [int(x) for x in detail["shape"]] for name, detail in tensors.items()}
 
 
 class BundleModel:
@@ -49,35 +52,71 @@ class BundleModel:
                              tensors.get("encoder", {}), threads, encoder_delegates)
         self.decoder = Graph(self.runtime, bundle.file("decoder.tflite"),
                              tensors.get("decoder", {}), threads)
-        log.info("bundle %s: runtime %s, encoder on %s, decoder on cpu, %s thread(s)",
-                 bundle.name, self.runtime.name, self.delegate, threads)
+        self.wiring = w = bundle.wiring
+        check_against_graphs(w, _shapes(self.encoder.outputs), _shapes(self.decoder.inputs),
+                             _shapes(self.decoder.outputs), bundle.file("manifest.json"))
+        log.info("bundle %s (%s decoder): runtime %s, encoder on %s, decoder on cpu, %s thread(s)",
+                 bundle.name, w.type, self.runtime.name, self.delegate, threads)
         vocab_size = len(bundle.vocab)
         # One-hot rows for every token, quantized once: a step then only picks a row.
-        self._token_rows = self.decoder.quantize("token", np.eye(vocab_size, dtype=np.float32))
+        self._token_rows = self.decoder.quantize(w.token, np.eye(vocab_size, dtype=np.float32))
+        # (input, output, raw): an output goes back in as it is when the input tensor has the
+        # same dtype and quantization (the converter keeps state I/O float, so always for ours);
+        # otherwise it is requantized in numpy.
+        self._feedback = [
+            (name, out, _same_encoding(self.decoder.inputs[name], self.decoder.outputs[out]))
+            for name, out in w.state.items()
+        ]
 
     def encode(self, image: np.ndarray) -> DecoderState:
         """image: (H, W, 3) uint8 in the bundle's colour order and size."""
-        self.encoder.set("image", self.encoder.quantize("image", image[np.newaxis]))
-        self.encoder.invoke()
-        out = {n: self.encoder.dequantize(n, self.encoder.get(n)) for n in ("h0", "c0",
-                                                                           "image_gates")}
-        return DecoderState(
-            h=self.decoder.quantize("h", out["h0"]),
-            c=self.decoder.quantize("c", out["c0"]),
-            image_gates=self.decoder.quantize("image_gates", out["image_gates"]),
-        )
+        e = self.encoder
+        e.set("image", e.quantize("image", image[np.newaxis]))
+        e.invoke()
+        return {name: self.decoder.quantize(name, e.dequantize(source, e.get(source)))
+                for name, source in self.wiring.initial.items()}
 
     def step(self, token: int, state: DecoderState) -> tuple[np.ndarray, DecoderState]:
         d = self.decoder
-        d.set("token", self._token_rows[token: token + 1])
-        d.set("h", state.h)
-        d.set("c", state.c)
-        d.set("image_gates", state.image_gates)
+        d.set(self.wiring.token, self._token_rows[token: token + 1])
+        for name, value in state.items():
+            d.set(name, value)
         d.invoke()
-        logits = d.dequantize("logits", d.get("logits"))[0]
-        # Outputs are copies (get_tensor), so they are safe to keep as the next state.
-        new = DecoderState(h=d.get("h_out"), c=d.get("c_out"), image_gates=state.image_gates)
+        logits = d.dequantize(self.wiring.logits, d.get(self.wiring.logits))[0]
+        # Outputs are copies (get_tensor), so they are safe to keep as the next state; the
+        # constant inputs are the same arrays, shared by every step and every beam.
+        new = dict(state)
+        for name, out, raw in self._feedback:
+            value = d.get(out)
+            new[name] = value if raw else d.quantize(name, d.dequantize(out, value))
         return _log_softmax32(logits), new
+
+    @property
+    def has_attention(self) -> bool:
+        return self.wiring.attention is not None
+
+    def attention(self, state: DecoderState, tokens: list[int]) -> list[np.ndarray]:
+        """The attention weights (rows x cols) behind each of `tokens`, from the initial state.
+
+        The search does not collect them: it stays ignorant of what a state holds, and keeping
+        per-step weights on every beam would cost every caption for the rare one explained.
+        Replaying the chosen tokens is one decoder step per word (a caption is ~10 steps), and
+        the step is deterministic, so these are the weights the search saw."""
+        if self.wiring.attention is None:
+            raise ValueError(f"{self.bundle.name}: a {self.wiring.type} bundle has no attention")
+        d, name = self.decoder, self.wiring.attention
+        grid = self.wiring.attention_grid
+        weights, token = [], self.bundle.vocab.start_id
+        for next_token in tokens:
+            _, state = self.step(token, state)
+            weights.append(d.dequantize(name, d.get(name)).reshape(grid).astype(np.float32))
+            token = next_token
+        return weights
+
+
+def _same_encoding(a: dict, b: dict) -> bool:
+    return (np.dtype(a["dtype"]) == np.dtype(b["dtype"])
+            and tuple(a.get("quantization") or (0.0, 0)) == tuple(b.get("quantization") or (0.0, 0)))
 
 
 def _log_softmax32(logits: np.ndarray) -> np.ndarray:
@@ -92,6 +131,8 @@ class CaptionResult:
     tokens: list[int]
     latency_ms: float
     encoder_ms: float
+    # with explain=True on a bundle with attention: per token, the (rows, cols) weights
+    attention: list[np.ndarray] | None = None
 
 
 class Captioner:
@@ -114,6 +155,10 @@ class Captioner:
         return rgb if self.colour_order == "RGB" else np.ascontiguousarray(rgb[..., ::-1])
 
     def search(self, image: np.ndarray, beam_size: int | None = None) -> tuple[Caption, float]:
+        best, encoder_ms, _ = self._search(image, beam_size)
+        return best, encoder_ms
+
+    def _search(self, image: np.ndarray, beam_size: int | None):
         started = time.perf_counter()
         state = self.model.encode(image)
         encoder_ms = (time.perf_counter() - started) * 1000
@@ -124,17 +169,23 @@ class Captioner:
         else:
             best = beam_search(self.model.step, state, vocab.start_id, vocab.end_id,
                                self.max_length, beam, self.length_alpha)[0]
-        return best, encoder_ms
+        return best, encoder_ms, state
 
     def caption(self, frame: np.ndarray, beam_size: int | None = None,
-                prepared: bool = False) -> CaptionResult:
+                prepared: bool = False, explain: bool = False) -> CaptionResult:
+        """explain: also the attention weights behind each word (bundles with attention only;
+        None otherwise). They are not part of latency_ms."""
         started = time.perf_counter()
         image = frame if prepared else self.prepare(frame)
-        best, encoder_ms = self.search(image, beam_size)
+        best, encoder_ms, initial = self._search(image, beam_size)
+        latency_ms = (time.perf_counter() - started) * 1000
+        attention = (self.model.attention(initial, best.tokens)
+                     if explain and self.model.has_attention else None)
         return CaptionResult(
             text=self.bundle.vocab.decode(best.tokens),
             confidence=best.confidence,
             tokens=best.tokens,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=latency_ms,
             encoder_ms=encoder_ms,
+            attention=attention,
         )

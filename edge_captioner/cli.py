@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--every", type=positive_int, metavar="N",
                          help="videos: caption every Nth frame instead of the first only")
     caption.add_argument("--json", action="store_true", help="one JSON object per line")
+    caption.add_argument("--explain", action="store_true",
+                         help="attention bundles: after each caption, the strongest attention "
+                         "cell and image region per word (an \"attention\" list with --json)")
     caption.set_defaults(func=lazy_command("edge_captioner.caption_cmd", "cmd_caption"))
 
     bench = sub.add_parser(

@@ -59,6 +59,25 @@ def tiny_bundles(tiny_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
     return int8, flt
 
 
+@pytest.fixture(scope="session")
+def tiny_attention_model(tiny_data, tmp_path_factory) -> Path:
+    """The tiny model with the attention decoder: the same data, settings and budget."""
+    out = tmp_path_factory.mktemp("model") / "tiny-attention"
+    assert run_convert_cli("train", tiny_data, out, *TINY_TRAIN, "--decoder", "attention",
+                           "--attention-dim", "32") == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_attention_bundles(tiny_attention_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of the tiny attention model."""
+    root = tmp_path_factory.mktemp("bundles")
+    int8, flt = root / "tiny-attention-int8", root / "tiny-attention-float"
+    assert run_convert_cli("convert", tiny_attention_model, int8, "--representative", tiny_data,
+                           "--calibration-images", "80", "--float", flt) == 0
+    return int8, flt
+
+
 @pytest.fixture
 def python_exe() -> str:
     return sys.executable

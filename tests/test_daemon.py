@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from mjpeg_server import MJPEGServer, encode_jpeg
+from mjpeg_server import MJPEGServer
 from mosquitto import MosquittoBroker, MQTTCollector, broker_factory, clear_retained, port_open, publish
 
 pytestmark = pytest.mark.slow
@@ -270,21 +270,28 @@ def sample_frames(*indices: int) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def two_scenes(tiny_bundles) -> tuple[bytes, bytes]:
-    """JPEGs of two sample-clip frames that the scene-change gate tells apart (about 5 % of the
-    thumbnail changes; the threshold is 2 %) and that the tiny model captions differently
-    ("... in the kitchen" / "... on the kitchen"): alternating them makes a new caption at every
-    interval, so "captions are flowing" needs no heartbeat. Both checked here, in-process."""
+def two_scenes(tiny_bundles, tiny_test_data) -> tuple[bytes, bytes]:
+    """JPEGs of two held-out synthetic scenes that the scene-change gate tells apart (over 3 % of
+    the thumbnail changes; the threshold is 2 %) and that the tiny model captions differently:
+    alternating them makes a new caption at every interval, so "captions are flowing" needs no
+    heartbeat. The pair is searched for among the tiny model's own test images (its words change
+    whenever training changes), and both properties are checked here, in-process."""
     from edge_captioner.captioner import Captioner
     from edge_captioner.gate import change_between, thumbnail
 
-    jpegs = [encode_jpeg(frame) for frame in sample_frames(0, 48)]
-    a, b = (cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) for jpeg in jpegs)
-    assert change_between(thumbnail(a), thumbnail(b)) > 0.03, "the gate cannot tell the scenes apart"
     captioner = Captioner(str(tiny_bundles[0]))
-    texts = captioner.caption(a).text, captioner.caption(b).text
-    assert texts[0] != texts[1], f"the tiny model captions both scenes alike: {texts}"
-    return jpegs[0], jpegs[1]
+    paths = sorted((tiny_test_data / "images").glob("*.jpg"))[:20]
+    scenes = []
+    for path in paths:
+        jpeg = path.read_bytes()
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        scenes.append((jpeg, image, captioner.caption(image).text))
+    for k, (jpeg_a, image_a, text_a) in enumerate(scenes):
+        for jpeg_b, image_b, text_b in scenes[k + 1:]:
+            if text_a != text_b and change_between(thumbnail(image_a), thumbnail(image_b)) > 0.03:
+                return jpeg_a, jpeg_b
+    raise AssertionError(f"no two test scenes that the tiny model captions differently: "
+                         f"{sorted({text for _, _, text in scenes})}")
 
 
 class SceneSource:

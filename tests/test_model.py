@@ -1,0 +1,79 @@
+"""The exported one-step decoders compute what the training models compute, for both decoder types:
+stepping the Keras one-step decoder (the graph that is converted to TFLite) and its numpy twin
+(float_decode, used for calibration) over a caption reproduces the teacher-forced training
+model's logits. Random weights, no training: the arithmetic is what is checked."""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # imports TensorFlow
+
+VOCAB, LENGTH, BATCH = 19, 7, 3
+
+
+def random_captioner(decoder: str):
+    from conversion.model import Captioner, ModelConfig
+
+    config = ModelConfig(vocab_size=VOCAB, image_size=64, max_length=LENGTH, embedding_dim=8,
+                         units=16, feature_dim=16, width=0.25, decoder=decoder, attention_dim=8)
+    captioner = Captioner(config)
+    rng = np.random.default_rng(5)
+    for weight in captioner.training_model.weights:
+        # larger than the initialisers' weights, so that every term visibly matters
+        value = (np.ones(weight.shape) if "moving_variance" in weight.path
+                 else rng.normal(0, 0.4, weight.shape))
+        weight.assign(value.astype("float32"))
+    return captioner
+
+
+@pytest.mark.parametrize("decoder", ["show_and_tell", "attention"])
+def test_stepping_the_exported_decoder_reproduces_the_training_logits(decoder):
+    from conversion.float_decode import initial_state, step_for
+
+    captioner = random_captioner(decoder)
+    rng = np.random.default_rng(6)
+    images = rng.integers(0, 256, (BATCH, 64, 64, 3)).astype("float32")
+    tokens = rng.integers(0, VOCAB, (BATCH, LENGTH - 1)).astype("int32")
+    expected = np.asarray(captioner.training_model([images, tokens], training=False))
+
+    encoder, keras_step = captioner.export_models(batch_size=None)
+    wiring = captioner.decoder_wiring()
+    encoded = {k: np.asarray(v) for k, v in encoder(images, training=False).items()}
+    assert set(encoded) == set(wiring["initial"].values())
+    input_names = [t.name for t in keras_step.inputs]
+    assert set(input_names) == {wiring["token"], *wiring["initial"]}
+    keras_state = initial_state(encoded, wiring)
+    numpy_state = dict(keras_state)
+    numpy_step = step_for(keras_step)
+    for t in range(LENGTH - 1):
+        feed = {**keras_state, "token": np.eye(VOCAB, dtype="float32")[tokens[:, t]]}
+        out = keras_step([feed[name] for name in input_names], training=False)
+        np.testing.assert_allclose(np.asarray(out["logits"]), expected[:, t], rtol=1e-3, atol=1e-4)
+        logits, numpy_state, attention = numpy_step(tokens[:, t], numpy_state)
+        np.testing.assert_allclose(logits, expected[:, t], rtol=1e-3, atol=1e-4)
+        for name, source in wiring["state"].items():
+            keras_state[name] = np.asarray(out[source])
+        if decoder == "attention":
+            rows, cols = wiring["attention_grid"]
+            assert attention.shape == (BATCH, rows * cols)
+            np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-5)
+            np.testing.assert_allclose(np.asarray(out["attention"]), attention, atol=1e-5)
+        else:
+            assert attention is None and wiring["attention"] is None
+
+
+def test_the_attention_grid_is_the_cnn_map():
+    captioner = random_captioner("attention")
+    assert captioner.grid == (4, 4)  # 64 px / 16
+    wiring = captioner.decoder_wiring()
+    assert wiring["attention_grid"] == [4, 4] and wiring["type"] == "attention"
+    # per caption constants come from the encoder: the step gets them as inputs
+    assert {"keys", "values", "image_gates"} <= set(wiring["initial"])
+    assert set(wiring["state"]) == {"h", "c"}
+
+
+def test_both_types_share_the_cnn_so_one_initialises_the_other():
+    a, b = random_captioner("show_and_tell"), random_captioner("attention")
+    shapes = [w.shape for w in a.backbone.get_weights()]
+    assert shapes == [w.shape for w in b.backbone.get_weights()]
+    b.backbone.set_weights(a.backbone.get_weights())

@@ -1,0 +1,124 @@
+"""The manifest's decoder wiring and the --explain helpers: pure functions, no TensorFlow."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_captioner.bundle import DEFAULT_BUNDLES_DIR, load_bundle
+from edge_captioner.errors import BadInput
+from edge_captioner.explain import explain_words, format_explanation, region, strongest
+from edge_captioner.wiring import SHOW_AND_TELL_WIRING, check_against_graphs, parse_wiring
+
+WHERE = Path("b/manifest.json")
+ATTENTION = {
+    "type": "attention", "token": "token", "logits": "logits",
+    "initial": {"h": "h0", "c": "c0", "image_gates": "image_gates", "keys": "keys",
+                "values": "values"},
+    "state": {"h": "h_out", "c": "c_out"}, "attention": "attention", "attention_grid": [4, 4],
+}
+
+
+def manifest(**decoder):
+    return {"decoder_type": decoder.get("type", "attention"), "decoder": {**ATTENTION, **decoder}}
+
+
+@pytest.mark.parametrize("name", ["default-en", "default-zh"])
+def test_shipped_bundles_without_a_decoder_section_get_the_show_and_tell_wiring(name):
+    bundle = load_bundle(name)
+    assert "decoder" not in bundle.manifest  # the shipped files stay as they were
+    wiring = bundle.wiring
+    assert wiring.type == "show_and_tell" and wiring.attention is None
+    assert wiring.initial == SHOW_AND_TELL_WIRING["initial"]
+    assert wiring.state == {"h": "h_out", "c": "c_out"}
+    tensors = bundle.manifest["tensors"]
+    shapes = {g: {k: {n: d["shape"] for n, d in tensors[g][k].items()} for k in tensors[g]}
+              for g in tensors}
+    check_against_graphs(wiring, shapes["encoder"]["outputs"], shapes["decoder"]["inputs"],
+                         shapes["decoder"]["outputs"], WHERE)
+
+
+def test_an_attention_wiring_parses():
+    wiring = parse_wiring(manifest(), WHERE)
+    assert wiring.attention == "attention" and wiring.attention_grid == (4, 4)
+    assert wiring.initial["keys"] == "keys"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"initial": []}, "initial must map"),
+    ({"state": {"h": "h_out", "x": "x_out"}}, r"\['x'\] have no initial value"),
+    ({"token": 3}, "token must be a tensor name"),
+    ({"attention_grid": [4]}, r"attention_grid must be \[rows, cols\]"),
+    ({"attention_grid": [4, True]}, r"attention_grid must be \[rows, cols\]"),
+    ({"initial": {**ATTENTION["initial"], "token": "h0"}}, "also in 'initial'"),
+    ({"type": "show_and_tell"}, None),
+])
+def test_bad_wiring_is_refused_naming_the_manifest(change, message):
+    data = manifest(**change)
+    if message is None:  # a type that contradicts decoder_type
+        data["decoder_type"] = "attention"
+        message = "contradicts decoder_type"
+    with pytest.raises(BadInput, match=f"manifest.json: 'decoder'.*{message}"):
+        parse_wiring(data, WHERE)
+
+
+def test_an_old_bundle_of_another_type_has_no_default_wiring():
+    with pytest.raises(BadInput, match="no 'decoder' section"):
+        parse_wiring({"decoder_type": "transformer"}, WHERE)
+
+
+def test_the_wiring_must_fit_the_graphs():
+    wiring = parse_wiring(manifest(), WHERE)
+    enc = {"h0": [1, 8], "c0": [1, 8], "image_gates": [1, 32], "keys": [1, 16, 4],
+           "values": [1, 16, 2]}
+    dec_in = {"token": [1, 9], "h": [1, 8], "c": [1, 8], "image_gates": [1, 32],
+              "keys": [1, 16, 4], "values": [1, 16, 2]}
+    dec_out = {"logits": [1, 9], "h_out": [1, 8], "c_out": [1, 8], "attention": [1, 16]}
+    check_against_graphs(wiring, enc, dec_in, dec_out, WHERE)
+    with pytest.raises(BadInput, match=r"initial names \['keys'\]"):
+        check_against_graphs(wiring, {k: v for k, v in enc.items() if k != "keys"}, dec_in,
+                             dec_out, WHERE)
+    with pytest.raises(BadInput, match="decoder's inputs are"):
+        check_against_graphs(wiring, enc, {**dec_in, "extra": [1]}, dec_out, WHERE)
+    with pytest.raises(BadInput, match=r"names \['attention'\]"):
+        check_against_graphs(wiring, enc, dec_in, {k: v for k, v in dec_out.items()
+                                                   if k != "attention"}, WHERE)
+    with pytest.raises(BadInput, match="does not fit decoder input 'keys'"):
+        check_against_graphs(wiring, {**enc, "keys": [1, 16, 5]}, dec_in, dec_out, WHERE)
+    with pytest.raises(BadInput, match="does not have 4x4 weights"):
+        check_against_graphs(wiring, enc, dec_in, {**dec_out, "attention": [1, 64]}, WHERE)
+
+
+def test_a_broken_decoder_section_is_exit_2_at_load(tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(DEFAULT_BUNDLES_DIR / "default-en", target)
+    data = json.loads((target / "manifest.json").read_text())
+    data["decoder"] = {**SHOW_AND_TELL_WIRING, "state": {"q": "h_out"}}
+    (target / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(BadInput, match=r"'decoder'.state: \['q'\] have no initial value"):
+        load_bundle(target)
+
+
+def test_regions_of_a_grid():
+    assert region(0, 0, 8, 8) == "upper-left"
+    assert region(5, 2, 8, 8) == "lower-left"  # the row of 5.5/8 is in the lower third
+    assert region(3, 4, 8, 8) == "centre"
+    assert region(1, 2, 4, 4) == "centre"
+    assert region(0, 1, 4, 4) == "upper"
+    assert region(3, 3, 4, 4) == "lower-right"
+    assert region(2, 0, 4, 4) == "middle-left"
+    assert region(0, 0, 1, 1) == "centre"
+
+
+def test_explanation_names_the_strongest_cell_per_word():
+    a = np.zeros((4, 4))
+    a[3, 0] = 0.7
+    a[0, 0] = 0.3
+    b = np.full((4, 4), 1 / 16)
+    b[1, 3] += 0.01
+    assert strongest(a) == (3, 0, 0.7)
+    items = explain_words(["cat", "sofa"], [a, b])
+    assert items[0] == {"word": "cat", "row": 3, "col": 0, "region": "lower-left", "weight": 0.7}
+    assert format_explanation(items) == "cat@(r3,c0) lower-left  sofa@(r1,c3) middle-right"
