@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "backbone and feature size are taken over)")
     train.add_argument("--freeze-backbone", action="store_true",
                        help="train the decoder only, on image features computed once")
+    train.add_argument("--scene-loss", type=float, default=0.5, metavar="WEIGHT",
+                       help="weight of the scene heads' loss (object counts per kind and the "
+                       "place, read from a synthetic set's scene records; training only, not "
+                       "exported); 0 turns them off; ignored without scene records or with "
+                       "--freeze-backbone")
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))

@@ -102,6 +102,45 @@ def prepare_data(ds: CaptionDataset, language: str, size: int, resize: str, capt
     return TrainingData(images, captions, entries, is_val)
 
 
+@dataclass
+class SceneTargets:
+    """What the scene heads learn (see model.Captioner.scene_training_model): per image, how many
+    of each kind (a class 0..count_classes-1 per kind) and which place."""
+    kinds: list[str]
+    places: list[str]
+    count_classes: int
+    counts: np.ndarray  # (N, len(kinds)) int32
+    place: np.ndarray  # (N,) int32
+
+    def describe(self) -> dict:
+        return {"kinds": self.kinds, "places": self.places, "count_classes": self.count_classes}
+
+
+def scene_targets(entries: list[ImageEntry], known: dict | None = None) -> SceneTargets | None:
+    """Targets from the entries' scene records (synthetic data sets have them), or None when any
+    entry has none. `known` (a resumed run's describe()) fixes the kinds, places and classes."""
+    if not entries or not all(e.scene for e in entries):
+        return None
+    records = [e.scene for e in entries]
+    if known:
+        kinds, places, count_classes = known["kinds"], known["places"], known["count_classes"]
+    else:
+        kinds = sorted({g["kind"] for r in records for g in r.get("objects", [])})
+        places = sorted({r["place"] for r in records})
+        count_classes = 1 + max((g["count"] for r in records for g in r.get("objects", [])),
+                                default=0)
+    kind_index = {k: i for i, k in enumerate(kinds)}
+    place_index = {p: i for i, p in enumerate(places)}
+    counts = np.zeros((len(records), len(kinds)), np.int32)
+    place = np.zeros(len(records), np.int32)
+    for n, record in enumerate(records):
+        place[n] = place_index.get(record["place"], 0)
+        for group in record.get("objects", []):
+            if group["kind"] in kind_index:
+                counts[n, kind_index[group["kind"]]] = min(group["count"], count_classes - 1)
+    return SceneTargets(kinds, places, count_classes, counts, place)
+
+
 def encode_captions(vocab: Vocabulary, captions: list[list[str]], max_length: int):
     """(image index, padded token ids) per caption; long captions are cut, keeping <end>."""
     index, seqs = [], []
@@ -121,9 +160,10 @@ def _batches_class():
     class CaptionBatches(keras.utils.PyDataset):
         """Batches of (image, tokens[:-1]) -> tokens[1:], reshuffled every epoch from a seed."""
 
-        def __init__(self, images, index, seqs, batch_size, seed, shuffle=True):
+        def __init__(self, images, index, seqs, batch_size, seed, shuffle=True, scene=None):
             super().__init__()
             self.images, self.index, self.seqs = images, index, seqs
+            self.scene = scene  # SceneTargets (indexed by image) for the scene heads, or None
             self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
             self.epoch = 0
             self._order = self._make_order()
@@ -142,7 +182,12 @@ def _batches_class():
             # `images` is one array, or a list of arrays (a frozen attention backbone's
             # features and locations): each is indexed by image
             arrays = self.images if isinstance(self.images, list) else [self.images]
-            return (*(a[self.index[rows]] for a in arrays), seqs[:, :-1]), seqs[:, 1:]
+            inputs = (*(a[self.index[rows]] for a in arrays), seqs[:, :-1])
+            if self.scene is None:
+                return inputs, seqs[:, 1:]
+            images = self.index[rows]
+            return inputs, {"logits": seqs[:, 1:], "scene_counts": self.scene.counts[images],
+                            "scene_place": self.scene.place[images]}
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -183,9 +228,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                         args.val_fraction, args.seed, args.max_images,
                         args.skip_missing)
     train_caps = [c for c, v in zip(data.captions, data.is_val, strict=True) if not v]
+    scene_weight, scene_known = 0.0, None
     if resume:
         vocab = Vocabulary.load(out / "vocab.txt")
-        config = ModelConfig(**json.loads((out / "config.json").read_text())["model"])
+        saved = json.loads((out / "config.json").read_text())
+        config = ModelConfig(**saved["model"])
+        supervision = saved.get("scene_supervision") or {}
+        scene_weight, scene_known = supervision.get("weight", 0.0), supervision or None
     else:
         min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
         vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
@@ -198,6 +247,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             decoder=args.decoder, attention_dim=args.attention_dim,
         )
         vocab.save(out / "vocab.txt")
+        # Scene heads only where the CNN trains and the data set has scene records (synthetic).
+        scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
+        if scene_weight and scene_targets(data.entries) is None:
+            log.info("no scene records in %s: training without the scene heads", args.data)
+            scene_weight = 0.0
+        scene = scene_targets(data.entries) if scene_weight else None
         (out / "config.json").write_text(json.dumps({
             "model": config.to_dict(),
             "language": args.lang,
@@ -206,15 +261,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             "caption_mode": caption_mode,
             "seed": args.seed,
             "data": str(args.data),
+            "scene_supervision": {"weight": scene_weight, **scene.describe()} if scene else None,
         }, indent=2))
 
+    scene = scene_targets(data.entries, scene_known) if scene_weight else None
     index, seqs = encode_captions(vocab, data.captions, config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
-                            args.seed)
+                            args.seed, scene=scene)
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
-                          args.seed, shuffle=False)
+                          args.seed, shuffle=False, scene=scene)
 
     captioner = Captioner(config)
     model = captioner.training_model
@@ -227,11 +284,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
         train_batches.images = val_batches.images = features  # a list for attention
         model = captioner.feature_training_model()
+    loss, loss_weights, metrics = masked_loss, None, [masked_accuracy]
+    if scene is not None:
+        model = captioner.scene_training_model(len(scene.kinds), scene.count_classes,
+                                               len(scene.places))
+        scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss = {"logits": masked_loss, "scene_counts": scene_loss, "scene_place": scene_loss}
+        loss_weights = {"logits": 1.0, "scene_counts": scene_weight, "scene_place": scene_weight}
+        metrics = {"logits": [masked_accuracy]}
+        log.info("scene heads: %d kinds x %d counts, %d places, loss weight %g", len(scene.kinds),
+                 scene.count_classes, len(scene.places), scene_weight)
     steps = len(train_batches) * args.epochs
     schedule = keras.optimizers.schedules.CosineDecay(
         args.lr, decay_steps=steps, alpha=0.01, warmup_target=None)
-    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=masked_loss,
-                  metrics=[masked_accuracy])
+    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=loss,
+                  loss_weights=loss_weights, metrics=metrics)
 
     state = {"epochs_done": 0, "history": [], "samples": []}
     if resume:
@@ -268,9 +335,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             captioner.training_model.save_weights(out / "model.weights.h5")
             model.save(out / "checkpoint.keras")
             (out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+            # with scene heads, Keras names the caption output's figures logits_*
+            caption_loss = logs.get("val_logits_loss", logs.get("val_loss", float("nan")))
+            accuracy = logs.get("val_logits_masked_accuracy",
+                                logs.get("val_masked_accuracy", float("nan")))
             log.info("epoch %d/%d loss %.4f val_loss %.4f acc %.3f | %s", epoch + 1, args.epochs,
-                     logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
-                     logs.get("val_masked_accuracy", float("nan")),
+                     logs.get("loss", float("nan")), caption_loss, accuracy,
                      samples[0]["caption"] if samples else "")
 
     log.info("training on %d captions of %d images (%d for validation), vocabulary %d, "

@@ -115,8 +115,9 @@ def test_sample_clip_plays_at_its_frame_rate(make_camera):
     camera = make_camera("sample", states=states)
     first = camera.latest(timeout=5)
     assert first is not None
-    # the supervisor announces "streaming" within a tick of the first frame
-    assert wait_for(lambda: camera.state == "streaming", timeout=0.5) and states == ["streaming"]
+    # the supervisor announces "streaming" soon after the first frame (the callback runs
+    # just after the state is set: wait for both, not one then the other)
+    assert wait_for(lambda: camera.state == "streaming" and states == ["streaming"], timeout=2.0)
     assert first.image.dtype == np.uint8 and first.image.shape == (240, 320, 3)
     assert first.wall.utcoffset().total_seconds() == 0
     start = camera.frames_read

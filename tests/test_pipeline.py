@@ -28,6 +28,10 @@ def test_training_writes_a_resumable_model(tiny_model):
     assert history[-1]["loss"] < history[0]["loss"] * 0.8  # it learned something
     assert state["samples"] and all("caption" in s for s in state["samples"])
     assert len((tiny_model / "train.log").read_text().splitlines()) >= 15
+    # a synthetic set has scene records: the CNN also learned counts and places (training only)
+    supervision = json.loads((tiny_model / "config.json").read_text())["scene_supervision"]
+    assert supervision["weight"] == 0.5 and "cat" in supervision["kinds"]
+    assert len(supervision["places"]) == 5 and supervision["count_classes"] == 4
 
 
 def test_training_is_deterministic_and_resumes(tiny_data, tmp_path):

@@ -1,0 +1,44 @@
+"""The scene heads' targets (train.scene_targets): a pure function of the synthetic scene records."""
+
+from pathlib import Path
+
+import numpy as np
+
+from conversion.datasets import ImageEntry
+from conversion.train import scene_targets
+
+
+def entry(n: int, scene: dict | None) -> ImageEntry:
+    return ImageEntry(str(n), f"{n}.jpg", Path(f"{n}.jpg"), None, {"en": ["x"]}, scene)
+
+
+def scene(place: str, *groups: tuple[str, int]) -> dict:
+    return {"place": place, "lighting": "day", "n_objects": sum(c for _, c in groups),
+            "objects": [{"kind": k, "colour": "red", "count": c, "where": "porch", "pose": "standing",
+                         "boxes": []} for k, c in groups]}
+
+
+def test_counts_per_kind_and_place():
+    entries = [entry(1, scene("porch", ("cat", 2), ("person", 1))), entry(2, scene("kitchen")),
+               entry(3, scene("porch", ("dog", 3)))]
+    targets = scene_targets(entries)
+    assert targets.kinds == ["cat", "dog", "person"]
+    assert targets.places == ["kitchen", "porch"]
+    assert targets.count_classes == 4  # 0..3
+    np.testing.assert_array_equal(targets.counts, [[2, 0, 1], [0, 0, 0], [0, 3, 0]])
+    np.testing.assert_array_equal(targets.place, [1, 0, 1])
+
+
+def test_no_targets_unless_every_image_has_a_record():
+    assert scene_targets([entry(1, scene("porch", ("cat", 1))), entry(2, None)]) is None
+    assert scene_targets([]) is None
+
+
+def test_a_resumed_run_keeps_its_classes():
+    """The kinds, places and count classes of the first run, even if this data differs (a resumed
+    run must rebuild the same heads to load its checkpoint)."""
+    known = {"kinds": ["cat", "dog"], "places": ["kitchen", "porch"], "count_classes": 3}
+    targets = scene_targets([entry(1, scene("porch", ("dog", 5), ("car", 1)))], known)
+    assert targets.describe() == known
+    np.testing.assert_array_equal(targets.counts, [[0, 2]])  # capped at the last class; car unknown
+    np.testing.assert_array_equal(targets.place, [1])
