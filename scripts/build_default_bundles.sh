@@ -6,7 +6,7 @@
 #
 #   bash scripts/build_default_bundles.sh [WORKDIR]      (default WORKDIR: runs/)
 #
-# About an hour and a half on 2 CPU cores, most of it training the English CNN. Every step is
+# About an hour on 2 CPU cores (English CNN-LSTM 32 min, Chinese decoder about 12 min). Every step is
 # resumable: run the same command again after an interruption and it continues (training resumes
 # from its last finished epoch; finished steps are skipped).
 set -euo pipefail
@@ -18,8 +18,8 @@ mkdir -p "$work"
 
 TRAIN_SEED=100        # training images
 TEST_SEED=999         # held-out test images: never used for training
-EN_EPOCHS=12
-ZH_EPOCHS=20
+EN_EPOCHS=16
+ZH_EPOCHS=8
 
 [ -f "$work/synth-train/captions_zh.json" ] ||
   $convert synth "$work/synth-train" --count 30000 --seed $TRAIN_SEED --lang en,zh --force
@@ -31,8 +31,10 @@ $convert train "$work/synth-train" "$work/model-zh" --lang zh --epochs $ZH_EPOCH
   --init-from "$work/model-en" --freeze-backbone --resume
 
 for lang in en zh; do
+  # --decoder int8: the pure-int8 step is 15x faster than 16x8 here (0.005 against 0.2 ms) for
+  # 93-92% of captions identical to float32 instead of 96-95% (README, "The shipped default bundles")
   $convert convert "$work/model-$lang" "$work/default-$lang" --representative "$work/synth-train" \
-    --name "default-$lang" --float "$work/default-$lang-float" --evaluate "$work/synth-test"
+    --name "default-$lang" --decoder int8 --float "$work/default-$lang-float" --evaluate "$work/synth-test"
   $convert evaluate "$work/default-$lang" "$work/synth-test" --reference "$work/default-$lang-float" \
     --report "$work/report-$lang" | tee "$work/evaluate-$lang.txt"
   rm -rf "edge_captioner/data/bundles/default-$lang"

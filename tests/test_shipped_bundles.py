@@ -33,13 +33,7 @@ def test_shipped_bundle_is_valid_small_and_integer_only(name):
     assert bundle.manifest["quantization"]["encoder"] == "int8"
 
 
-@pytest.mark.parametrize("name", [
-    "default-en",
-    # Known defect of the current Chinese bundle: it calls the white package an orange cat.
-    # strict: the day a retrained bundle gets it right, this turns red and the mark goes.
-    pytest.param("default-zh", marks=pytest.mark.xfail(
-        strict=True, reason="default-zh calls the package left behind 'an orange cat'")),
-])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_bundle_describes_the_sample_clip(name):
     captioner = Captioner(name)
     language = captioner.bundle.language
