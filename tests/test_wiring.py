@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_captioner.bundle import DEFAULT_BUNDLES_DIR, load_bundle
+from edge_captioner.bundle import DEFAULT_BUNDLES_DIR, load_bundle, resolve_bundle_path
 from edge_captioner.errors import BadInput
 from edge_captioner.explain import explain_words, format_explanation, region, strongest
 from edge_captioner.wiring import SHOW_AND_TELL_WIRING, check_against_graphs, parse_wiring
@@ -26,10 +26,19 @@ def manifest(**decoder):
 
 
 @pytest.mark.parametrize("name", ["default-en", "default-zh"])
-def test_shipped_bundles_without_a_decoder_section_get_the_show_and_tell_wiring(name):
-    bundle = load_bundle(name)
-    assert "decoder" not in bundle.manifest  # the shipped files stay as they were
+def test_bundles_from_before_the_decoder_section_get_the_show_and_tell_wiring(name, tmp_path):
+    """A bundle converted before manifests had a "decoder" section (the shipped bundles until
+    they were rebuilt) is a Show-and-Tell bundle: the same wiring is derived for it."""
+    legacy = tmp_path / name
+    shutil.copytree(resolve_bundle_path(name), legacy)
+    manifest_path = legacy / "manifest.json"
+    document = json.loads(manifest_path.read_text())
+    explicit = document.pop("decoder")
+    manifest_path.write_text(json.dumps(document))
+    bundle = load_bundle(str(legacy))
+    assert "decoder" not in bundle.manifest
     wiring = bundle.wiring
+    assert wiring.initial == explicit["initial"] and wiring.state == explicit["state"]
     assert wiring.type == "show_and_tell" and wiring.attention is None
     assert wiring.initial == SHOW_AND_TELL_WIRING["initial"]
     assert wiring.state == {"h": "h_out", "c": "c_out"}
