@@ -228,13 +228,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                         args.val_fraction, args.seed, args.max_images,
                         args.skip_missing)
     train_caps = [c for c, v in zip(data.captions, data.is_val, strict=True) if not v]
-    scene_weight, scene_known = 0.0, None
     if resume:
         vocab = Vocabulary.load(out / "vocab.txt")
         saved = json.loads((out / "config.json").read_text())
         config = ModelConfig(**saved["model"])
-        supervision = saved.get("scene_supervision") or {}
-        scene_weight, scene_known = supervision.get("weight", 0.0), supervision or None
+        # the heads of the first run (same kinds, places, classes), so the checkpoint loads
+        supervision = saved.get("scene_supervision")
+        scene_weight = supervision["weight"] if supervision else 0.0
+        scene = scene_targets(data.entries, supervision) if supervision else None
     else:
         min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
         vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
@@ -249,10 +250,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         vocab.save(out / "vocab.txt")
         # Scene heads only where the CNN trains and the data set has scene records (synthetic).
         scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
-        if scene_weight and scene_targets(data.entries) is None:
+        scene = scene_targets(data.entries) if scene_weight else None
+        if scene_weight and scene is None:
             log.info("no scene records in %s: training without the scene heads", args.data)
             scene_weight = 0.0
-        scene = scene_targets(data.entries) if scene_weight else None
         (out / "config.json").write_text(json.dumps({
             "model": config.to_dict(),
             "language": args.lang,
@@ -264,7 +265,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             "scene_supervision": {"weight": scene_weight, **scene.describe()} if scene else None,
         }, indent=2))
 
-    scene = scene_targets(data.entries, scene_known) if scene_weight else None
     index, seqs = encode_captions(vocab, data.captions, config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()

@@ -5,13 +5,19 @@ Everything runs through the real console entry points, so these fixtures also ex
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# What the Edge TPU compiler and int8 kernels take well in the encoder (test_pipeline, test_attention)
+ENCODER_OPS = {"CONV_2D", "FULLY_CONNECTED", "RESHAPE", "TANH", "ADD", "MUL", "QUANTIZE",
+               "DEQUANTIZE", "LOGISTIC"}
 
 TINY_TRAIN = [
     "--epochs", "15", "--batch-size", "32", "--width", "0.25", "--units", "48",
@@ -49,14 +55,53 @@ def tiny_model(tiny_data, tmp_path_factory) -> Path:
     return out
 
 
+def convert_tiny(model: Path, data: Path, root: Path, stem: str) -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of a tiny model, calibrated on 80 of its training images."""
+    int8, flt = root / f"{stem}-int8", root / f"{stem}-float"
+    assert run_convert_cli("convert", model, int8, "--representative", data,
+                           "--calibration-images", "80", "--float", flt) == 0
+    return int8, flt
+
+
+def check_integer_only(int8: Path, decoder_ops: set[str]) -> dict:
+    """The int8 bundle's manifest, after checking that neither graph holds a float op, that the
+    manifest's op lists are the graphs' own, and that the ops stay in the Edge TPU-friendly sets."""
+    from conversion.tflite_check import graph_report
+
+    manifest = json.loads((int8 / "manifest.json").read_text())
+    assert manifest["quantization"] == {"encoder": "int8", "decoder": "int16x8"}
+    for graph in ("encoder", "decoder"):
+        report = graph_report(int8 / f"{graph}.tflite")
+        assert report["float_ops"] == [], graph
+        assert manifest["ops"][graph] == report["ops"]
+    assert set(manifest["ops"]["decoder"]) <= decoder_ops
+    assert set(manifest["ops"]["encoder"]) <= ENCODER_OPS
+    return manifest
+
+
+def caption_without_tensorflow(bundle: Path, image: Path, caption_args: str = "") -> str:
+    """Caption `image` in a fresh interpreter through the device runtime; fail if tensorflow was
+    imported or picked as the runtime. Returns what the child printed (the caption text...)."""
+    code = (
+        "import sys, cv2\n"
+        "from edge_captioner.captioner import Captioner\n"
+        f"c = Captioner({str(bundle)!r}, runtime='auto')\n"
+        f"r = c.caption(cv2.imread({str(image)!r}){caption_args})\n"
+        "print(r.text, len(r.attention) if r.attention is not None else '')\n"
+        "assert c.model.runtime.name != 'tensorflow', c.model.runtime.name\n"
+        "bad = [m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.')]\n"
+        "assert not bad, bad[:5]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    return done.stdout
+
+
 @pytest.fixture(scope="session")
 def tiny_bundles(tiny_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
     """(int8 bundle, float32 bundle) of the tiny model."""
-    root = tmp_path_factory.mktemp("bundles")
-    int8, flt = root / "tiny-int8", root / "tiny-float"
-    assert run_convert_cli("convert", tiny_model, int8, "--representative", tiny_data,
-                           "--calibration-images", "80", "--float", flt) == 0
-    return int8, flt
+    return convert_tiny(tiny_model, tiny_data, tmp_path_factory.mktemp("bundles"), "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +116,8 @@ def tiny_attention_model(tiny_data, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_attention_bundles(tiny_attention_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
     """(int8 bundle, float32 bundle) of the tiny attention model."""
-    root = tmp_path_factory.mktemp("bundles")
-    int8, flt = root / "tiny-attention-int8", root / "tiny-attention-float"
-    assert run_convert_cli("convert", tiny_attention_model, int8, "--representative", tiny_data,
-                           "--calibration-images", "80", "--float", flt) == 0
-    return int8, flt
+    return convert_tiny(tiny_attention_model, tiny_data, tmp_path_factory.mktemp("bundles"),
+                        "tiny-attention")
 
 
 @pytest.fixture

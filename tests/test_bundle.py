@@ -2,13 +2,12 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
+from conftest import caption_without_tensorflow
 from edge_captioner.bundle import file_sha256, load_bundle
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
@@ -105,19 +104,7 @@ def test_beam_one_equals_greedy_on_real_images(tiny_bundles, tiny_test_data):
 
 
 def test_the_runtime_never_imports_tensorflow(tiny_bundles, tiny_test_data):
-    image = next((tiny_test_data / "images").glob("*.jpg"))
-    code = (
-        "import sys, cv2\n"
-        "from edge_captioner.captioner import Captioner\n"
-        f"c = Captioner({str(tiny_bundles[0])!r}, runtime='auto')\n"
-        f"print(c.caption(cv2.imread({str(image)!r})).text)\n"
-        "assert c.model.runtime.name != 'tensorflow', c.model.runtime.name\n"
-        "bad = [m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.')]\n"
-        "assert not bad, bad[:5]\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()
+    caption_without_tensorflow(tiny_bundles[0], next((tiny_test_data / "images").glob("*.jpg")))
 
 
 def test_preprocessing_colour_order_matters_to_the_model(tiny_bundles):

@@ -185,8 +185,8 @@ def test_sigterm_while_captioning_finishes_and_publishes_the_caption_in_flight(s
             # Every caption the daemon says it published reached the broker, in order, none twice.
             logged = published_in_log(log)
             for name in CAMERAS:
-                received = [c for c in (json.loads(m.payload) for m in sub.messages
-                                        if m.topic == f"{names.base}/{name}/caption")]
+                received = [json.loads(m.payload) for m in sub.messages
+                            if m.topic == f"{names.base}/{name}/caption"]
                 assert [c["seq"] for c in received] == list(range(1, len(received) + 1)), name
                 model_captions = [text for cam, text in logged if cam == name]
                 assert len(received) >= len(model_captions), (name, len(received), len(model_captions))
