@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "place, read from a synthetic set's scene records; training only, not "
                        "exported); 0 turns them off; ignored without scene records or with "
                        "--freeze-backbone")
+    train.add_argument("--augment", choices=["flip", "none"], default="flip",
+                       help="flip: mirror a random half of each batch's images left-right (the "
+                       "captions never say left or right, so a mirrored scene has the same "
+                       "caption); ignored with --freeze-backbone")
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))

@@ -166,8 +166,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     log.info("calibrating on %d images", len(images))
     decoder_samples = calibration_data(captioner, images, vocab, args.calibration_steps,
                                        train_config.get("seed", 0))
-    encoder, decoder = captioner.export_models(batch_size=1)
     decoder_mode = DECODER_MODES[args.decoder]
+    # int8 decoders end in LOG_SOFTMAX (one integer op instead of numpy on the device); TFLite
+    # has no 16x8 LOG_SOFTMAX. The float twin has the same outputs as its int8 bundle.
+    log_probs = decoder_mode == "int8"
+    encoder, decoder = captioner.export_models(batch_size=1, log_probs=log_probs)
     name = args.name or f"{model_dir.name}-{vocab.language}"
 
     with tempfile.TemporaryDirectory(prefix="edge-captioner-convert-") as tmp:
@@ -185,7 +188,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 "decoder.tflite": convert_graph(decoder, work, "decoder_f", "float", None),
             }
 
-    wiring = captioner.decoder_wiring()
+    wiring = captioner.decoder_wiring(log_probs=log_probs)
     manifest = write_bundle(out, name, int8_files, vocab, train_config,
                             {"encoder": "int8", "decoder": decoder_mode}, wiring)
     bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}

@@ -141,6 +141,16 @@ def scene_targets(entries: list[ImageEntry], known: dict | None = None) -> Scene
     return SceneTargets(kinds, places, count_classes, counts, place)
 
 
+def flip_half(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirror left-right a random half (each image with probability 1/2) of a batch of images
+    (N, H, W, C), in place on the batch copy. Our captions never say left or right, so a mirrored
+    scene keeps its caption and its scene record; it doubles the scenes the CNN sees, against the
+    overfitting measured on the shipped bundle's training (loss 0.05 against validation 0.13)."""
+    mirrored = rng.random(len(images)) < 0.5
+    images[mirrored] = images[mirrored, :, ::-1]
+    return images
+
+
 def encode_captions(vocab: Vocabulary, captions: list[list[str]], max_length: int):
     """(image index, padded token ids) per caption; long captions are cut, keeping <end>."""
     index, seqs = [], []
@@ -160,8 +170,10 @@ def _batches_class():
     class CaptionBatches(keras.utils.PyDataset):
         """Batches of (image, tokens[:-1]) -> tokens[1:], reshuffled every epoch from a seed."""
 
-        def __init__(self, images, index, seqs, batch_size, seed, shuffle=True, scene=None):
+        def __init__(self, images, index, seqs, batch_size, seed, shuffle=True, scene=None,
+                     flip=False):
             super().__init__()
+            self.flip = flip  # mirror a random half of each batch (training images only)
             self.images, self.index, self.seqs = images, index, seqs
             self.scene = scene  # SceneTargets (indexed by image) for the scene heads, or None
             self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
@@ -182,7 +194,11 @@ def _batches_class():
             # `images` is one array, or a list of arrays (a frozen attention backbone's
             # features and locations): each is indexed by image
             arrays = self.images if isinstance(self.images, list) else [self.images]
-            inputs = (*(a[self.index[rows]] for a in arrays), seqs[:, :-1])
+            arrays = [a[self.index[rows]] for a in arrays]
+            if self.flip:
+                arrays[0] = flip_half(arrays[0], np.random.default_rng([self.seed, 4, self.epoch,
+                                                                        k]))
+            inputs = (*arrays, seqs[:, :-1])
             if self.scene is None:
                 return inputs, seqs[:, 1:]
             images = self.index[rows]
@@ -263,13 +279,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "data": str(args.data),
             "scene_supervision": {"weight": scene_weight, **scene.describe()} if scene else None,
+            "augment": "none" if args.freeze_backbone else args.augment,
         }, indent=2))
 
     index, seqs = encode_captions(vocab, data.captions, config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()
+    augment = getattr(args, "augment", "none")
+    if resume:  # as the first run did
+        augment = saved.get("augment", "none")
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
-                            args.seed, scene=scene)
+                            args.seed, scene=scene,
+                            flip=augment == "flip" and not args.freeze_backbone)
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
                           args.seed, shuffle=False, scene=scene)
 

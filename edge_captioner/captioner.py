@@ -11,6 +11,7 @@ adds preprocessing and the search (edge_captioner.search, which knows nothing of
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -67,6 +68,13 @@ class BundleModel:
             (name, out, _same_encoding(self.decoder.inputs[name], self.decoder.outputs[out]))
             for name, out in w.state.items()
         ]
+        # A decoder step is ~5 us of invoke: the Python around it must stay as small. Input
+        # tensors keep their values between invokes, so an input whose value is the same array
+        # object as last time (the image gates, attention keys and values: constant over a
+        # caption and shared by every beam) is not set again.
+        self._fed: dict[str, np.ndarray] = {}
+        # np.issubdtype costs ~1 us: decided once, not per step
+        self._scores_raw = np.issubdtype(self.decoder.outputs[w.logits]["dtype"], np.floating)
 
     def encode(self, image: np.ndarray) -> DecoderState:
         """image: (H, W, 3) uint8 in the bundle's colour order and size."""
@@ -77,19 +85,27 @@ class BundleModel:
                 for name, source in self.wiring.initial.items()}
 
     def step(self, token: int, state: DecoderState) -> tuple[np.ndarray, DecoderState]:
-        d = self.decoder
-        d.set(self.wiring.token, self._token_rows[token: token + 1])
+        """One decoder step: (log-probabilities over the vocabulary, the next state). Neither
+        argument is modified; the returned arrays are the caller's to keep (get_tensor copies)."""
+        d, w, fed = self.decoder, self.wiring, self._fed
+        d.set(w.token, self._token_rows[token: token + 1])
         for name, value in state.items():
-            d.set(name, value)
+            if fed.get(name) is not value:
+                d.set(name, value)
+                fed[name] = value
         d.invoke()
-        logits = d.dequantize(self.wiring.logits, d.get(self.wiring.logits))[0]
-        # Outputs are copies (get_tensor), so they are safe to keep as the next state; the
-        # constant inputs are the same arrays, shared by every step and every beam.
+        scores = d.get(w.logits)[0]
+        if not self._scores_raw:
+            scores = d.dequantize(w.logits, scores)
         new = dict(state)
         for name, out, raw in self._feedback:
             value = d.get(out)
             new[name] = value if raw else d.quantize(name, d.dequantize(out, value))
-        return _log_softmax32(logits), new
+        return (scores if w.normalised else _log_softmax32(scores)), new
+
+    def forget_inputs(self) -> None:
+        """Make the next step set every input (after anything else set the decoder's tensors)."""
+        self._fed.clear()
 
     @property
     def has_attention(self) -> bool:
@@ -120,8 +136,10 @@ def _same_encoding(a: dict, b: dict) -> bool:
 
 
 def _log_softmax32(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max()
-    return shifted - np.log(np.exp(shifted).sum())
+    """For bundles whose decoder outputs raw logits (16x8 decoders: TFLite has no 16x8
+    LOG_SOFTMAX; bundles converted before it was added)."""
+    top = logits.max()
+    return logits - (top + math.log(np.exp(logits - top).sum()))
 
 
 @dataclass

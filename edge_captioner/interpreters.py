@@ -95,6 +95,12 @@ class Graph:
         self._check(path, spec)
         self.input_index = {n: d["index"] for n, d in self.inputs.items()}
         self.output_index = {n: d["index"] for n, d in self.outputs.items()}
+        # The runtimes' invoke() first makes sure (sys.getrefcount) that no numpy view into the
+        # tensors is alive; we never take one (set_tensor and get_tensor copy), so the wrapper's
+        # own Invoke is called (all three runtimes wrap the same pybind class): ~1.5 us less on a
+        # 5 us decoder step.
+        raw = getattr(getattr(self.interpreter, "_interpreter", None), "Invoke", None)
+        self._invoke = raw or self.interpreter.invoke
 
     def _check(self, path: Path, spec: dict) -> None:
         for kind, actual in (("inputs", self.inputs), ("outputs", self.outputs)):
@@ -137,7 +143,7 @@ class Graph:
         return self.interpreter.get_tensor(self.output_index[name])
 
     def invoke(self) -> None:
-        self.interpreter.invoke()
+        self._invoke()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,7 +5,10 @@ The runtime runs ANY decoder type from this description alone, without a code pa
     "decoder": {
       "type": "attention",                          # informative: show_and_tell | attention
       "token": "token",                             # decoder input: the previous token, one-hot
-      "logits": "logits",                           # decoder output: next-token logits
+      "logits": "log_probs",                        # decoder output: next-token scores
+      "normalised": true,                           # they are log-probabilities already (a
+                                                    # LOG_SOFTMAX ends the graph); false or
+                                                    # absent: raw logits, normalised in numpy
       "initial": {"h": "h0", "c": "c0", ...},       # decoder input <- encoder output
       "state": {"h": "h_out", "c": "c_out"},        # decoder input <- its own output, next step
       "attention": "attention",                     # decoder output: weights per location, or null
@@ -46,6 +49,7 @@ class DecoderWiring:
     state: dict[str, str]  # decoder input <- decoder output of the previous step
     attention: str | None = None
     attention_grid: tuple[int, int] | None = None
+    normalised: bool = False  # `logits` holds log-probabilities (the graph ends in LOG_SOFTMAX)
 
 
 def _names(value: object) -> bool:
@@ -80,6 +84,9 @@ def parse_wiring(manifest: dict, manifest_path: Path) -> DecoderWiring:
         raise BadInput(f"{where}.state: {stray} have no initial value in 'initial'")
     if raw["token"] in raw["initial"]:
         raise BadInput(f"{where}: the token input {raw['token']!r} is also in 'initial'")
+    normalised = raw.get("normalised", False)
+    if not isinstance(normalised, bool):
+        raise BadInput(f"{where}.normalised must be true or false")
     attention, grid = raw.get("attention"), raw.get("attention_grid")
     if attention is not None and not (isinstance(attention, str) and attention):
         raise BadInput(f"{where}.attention must be a tensor name or null")
@@ -93,7 +100,7 @@ def parse_wiring(manifest: dict, manifest_path: Path) -> DecoderWiring:
         grid = None
     return DecoderWiring(type=raw["type"], token=raw["token"], logits=raw["logits"],
                          initial=dict(raw["initial"]), state=dict(raw["state"]),
-                         attention=attention, attention_grid=grid)
+                         attention=attention, attention_grid=grid, normalised=normalised)
 
 
 def check_against_graphs(wiring: DecoderWiring, encoder_outputs: dict, decoder_inputs: dict,

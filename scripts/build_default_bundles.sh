@@ -19,10 +19,11 @@ mkdir -p "$work"
 TRAIN_SEED=100        # training images
 TEST_SEED=999         # held-out test images: never used for training
 EN_EPOCHS=16
-ZH_EPOCHS=8
+ZH_EPOCHS=10
+TRAIN_IMAGES=40000  # rendering is cheap (~100 s); more scenes fight the overfitting
 
 [ -f "$work/synth-train/captions_zh.json" ] ||
-  $convert synth "$work/synth-train" --count 30000 --seed $TRAIN_SEED --lang en,zh --force
+  $convert synth "$work/synth-train" --count $TRAIN_IMAGES --seed $TRAIN_SEED --lang en,zh --force
 [ -f "$work/synth-test/captions_zh.json" ] ||
   $convert synth "$work/synth-test" --count 1000 --seed $TEST_SEED --lang en,zh --force
 

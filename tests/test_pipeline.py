@@ -61,6 +61,8 @@ def test_training_is_deterministic_and_resumes(tiny_data, tmp_path):
 def test_int8_bundle_is_integer_only_with_edge_tpu_friendly_ops(tiny_bundles):
     int8, flt = tiny_bundles
     manifest = check_integer_only(int8, DECODER_OPS)
+    # a 16x8 decoder ends in raw logits (TFLite has no 16x8 LOG_SOFTMAX): the runtime normalises
+    assert manifest["decoder"]["logits"] == "logits" and manifest["decoder"]["normalised"] is False
     enc_in = manifest["tensors"]["encoder"]["inputs"]["image"]
     assert enc_in["dtype"] == "uint8" and enc_in["shape"] == [1, 64, 64, 3]
     for name, digest in manifest["files"].items():

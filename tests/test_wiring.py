@@ -53,6 +53,8 @@ def test_an_attention_wiring_parses():
     wiring = parse_wiring(manifest(), WHERE)
     assert wiring.attention == "attention" and wiring.attention_grid == (4, 4)
     assert wiring.initial["keys"] == "keys"
+    assert wiring.normalised is False  # absent: raw logits, normalised by the runtime
+    assert parse_wiring(manifest(normalised=True), WHERE).normalised is True
 
 
 @pytest.mark.parametrize("change,message", [
@@ -60,6 +62,7 @@ def test_an_attention_wiring_parses():
     ({"state": {"h": "h_out", "x": "x_out"}}, r"\['x'\] have no initial value"),
     ({"token": 3}, "token must be a tensor name"),
     ({"attention_grid": [4]}, r"attention_grid must be \[rows, cols\]"),
+    ({"normalised": "yes"}, "normalised must be true or false"),
     ({"attention_grid": [4, True]}, r"attention_grid must be \[rows, cols\]"),
     ({"initial": {**ATTENTION["initial"], "token": "h0"}}, "also in 'initial'"),
     ({"type": "show_and_tell"}, None),
