@@ -27,7 +27,9 @@ def test_training_writes_a_resumable_model(tiny_model):
     assert state["samples"] and all("caption" in s for s in state["samples"])
     assert len((tiny_model / "train.log").read_text().splitlines()) >= 15
     # a synthetic set has scene records: the CNN also learned counts and places (training only)
-    supervision = json.loads((tiny_model / "config.json").read_text())["scene_supervision"]
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert config["augment"] == "flip"  # the default: captions never say left or right
+    supervision = config["scene_supervision"]
     assert supervision["weight"] == 0.5 and "cat" in supervision["kinds"]
     assert len(supervision["places"]) == 5 and supervision["count_classes"] == 4
 

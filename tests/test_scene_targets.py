@@ -1,4 +1,5 @@
-"""The scene heads' targets (train.scene_targets): a pure function of the synthetic scene records."""
+"""Pure helpers of `train`: the scene heads' targets (train.scene_targets, from the synthetic scene
+records) and the flip augmentation (train.flip_half)."""
 
 from pathlib import Path
 
@@ -42,3 +43,20 @@ def test_a_resumed_run_keeps_its_classes():
     assert targets.describe() == known
     np.testing.assert_array_equal(targets.counts, [[0, 2]])  # capped at the last class; car unknown
     np.testing.assert_array_equal(targets.place, [1])
+
+
+def test_flip_half_mirrors_about_half_of_a_batch_and_nothing_else():
+    from conversion.train import flip_half
+
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 256, (400, 6, 5, 3), dtype=np.uint8)
+    original = batch.copy()
+    out = flip_half(batch, np.random.default_rng(1))
+    mirrored = np.array([np.array_equal(o, x[:, ::-1]) for o, x in zip(out, original,
+                                                                        strict=True)])
+    kept = np.array([np.array_equal(o, x) for o, x in zip(out, original, strict=True)])
+    assert (mirrored | kept).all()  # each image is itself or its left-right mirror
+    assert 150 < mirrored.sum() < 250
+    # the same generator state mirrors the same images (training is deterministic for a seed)
+    again = flip_half(original.copy(), np.random.default_rng(1))
+    np.testing.assert_array_equal(again, out)
