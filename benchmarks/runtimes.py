@@ -113,7 +113,7 @@ def main() -> int:
         "float32": timed(lambda f: flt.caption(f), frames, args.runs),
     }
     keras = keras_captioner(Path(args.model), args.threads)
-    results["keras_tf_function"] = timed(keras, frames, max(20, args.runs // 4))
+    results["keras_tf_function"] = timed(keras, frames, args.runs)
     probe = subprocess.run([sys.executable, "-c", RSS_PROBE, args.int8, args.float],
                            capture_output=True, text=True, check=True,
                            cwd=Path(__file__).resolve().parents[1])

