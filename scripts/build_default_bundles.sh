@@ -6,9 +6,10 @@
 #
 #   bash scripts/build_default_bundles.sh [WORKDIR]      (default WORKDIR: runs/)
 #
-# About an hour on 2 CPU cores (English CNN-LSTM 32 min, Chinese decoder about 12 min). Every step is
-# resumable: run the same command again after an interruption and it continues (training resumes
-# from its last finished epoch; finished steps are skipped).
+# About an hour and a half on 2 CPU cores (English CNN-LSTM 40 + 18 min, Chinese decoder 14 min,
+# rendering 2 min, converting and evaluating a few minutes each). Every step is resumable: run the
+# same command again after an interruption and it continues (training resumes from its last
+# finished epoch; finished steps are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-runs}"

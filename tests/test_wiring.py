@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edge_captioner.bundle import DEFAULT_BUNDLES_DIR, load_bundle, resolve_bundle_path
+from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
 from edge_captioner.explain import explain_words, format_explanation, region, strongest
 from edge_captioner.wiring import SHOW_AND_TELL_WIRING, check_against_graphs, parse_wiring
@@ -25,12 +26,19 @@ def manifest(**decoder):
     return {"decoder_type": decoder.get("type", "attention"), "decoder": {**ATTENTION, **decoder}}
 
 
-@pytest.mark.parametrize("name", ["default-en", "default-zh"])
-def test_bundles_from_before_the_decoder_section_get_the_show_and_tell_wiring(name, tmp_path):
-    """A bundle converted before manifests had a "decoder" section (the shipped bundles until
-    they were rebuilt) is a Show-and-Tell bundle: the same wiring is derived for it."""
-    legacy = tmp_path / name
-    shutil.copytree(resolve_bundle_path(name), legacy)
+def _without_decoder_section(bundle: Path, tmp_path: Path) -> Path:
+    legacy = tmp_path / bundle.name
+    shutil.copytree(bundle, legacy)
+    return legacy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", [0, 1])
+def test_bundles_from_before_the_decoder_section_get_the_show_and_tell_wiring(which, tiny_bundles,
+                                                                              tmp_path):
+    """A bundle converted before manifests had a "decoder" section (Show-and-Tell, raw logits:
+    what a 16x8 conversion still writes, int8 or float32 twin) gets that wiring derived."""
+    legacy = _without_decoder_section(tiny_bundles[which], tmp_path)
     manifest_path = legacy / "manifest.json"
     document = json.loads(manifest_path.read_text())
     explicit = document.pop("decoder")
@@ -47,6 +55,19 @@ def test_bundles_from_before_the_decoder_section_get_the_show_and_tell_wiring(na
               for g in tensors}
     check_against_graphs(wiring, shapes["encoder"]["outputs"], shapes["decoder"]["inputs"],
                          shapes["decoder"]["outputs"], WHERE)
+    assert not wiring.normalised
+
+
+def test_a_log_softmax_decoder_without_its_decoder_section_is_refused(tmp_path):
+    """The derived wiring expects raw "logits": a decoder ending in LOG_SOFTMAX (the shipped
+    bundles) that lost its section is exit 2 at load, not captions from the wrong tensor."""
+    legacy = _without_decoder_section(resolve_bundle_path("default-en"), tmp_path)
+    manifest_path = legacy / "manifest.json"
+    document = json.loads(manifest_path.read_text())
+    assert document.pop("decoder")["normalised"] is True
+    manifest_path.write_text(json.dumps(document))
+    with pytest.raises(BadInput, match=r"names \['logits'\], which the decoder does not output"):
+        Captioner(str(legacy))
 
 
 def test_an_attention_wiring_parses():
