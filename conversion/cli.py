@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", choices=["flip", "none"], default="flip",
                        help="flip: mirror a random half of each batch's images left-right (the "
                        "captions never say left or right, so a mirrored scene has the same "
-                       "caption); ignored with --freeze-backbone")
+                       "caption); with --freeze-backbone the CNN's features of the mirrored "
+                       "images are computed once too")
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))

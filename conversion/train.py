@@ -174,6 +174,9 @@ def _batches_class():
                      flip=False):
             super().__init__()
             self.flip = flip  # mirror a random half of each batch (training images only)
+            # with a frozen backbone `images` are its features: then these are the features of
+            # the mirrored images (an array, or a list like `images`), swapped in instead
+            self.mirrored = None
             self.images, self.index, self.seqs = images, index, seqs
             self.scene = scene  # SceneTargets (indexed by image) for the scene heads, or None
             self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
@@ -196,8 +199,15 @@ def _batches_class():
             arrays = self.images if isinstance(self.images, list) else [self.images]
             arrays = [a[self.index[rows]] for a in arrays]
             if self.flip:
-                arrays[0] = flip_half(arrays[0], np.random.default_rng([self.seed, 4, self.epoch,
-                                                                        k]))
+                rng = np.random.default_rng([self.seed, 4, self.epoch, k])
+                if self.mirrored is None:
+                    arrays[0] = flip_half(arrays[0], rng)
+                else:
+                    chosen = rng.random(len(rows)) < 0.5
+                    mirrored = (self.mirrored if isinstance(self.mirrored, list)
+                                else [self.mirrored])
+                    for array, other in zip(arrays, mirrored, strict=True):
+                        array[chosen] = other[self.index[rows][chosen]]
             inputs = (*arrays, seqs[:, :-1])
             if self.scene is None:
                 return inputs, seqs[:, 1:]
@@ -279,7 +289,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "data": str(args.data),
             "scene_supervision": {"weight": scene_weight, **scene.describe()} if scene else None,
-            "augment": "none" if args.freeze_backbone else args.augment,
+            "augment": args.augment,
         }, indent=2))
 
     index, seqs = encode_captions(vocab, data.captions, config.max_length)
@@ -289,8 +299,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if resume:  # as the first run did
         augment = saved.get("augment", "none")
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
-                            args.seed, scene=scene,
-                            flip=augment == "flip" and not args.freeze_backbone)
+                            args.seed, scene=scene, flip=augment == "flip")
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
                           args.seed, shuffle=False, scene=scene)
 
@@ -304,6 +313,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         log.info("frozen backbone: computing image features once")
         features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
         train_batches.images = val_batches.images = features  # a list for attention
+        if train_batches.flip:
+            # the decoder still sees mirrored scenes: their features are computed once too
+            train_batches.mirrored = captioner.backbone.predict(
+                np.ascontiguousarray(data.images[:, :, ::-1]), batch_size=128, verbose=0)
         model = captioner.feature_training_model()
     loss, loss_weights, metrics = masked_loss, None, [masked_accuracy]
     if scene is not None:
