@@ -295,9 +295,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     index, seqs = encode_captions(vocab, data.captions, config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()
-    augment = getattr(args, "augment", "none")
-    if resume:  # as the first run did
-        augment = saved.get("augment", "none")
+    augment = saved.get("augment", "none") if resume else args.augment  # as the first run did
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
                             args.seed, scene=scene, flip=augment == "flip")
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
