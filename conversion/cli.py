@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "place, read from a synthetic set's scene records; training only, not "
                        "exported); 0 turns them off; ignored without scene records or with "
                        "--freeze-backbone")
+    train.add_argument("--scene-input", action="store_true",
+                       help="the decoder also reads the scene heads' answers (how many of each "
+                       "kind, which place), which the encoder exports; needs scene records; "
+                       "a frozen-backbone run keeps its --init-from model's setting")
     train.add_argument("--augment", choices=["flip", "none"], default="flip",
                        help="flip: mirror a random half of each batch's images left-right (the "
                        "captions never say left or right, so a mirrored scene has the same "

@@ -63,6 +63,9 @@ class ModelConfig:
     dropout: float = 0.2
     decoder: str = "show_and_tell"  # show_and_tell | attention (older configs have no key)
     attention_dim: int = 64  # A: the additive attention's hidden size (attention only)
+    # [kinds, count classes, places] when the decoder also reads the scene heads' probabilities
+    # (see Captioner.decoder_input); None: the heads are training-only or absent
+    scene_input: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODER_TYPES:
@@ -176,6 +179,11 @@ class Captioner:
         self.embedding = layers.Embedding(c.vocab_size, c.embedding_dim, name="embedding")
         self.dropout = layers.Dropout(c.dropout, name="lstm_dropout")
         self.logits = layers.Dense(c.vocab_size, name="logits")
+        self.scene_heads = None
+        if c.scene_input:
+            kinds, count_classes, places = c.scene_input
+            self.scene_heads = (layers.Dense(kinds * count_classes, name="scene_counts_dense"),
+                                layers.Dense(places, name="scene_place"))
         if c.decoder == "attention":
             self.grid = tuple(int(d) for d in self.backbone.get_layer("squeeze_relu").output.shape[1:3])
             a, u4 = c.attention_dim, 4 * c.units
@@ -208,8 +216,30 @@ class Captioner:
                                name="captioner")
         return keras.Model([image, tokens], self._decode(features, tokens), name="captioner")
 
+    def scene_logits(self, feature, heads, kinds: int):
+        """Scene heads on the image feature: per-kind count logits (B, kinds, classes) and the
+        place logits (B, places)."""
+        counts_dense, place_dense = heads
+        counts = counts_dense(feature)
+        return (ops.reshape(counts, (-1, kinds, int(counts.shape[-1]) // kinds)),
+                place_dense(feature))
+
+    def decoder_input(self, feature):
+        """What the decoder sees of the image: the feature f, and with `scene_input` also the
+        scene heads' probabilities (how many of each kind, which place). The heads learn those
+        from the scene records directly; handing the decoder their sharp answer spares it from
+        reading counts out of f itself."""
+        if not self.config.scene_input:
+            return feature
+        counts, place = self.scene_logits(feature, self.scene_heads, self.config.scene_input[0])
+        n = int(counts.shape[1]) * int(counts.shape[2])
+        return layers.Concatenate()(
+            [feature, ops.reshape(ops.softmax(counts, axis=-1), (-1, n)),
+             ops.softmax(place, axis=-1)])
+
     def _decode(self, feature, tokens):
         c = self.config
+        feature = self.decoder_input(feature)
         h0, c0 = self.init_h(feature), self.init_c(feature)
         embedded = self.embedding(tokens)
         repeated = layers.RepeatVector(c.max_length - 1)(feature)
@@ -228,6 +258,7 @@ class Captioner:
     def _attention_constants(self, feature, locations) -> dict:
         """What stays the same for a whole caption: computed ONCE (in the exported encoder)."""
         values = self.locations(locations)
+        feature = self.decoder_input(feature)
         return {"h0": self.init_h(feature), "c0": self.init_c(feature),
                 "image_gates": self.image_gates(feature),
                 "keys": self._per_location(self.keys, values), "values": values}
@@ -280,9 +311,10 @@ class Captioner:
     def scene_training_model(self, kinds: int, count_classes: int, places: int) -> keras.Model:
         """The training model plus two heads on the image feature f that read the scene record of a
         synthetic image: how many of each kind (0..count_classes-1, a softmax per kind) and which
-        place. Training-only: the heads are not exported, but their loss makes f say what is in
-        the picture directly, which the caption loss teaches only through the decoder (the
-        shipped model's errors were cat/dog at 24-32 px and counts; see the README)."""
+        place. Their loss makes f say what is in the picture directly, which the caption loss
+        teaches only through the decoder (the shipped model's errors were cat/dog at 24-32 px and
+        counts; see the README). Training-only, unless the config's `scene_input` makes the
+        decoder read them: then they are the Captioner's own heads and the encoder exports them."""
         c = self.config
         image = keras.Input((c.image_size, c.image_size, 3), name="image")
         tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
@@ -293,9 +325,9 @@ class Captioner:
         else:
             logits = self._decode(features, tokens)
             feature = features
-        counts = layers.Dense(kinds * count_classes, name="scene_counts_dense")(feature)
-        counts = layers.Reshape((kinds, count_classes), name="scene_counts")(counts)
-        place = layers.Dense(places, name="scene_place")(feature)
+        heads = self.scene_heads or (layers.Dense(kinds * count_classes, name="scene_counts_dense"),
+                                     layers.Dense(places, name="scene_place"))
+        counts, place = self.scene_logits(feature, heads, kinds)
         return keras.Model([image, tokens],
                            {"logits": logits, "scene_counts": counts, "scene_place": place},
                            name="captioner_with_scene_heads")
@@ -339,7 +371,7 @@ class Captioner:
         token_kernel = np.asarray(self.embedding.get_weights()[0]) @ k_embed  # (V, 4U)
 
         image = keras.Input((c.image_size, c.image_size, 3), batch_size=batch_size, name="image")
-        feature = self.backbone(image, training=False)
+        feature = self.decoder_input(self.backbone(image, training=False))
         image_gates_layer = layers.Dense(4 * c.units, use_bias=True, name="image_gates")
         encoder = keras.Model(
             image,

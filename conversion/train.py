@@ -250,6 +250,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         base = _read_train_config(Path(args.init_from))["model"]
         for key in ("image_size", "backbone", "width", "feature_dim"):
             setattr(args, key, base[key])
+        # the scene heads read the CNN's feature: with a frozen CNN, keep the base model's heads
+        inherited_scene_input = base.get("scene_input") if args.freeze_backbone else None
     data = prepare_data(ds, args.lang, args.image_size, args.resize, caption_mode,
                         args.val_fraction, args.seed, args.max_images,
                         args.skip_missing)
@@ -273,13 +275,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             backbone=args.backbone, backbone_weights=args.backbone_weights, width=args.width,
             decoder=args.decoder, attention_dim=args.attention_dim,
         )
-        vocab.save(out / "vocab.txt")
         # Scene heads only where the CNN trains and the data set has scene records (synthetic).
         scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
         scene = scene_targets(data.entries) if scene_weight else None
         if scene_weight and scene is None:
             log.info("no scene records in %s: training without the scene heads", args.data)
             scene_weight = 0.0
+        if args.init_from and args.freeze_backbone:
+            config.scene_input = inherited_scene_input
+        elif args.scene_input:
+            if scene is None:
+                raise BadInput("--scene-input needs a data set with scene records (synthetic) "
+                               "and a --scene-loss above 0")
+            config.scene_input = [len(scene.kinds), scene.count_classes, len(scene.places)]
+        vocab.save(out / "vocab.txt")
         (out / "config.json").write_text(json.dumps({
             "model": config.to_dict(),
             "language": args.lang,
@@ -308,6 +317,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.freeze_backbone:
         # Features once, then a decoder-only model: the CNN's forward pass dominates an epoch.
         captioner.backbone.trainable = False
+        for head in captioner.scene_heads or ():
+            head.trainable = False  # they read the frozen feature for the decoder (scene_input)
         log.info("frozen backbone: computing image features once")
         features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
         train_batches.images = val_batches.images = features  # a list for attention
@@ -402,6 +413,9 @@ def _copy_backbone(captioner, model_dir: Path) -> None:
     other = Captioner(ModelConfig(**_read_train_config(model_dir)["model"]))
     other.training_model.load_weights(model_dir / "model.weights.h5")
     captioner.backbone.set_weights(other.backbone.get_weights())
+    if captioner.scene_heads and other.scene_heads:
+        for mine, theirs in zip(captioner.scene_heads, other.scene_heads, strict=True):
+            mine.set_weights(theirs.get_weights())
     log.info("backbone initialised from %s", model_dir)
 
 

@@ -11,11 +11,12 @@ pytestmark = pytest.mark.slow  # imports TensorFlow
 VOCAB, LENGTH, BATCH = 19, 7, 3
 
 
-def random_captioner(decoder: str):
+def random_captioner(decoder: str, scene_input: list[int] | None = None):
     from conversion.model import Captioner, ModelConfig
 
     config = ModelConfig(vocab_size=VOCAB, image_size=64, max_length=LENGTH, embedding_dim=8,
-                         units=16, feature_dim=16, width=0.25, decoder=decoder, attention_dim=8)
+                         units=16, feature_dim=16, width=0.25, decoder=decoder, attention_dim=8,
+                         scene_input=scene_input)
     captioner = Captioner(config)
     rng = np.random.default_rng(5)
     for weight in captioner.training_model.weights:
@@ -26,11 +27,12 @@ def random_captioner(decoder: str):
     return captioner
 
 
+@pytest.mark.parametrize("scene_input", [None, [3, 4, 2]], ids=["feature", "scene_input"])
 @pytest.mark.parametrize("decoder", ["show_and_tell", "attention"])
-def test_stepping_the_exported_decoder_reproduces_the_training_logits(decoder):
+def test_stepping_the_exported_decoder_reproduces_the_training_logits(decoder, scene_input):
     from conversion.float_decode import initial_state, step_for
 
-    captioner = random_captioner(decoder)
+    captioner = random_captioner(decoder, scene_input)
     rng = np.random.default_rng(6)
     images = rng.integers(0, 256, (BATCH, 64, 64, 3)).astype("float32")
     tokens = rng.integers(0, VOCAB, (BATCH, LENGTH - 1)).astype("int32")
@@ -77,3 +79,22 @@ def test_both_types_share_the_cnn_so_one_initialises_the_other():
     shapes = [w.shape for w in a.backbone.get_weights()]
     assert shapes == [w.shape for w in b.backbone.get_weights()]
     b.backbone.set_weights(a.backbone.get_weights())
+
+
+def test_with_scene_input_the_decoder_reads_the_heads_that_the_scene_loss_trains():
+    captioner = random_captioner("show_and_tell", [3, 4, 2])
+    model = captioner.scene_training_model(3, 4, 2)
+    heads = {layer.name: layer for layer in model.layers if layer.name.startswith("scene_")}
+    # the very layers the decoder reads: no second, training-only copy
+    assert set(heads.values()) == set(captioner.scene_heads)
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (BATCH, 64, 64, 3)).astype("float32")
+    tokens = rng.integers(0, VOCAB, (BATCH, LENGTH - 1)).astype("int32")
+    out = model([images, tokens], training=False)
+    assert tuple(out["scene_counts"].shape) == (BATCH, 3, 4)
+    assert tuple(out["scene_place"].shape) == (BATCH, 2)
+    before = np.asarray(out["logits"])
+    counts_dense = captioner.scene_heads[0]
+    counts_dense.set_weights([w * 0 for w in counts_dense.get_weights()])
+    after = np.asarray(model([images, tokens], training=False)["logits"])
+    assert np.abs(after - before).max() > 1e-3  # the caption depends on the heads' answers

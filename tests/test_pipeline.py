@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import TINY_TRAIN, check_integer_only, run_convert_cli
+from conftest import ENCODER_OPS, TINY_TRAIN, check_integer_only, run_convert_cli
 from conversion.tflite_check import graph_report
 from edge_captioner.bundle import file_sha256
 
@@ -99,3 +99,58 @@ def test_the_tiny_model_beats_chance(tiny_bundles, tiny_test_data, capsys):
     assert run_convert_cli("evaluate", int8, tiny_test_data, "--json") == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]
     assert metrics["place_accuracy"] > 0.4  # five places: chance is 0.2
+
+
+def test_float_scene_metrics_scores_the_float_model_like_evaluate_scores_its_bundle(
+        tiny_model, tiny_bundles, tiny_test_data, capsys, python_exe):
+    """benchmarks/float_scene_metrics.py: the trained weights, not converted, give the figures
+    `evaluate` gives for the float32 bundle (same preprocessing, same greedy decoding)."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "float_scene_metrics.py"
+    done = subprocess.run([python_exe, script, tiny_model, tiny_test_data, "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    unconverted = json.loads(done.stdout.strip().splitlines()[-1])
+    _, flt = tiny_bundles
+    assert run_convert_cli("evaluate", flt, tiny_test_data, "--json") == 0
+    bundle = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]
+    for key in ("object_f1", "count_accuracy", "place_accuracy", "scene_exact"):
+        assert abs(unconverted[key] - bundle[key]) <= 0.05, key
+
+
+def test_scene_input_is_exported_in_the_encoder_and_kept_by_a_frozen_language(tiny_data, tmp_path,
+                                                                              tiny_test_data):
+    """--scene-input: the decoder reads the scene heads' probabilities. They are computed in the
+    encoder (integer-only, so the bundle format and the runtime stay as they are), and a
+    decoder trained on the frozen CNN keeps the heads the CNN's model trained."""
+    from conftest import caption_without_tensorflow, convert_tiny
+
+    short = [*TINY_TRAIN]
+    short[short.index("--epochs") + 1] = "2"
+    en, zh = tmp_path / "en", tmp_path / "zh"
+    # the heads are supervised by the scene records: no scene loss, no scene input
+    assert run_convert_cli("train", tiny_data, tmp_path / "no", *short, "--max-images", "120",
+                           "--scene-input", "--scene-loss", "0") == 2
+    assert run_convert_cli("train", tiny_data, en, *short, "--max-images", "120",
+                           "--scene-input") == 0
+    shape = json.loads((en / "config.json").read_text())["model"]["scene_input"]
+    assert shape == [6, 4, 5]  # kinds, count classes (0..3), places
+    assert run_convert_cli("train", tiny_data, zh, "--lang", "zh", "--epochs", "1",
+                           "--max-images", "120", "--init-from", en, "--freeze-backbone") == 0
+    assert json.loads((zh / "config.json").read_text())["model"]["scene_input"] == shape
+
+    from conversion.convert import load_trained
+
+    en_heads, zh_heads = (load_trained(m)[0].scene_heads for m in (en, zh))
+    for mine, theirs in zip(en_heads, zh_heads, strict=True):
+        for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+    int8, _ = convert_tiny(en, tiny_data, tmp_path, "scene-input")
+    # the heads' answers in the int8 encoder: SOFTMAX and CONCATENATION, both Edge TPU ops
+    manifest = check_integer_only(int8, DECODER_OPS, ENCODER_OPS | {"SOFTMAX", "CONCATENATION"})
+    assert "SOFTMAX" in manifest["ops"]["encoder"]
+    image = sorted((tiny_test_data / "images").iterdir())[0]
+    assert caption_without_tensorflow(int8, image).strip()
