@@ -237,13 +237,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     _log_to_file(out / "train.log")
 
     import keras
-    import tensorflow as tf
 
     from .float_decode import greedy_batch, initial_state, step_for
     from .model import Captioner, ModelConfig, masked_accuracy, masked_loss
 
     keras.utils.set_random_seed(args.seed)
-    tf.config.experimental.enable_op_determinism()
+    if keras.backend.backend() == "tensorflow":
+        # Keras 3 also trains on JAX (KERAS_BACKEND=jax, e.g. on a lent GPU); weights files are the
+        # same either way, and `convert` always reads them with TensorFlow
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
     if args.init_from and not resume:
         # The backbone comes from another trained model: take its shape from there.
