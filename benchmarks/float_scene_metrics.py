@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversion.convert import load_trained  # noqa: E402
 from conversion.evaluate import load_eval_set, scene_metrics  # noqa: E402
-from conversion.float_decode import greedy_batch, initial_state, step_for  # noqa: E402
+from conversion.float_decode import float_greedy  # noqa: E402
 from conversion.train import load_images  # noqa: E402
 
 
@@ -39,10 +39,7 @@ def main() -> int:
         print(f"{args.data}: no scene records (not a synthetic set)", file=sys.stderr)
         return 2
     images = load_images(eval_set.entries, captioner.config.image_size, config["resize"])
-    encoder, decoder = captioner.export_models(batch_size=None)
-    encoded = encoder.predict(images, batch_size=100, verbose=0)
-    ids = greedy_batch(step_for(decoder), initial_state(encoded, captioner.decoder_wiring()),
-                       vocab.start_id, vocab.end_id, captioner.config.max_length)
+    ids = float_greedy(captioner, images, vocab)
     captions = {e.image_id: vocab.decode(i) for e, i in zip(eval_set.entries, ids, strict=True)}
     metrics = scene_metrics(captions, eval_set.scenes, language)
     if args.json:

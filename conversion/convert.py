@@ -65,13 +65,10 @@ def load_trained(model_dir: Path):
 
 def calibration_data(captioner, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int):
     """Float encoder outputs and real greedy decoder inputs for the representative images."""
-    from .float_decode import greedy_batch, initial_state, step_for
+    from .float_decode import float_greedy
 
-    encoder, decoder = captioner.export_models(batch_size=None)
-    enc = encoder.predict(images.astype(np.float32), batch_size=64, verbose=0)
     steps: list[dict[str, np.ndarray]] = []
-    greedy_batch(step_for(decoder), initial_state(enc, captioner.decoder_wiring()),
-                 vocab.start_id, vocab.end_id, captioner.config.max_length, collect=steps)
+    float_greedy(captioner, images, vocab, collect=steps)
     # every decoder input by name: token, h, c, image_gates (+ keys, values)
     inputs = {name: np.concatenate([s[name] for s in steps]) for name in steps[0]}
     rng = np.random.default_rng(seed)

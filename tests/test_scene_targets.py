@@ -1,12 +1,13 @@
 """Pure helpers of `train`: the scene heads' targets (train.scene_targets, from the synthetic scene
-records) and the flip augmentation (train.flip_half)."""
+records), the flip augmentation (train.flip_half) and the decoder's caption length
+(train.caption_length_limit)."""
 
 from pathlib import Path
 
 import numpy as np
 
 from conversion.datasets import ImageEntry
-from conversion.train import scene_targets
+from conversion.train import MAX_CAPTION_TOKENS, caption_length_limit, scene_targets
 
 
 def entry(n: int, scene: dict | None) -> ImageEntry:
@@ -85,3 +86,15 @@ def test_frozen_backbone_batches_swap_in_the_mirrored_images_features():
     batches.flip = False
     (got, _), _ = batches[0]
     np.testing.assert_array_equal(got, features[index[batches._order[:50]]])
+
+
+def test_caption_length_keeps_the_rare_long_captions():
+    # 98% short captions and 2% long ones (the Chinese three-group scenes): a percentile rule cut
+    # the long ones, which are the busy scenes the count metric fails on
+    lengths = [20] * 980 + [33, 36, 39, 42] * 5
+    assert caption_length_limit(lengths) == 42
+    assert caption_length_limit([7, 9, 8]) == 9
+
+
+def test_caption_length_is_capped_for_run_on_captions():
+    assert caption_length_limit([12] * 99 + [200]) == MAX_CAPTION_TOKENS
