@@ -140,6 +140,13 @@ def test_scene_input_is_exported_in_the_encoder_and_kept_by_a_frozen_language(ti
     assert run_convert_cli("train", tiny_data, zh, "--lang", "zh", "--epochs", "1",
                            "--max-images", "120", "--init-from", en, "--freeze-backbone") == 0
     assert json.loads((zh / "config.json").read_text())["model"]["scene_input"] == shape
+    # fine-tuning (CNN not frozen) on a set with other kinds and places: the CNN transfers, and
+    # the heads, of another shape, start afresh instead of failing the run
+    other = tmp_path / "other"
+    assert run_convert_cli("train", tiny_test_data, other, "--epochs", "1", "--max-images", "6",
+                           "--val-fraction", "0.2", "--scene-input", "--init-from", en) == 0
+    supervision = json.loads((other / "config.json").read_text())["scene_supervision"]
+    assert len(supervision["kinds"]) < shape[0] and len(supervision["places"]) < shape[2]
 
     from conversion.convert import load_trained
 
