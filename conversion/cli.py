@@ -141,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train the decoder only, on image features computed once")
     train.add_argument("--scene-loss", type=float, default=0.5, metavar="WEIGHT",
                        help="weight of the scene heads' loss (object counts per kind and the "
-                       "place, read from a synthetic set's scene records; training only, not "
-                       "exported); 0 turns them off; ignored without scene records or with "
+                       "place, read from a synthetic set's scene records; training only unless "
+                       "--scene-input); 0 turns them off; ignored without scene records or with "
                        "--freeze-backbone")
     train.add_argument("--scene-input", action="store_true",
                        help="the decoder also reads the scene heads' answers (how many of each "

@@ -431,11 +431,9 @@ def _copy_backbone(captioner, model_dir: Path) -> None:
     other.training_model.load_weights(model_dir / "model.weights.h5")
     captioner.backbone.set_weights(other.backbone.get_weights())
     if captioner.scene_heads and other.scene_heads:
-        pairs = list(zip(captioner.scene_heads, other.scene_heads, strict=True))
-        shapes = [([w.shape for w in a.get_weights()], [w.shape for w in b.get_weights()])
-                  for a, b in pairs]
-        if all(a == b for a, b in shapes):
-            for mine, theirs in pairs:
+        # scene_input ([kinds, count classes, places]) is what shapes the heads
+        if captioner.config.scene_input == other.config.scene_input:
+            for mine, theirs in zip(captioner.scene_heads, other.scene_heads, strict=True):
                 mine.set_weights(theirs.get_weights())
         else:
             # another data set's kinds or places: the heads start afresh, the CNN still transfers

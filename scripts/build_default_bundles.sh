@@ -8,9 +8,9 @@
 #
 # On 2 CPU cores, about two hours where a training step takes 0.25 s (English CNN-LSTM
 # 40 + 18 + 18 min, Chinese decoder about 20 min, rendering 2 min, converting and evaluating a few
-# minutes each), more than twice that where it takes 0.58 s (a 2-core AVX2-only EPYC). Every step is resumable:
-# run the same command again after an interruption and it continues (training resumes from its
-# last finished epoch; finished steps are skipped).
+# minutes each), more than twice that where it takes 0.58 s (a 2-core AVX2-only EPYC). Every step
+# is resumable: run the same command again after an interruption and it continues (training
+# resumes from its last finished epoch; finished steps are skipped).
 #
 # On a GPU: install JAX into the venv (`.venv/bin/pip install "jax[cuda12]"`) and run
 #   KERAS_BACKEND=jax bash scripts/build_default_bundles.sh
@@ -47,8 +47,8 @@ $train "$work/synth-train" "$work/model-en" --lang en --epochs $EN_EPOCHS --seed
 # at a quarter of the peak rate (the validation loss had flattened with the first decay)
 $train "$work/synth-train" "$work/model-en" --lang en --epochs $((EN_EPOCHS + EN_MORE)) \
   --seed 1 --resume
-# and a second warm restart, EN_MORE2 epochs from 15% of the peak rate (count accuracy 0.946 ->
-# 0.950 int8, scene-exact 0.934 -> 0.936; validation loss 0.051 both)
+# and a second warm restart, EN_MORE2 epochs from 15% of the peak rate (int8 count accuracy 0.9459
+# -> 0.9497, scene-exact 0.934 -> 0.936; validation loss 0.051 both)
 $train "$work/synth-train" "$work/model-en" --lang en \
   --epochs $((EN_EPOCHS + EN_MORE + EN_MORE2)) --seed 1 --resume
 # the Chinese decoder reads the English model's frozen CNN and scene heads
