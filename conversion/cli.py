@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the decoder also reads the scene heads' answers (how many of each "
                        "kind, which place), which the encoder exports; needs scene records; "
                        "a frozen-backbone run keeps its --init-from model's setting")
+    train.add_argument("--scene-only", action="store_true",
+                       help="train the CNN and its scene heads alone, no caption decoder (about "
+                       "half the time per epoch); then train each language's decoder on it with "
+                       "`train --init-from OUT --freeze-backbone`; needs scene records")
     train.add_argument("--augment", choices=["flip", "none"], default="flip",
                        help="flip: mirror a random half of each batch's images left-right (the "
                        "captions never say left or right, so a mirrored scene has the same "

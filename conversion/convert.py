@@ -58,6 +58,10 @@ def load_trained(model_dir: Path):
         config = ModelConfig(**train_config["model"])
     except (ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{config_path}: not a training configuration: {exc}") from None
+    if train_config.get("scene_only"):
+        raise BadInput(f"{model_dir}: a CNN without a caption decoder (train --scene-only); train "
+                       f"a decoder on it first: train DATA OUT --init-from {model_dir} "
+                       "--freeze-backbone")
     captioner = Captioner(config)
     captioner.training_model.load_weights(weights)
     return captioner, train_config, Vocabulary.load(model_dir / "vocab.txt")

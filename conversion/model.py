@@ -332,6 +332,33 @@ class Captioner:
                            {"logits": logits, "scene_counts": counts, "scene_place": place},
                            name="captioner_with_scene_heads")
 
+    def scene_only_model(self, kinds: int, count_classes: int, places: int, colour_classes: int,
+                         where_classes: int, lightings: int) -> keras.Model:
+        """The CNN and scene heads alone, no decoder (`train --scene-only`): image -> the
+        Captioner's own count and place heads (`scene_input` must be set: the decoders trained
+        later on this frozen CNN read them) plus training-only heads for each kind's colour and
+        spot and the lighting (class 0 of colour and spot: the kind is absent). Together they
+        say everything a canonical synthetic caption says, so f learns all of it; an epoch costs
+        about half of a joint one, the LSTM's teacher forcing being the other half."""
+        if not self.scene_heads:
+            raise ValueError("scene_only_model needs a config with scene_input")
+        image = keras.Input((self.config.image_size, self.config.image_size, 3), name="image")
+        feature = self.backbone(image)
+        if self.config.decoder == "attention":
+            feature = feature[0]
+        counts, place = self.scene_logits(feature, self.scene_heads, kinds)
+
+        def per_kind(classes: int, name: str):
+            dense = layers.Dense(kinds * classes, name=f"{name}_dense")(feature)
+            return ops.reshape(dense, (-1, kinds, classes))
+
+        return keras.Model(image, {
+            "scene_counts": counts, "scene_place": place,
+            "scene_colour": per_kind(colour_classes, "scene_colour"),
+            "scene_where": per_kind(where_classes, "scene_where"),
+            "scene_lighting": layers.Dense(lightings, name="scene_lighting")(feature),
+        }, name="cnn_with_scene_heads")
+
     # -- export ----------------------------------------------------------------------------------
     def decoder_wiring(self, log_probs: bool = False) -> dict:
         """The manifest's "decoder" section: decoder input <- encoder output (`initial`), decoder

@@ -141,6 +141,80 @@ def scene_targets(entries: list[ImageEntry], known: dict | None = None) -> Scene
     return SceneTargets(kinds, places, count_classes, counts, place)
 
 
+@dataclass
+class SceneDetails:
+    """What a `--scene-only` run's extra heads learn besides counts and place: the rest of what the
+    canonical caption says. Per kind, its colour and its spot (class 0: the kind is absent, k: the
+    (k-1)th name), and the lighting. With these the CNN alone learns the whole canonical caption
+    (its group order follows from spots and kinds, scenes.canonical_order), so a decoder trained
+    afterwards on the frozen CNN only has to put it into words."""
+    colours: list[str]
+    wheres: list[str]
+    lightings: list[str]
+    colour: np.ndarray  # (N, kinds) int32
+    where: np.ndarray  # (N, kinds) int32
+    lighting: np.ndarray  # (N,) int32
+
+    def describe(self) -> dict:
+        return {"colours": self.colours, "wheres": self.wheres, "lightings": self.lightings}
+
+
+def scene_details(entries: list[ImageEntry], kinds: list[str],
+                  known: dict | None = None) -> SceneDetails:
+    """The `SceneDetails` of entries that all have scene records (see scene_targets); `known` (a
+    resumed run's describe()) fixes the names. A name this run does not know counts as absent."""
+    records = [e.scene for e in entries]
+    groups = [g for r in records for g in r.get("objects", [])]
+    if known:
+        colours, wheres, lightings = known["colours"], known["wheres"], known["lightings"]
+    else:
+        colours = sorted({str(g.get("colour")) for g in groups})
+        wheres = sorted({str(g.get("where")) for g in groups})
+        lightings = sorted({str(r.get("lighting")) for r in records})
+    kind_index = {k: i for i, k in enumerate(kinds)}
+    colour_class = {c: i + 1 for i, c in enumerate(colours)}
+    where_class = {w: i + 1 for i, w in enumerate(wheres)}
+    lighting_index = {x: i for i, x in enumerate(lightings)}
+    colour = np.zeros((len(records), len(kinds)), np.int32)
+    where = np.zeros((len(records), len(kinds)), np.int32)
+    lighting = np.zeros(len(records), np.int32)
+    for n, record in enumerate(records):
+        lighting[n] = lighting_index.get(str(record.get("lighting")), 0)
+        for group in record.get("objects", []):
+            if group["kind"] in kind_index:
+                k = kind_index[group["kind"]]
+                colour[n, k] = colour_class.get(str(group.get("colour")), 0)
+                where[n, k] = where_class.get(str(group.get("where")), 0)
+    return SceneDetails(colours, wheres, lightings, colour, where, lighting)
+
+
+def scene_arrays(scene: SceneTargets, details: SceneDetails | None = None) -> dict[str, np.ndarray]:
+    """The scene heads' targets by output name, each indexed by image (what the batches yield)."""
+    arrays = {"scene_counts": scene.counts, "scene_place": scene.place}
+    if details is not None:
+        arrays |= {"scene_colour": details.colour, "scene_where": details.where,
+                   "scene_lighting": details.lighting}
+    return arrays
+
+
+def scene_only_accuracy(outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict:
+    """Validation figures of a `--scene-only` run: `groups`, the share of object groups (a kind
+    present in the image) whose count is right (what evaluate's count accuracy measures of the
+    captions); `place` and `lighting` per image; `colour` and `where` per group."""
+    present = targets["scene_counts"] > 0
+    figures = {"groups": "scene_counts", "colour": "scene_colour", "where": "scene_where"}
+    result = {}
+    for name, key in figures.items():
+        if key in outputs:
+            right = np.argmax(outputs[key], axis=-1) == targets[key]
+            result[name] = float(right[present].mean()) if present.any() else 1.0
+    for name in ("place", "lighting"):
+        key = f"scene_{name}"
+        if key in outputs:
+            result[name] = float((np.argmax(outputs[key], axis=-1) == targets[key]).mean())
+    return result
+
+
 def flip_half(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mirror left-right a random half (each image with probability 1/2) of a batch of images
     (N, H, W, C), in place on the batch copy. Our captions never say left or right, so a mirrored
@@ -183,14 +257,15 @@ def _batches_class():
         """Batches of (image, tokens[:-1]) -> tokens[1:], reshuffled every epoch from a seed."""
 
         def __init__(self, images, index, seqs, batch_size, seed, shuffle=True, scene=None,
-                     flip=False):
+                     flip=False, tokens=True):
             super().__init__()
             self.flip = flip  # mirror a random half of each batch (training images only)
             # with a frozen backbone `images` are its features: then these are the features of
             # the mirrored images (an array, or a list like `images`), swapped in instead
             self.mirrored = None
             self.images, self.index, self.seqs = images, index, seqs
-            self.scene = scene  # SceneTargets (indexed by image) for the scene heads, or None
+            self.scene = scene  # scene_arrays(): the scene heads' targets by output, or None
+            self.tokens = tokens  # False: images only, no caption (a --scene-only run)
             self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
             self.epoch = 0
             self._order = self._make_order()
@@ -220,12 +295,14 @@ def _batches_class():
                                 else [self.mirrored])
                     for array, other in zip(arrays, mirrored, strict=True):
                         array[chosen] = other[self.index[rows][chosen]]
+            if not self.tokens:
+                images = self.index[rows]
+                return arrays[0], {k: v[images] for k, v in self.scene.items()}
             inputs = (*arrays, seqs[:, :-1])
             if self.scene is None:
                 return inputs, seqs[:, 1:]
             images = self.index[rows]
-            return inputs, {"logits": seqs[:, 1:], "scene_counts": self.scene.counts[images],
-                            "scene_place": self.scene.place[images]}
+            return inputs, {"logits": seqs[:, 1:], **{k: v[images] for k, v in self.scene.items()}}
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -237,6 +314,8 @@ def _batches_class():
 def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     resume = args.resume and (out / "checkpoint.keras").is_file()
+    if getattr(args, "scene_only", False) and args.freeze_backbone:
+        raise BadInput("--scene-only trains the CNN, --freeze-backbone freezes it: pick one")
     if out.is_dir() and any(out.iterdir()) and not (args.resume or args.force):
         raise BadInput(f"{out}: directory is not empty (use --resume to continue, --force to "
                        "start over)")
@@ -280,6 +359,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         supervision = saved.get("scene_supervision")
         scene_weight = supervision["weight"] if supervision else 0.0
         scene = scene_targets(data.entries, supervision) if supervision else None
+        scene_only = bool(saved.get("scene_only"))
+        details = (scene_details(data.entries, scene.kinds, supervision["details"])
+                   if scene_only else None)
     else:
         min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
         vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
@@ -298,12 +380,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         # Scene heads only where the CNN trains and the data set has scene records (synthetic).
         scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
         scene = scene_targets(data.entries) if scene_weight else None
+        scene_only = bool(getattr(args, "scene_only", False))
+        if scene_only and scene is None:
+            raise BadInput("--scene-only needs a data set with scene records (synthetic) and a "
+                           "--scene-loss above 0")
+        details = scene_details(data.entries, scene.kinds) if scene_only else None
         if scene_weight and scene is None:
             log.info("no scene records in %s: training without the scene heads", args.data)
             scene_weight = 0.0
         if args.init_from and args.freeze_backbone:
             config.scene_input = inherited_scene_input
-        elif args.scene_input:
+        elif args.scene_input or scene_only:
+            # a --scene-only CNN is for decoders that read its heads (train --init-from it)
             if scene is None:
                 raise BadInput("--scene-input needs a data set with scene records (synthetic) "
                                "and a --scene-loss above 0")
@@ -317,18 +405,29 @@ def cmd_train(args: argparse.Namespace) -> int:
             "caption_mode": caption_mode,
             "seed": args.seed,
             "data": str(args.data),
-            "scene_supervision": {"weight": scene_weight, **scene.describe()} if scene else None,
+            "scene_supervision": ({"weight": scene_weight, **scene.describe(),
+                                   **({"details": details.describe()} if details else {})}
+                                  if scene else None),
+            # the CNN and scene heads alone, no caption decoder (see --scene-only)
+            **({"scene_only": True} if scene_only else {}),
             "augment": args.augment,
         }, indent=2))
 
-    index, seqs = encode_captions(vocab, data.captions, config.max_length)
+    if scene_only:
+        # one row per image: the heads read the image alone, whatever its captions
+        index = np.arange(len(data.images))
+        seqs = np.zeros((len(index), 2), np.int32)
+    else:
+        index, seqs = encode_captions(vocab, data.captions, config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()
     augment = saved.get("augment", "none") if resume else args.augment  # as the first run did
+    targets = scene_arrays(scene, details) if scene is not None else None
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
-                            args.seed, scene=scene, flip=augment == "flip")
+                            args.seed, scene=targets, flip=augment == "flip",
+                            tokens=not scene_only)
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
-                          args.seed, shuffle=False, scene=scene)
+                          args.seed, shuffle=False, scene=targets, tokens=not scene_only)
 
     captioner = Captioner(config)
     model = captioner.training_model
@@ -348,7 +447,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                 np.ascontiguousarray(data.images[:, :, ::-1]), batch_size=128, verbose=0)
         model = captioner.feature_training_model()
     loss, loss_weights, metrics = masked_loss, None, [masked_accuracy]
-    if scene is not None:
+    if scene_only:
+        model = captioner.scene_only_model(len(scene.kinds), scene.count_classes,
+                                           len(scene.places), len(details.colours) + 1,
+                                           len(details.wheres) + 1, len(details.lightings))
+        scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss = {name: scene_loss for name in targets}
+        loss_weights, metrics = None, None
+        log.info("scene-only: the CNN and its heads (%d kinds x %d counts, %d places, %d colours, "
+                 "%d spots, %d lightings), no decoder", len(scene.kinds), scene.count_classes,
+                 len(scene.places), len(details.colours), len(details.wheres),
+                 len(details.lightings))
+    elif scene is not None:
         model = captioner.scene_training_model(len(scene.kinds), scene.count_classes,
                                                len(scene.places))
         scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -379,22 +489,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
 
     sample_rows = np.flatnonzero(data.is_val)[:3]
+    val_images = np.flatnonzero(data.is_val)
 
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
+            record = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
+            if scene_only:
+                # no captions to sample: how often the heads are right on the validation images
+                outputs = model.predict(data.images[val_images], batch_size=128, verbose=0)
+                figures = scene_only_accuracy(outputs, {k: v[val_images]
+                                                        for k, v in targets.items()})
+                record["val_heads"] = {k: round(v, 5) for k, v in figures.items()}
+                self._save(record, [])
+                log.info("epoch %d/%d loss %.4f val_loss %.4f | heads right: %s", epoch + 1,
+                         args.epochs, logs.get("loss", float("nan")),
+                         logs.get("val_loss", float("nan")),
+                         ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+                return
             ids = float_greedy(captioner, data.images[sample_rows], vocab)
             samples = [{"image": data.entries[r].file_name, "caption": vocab.decode(i),
                         "reference": data.captions[r][0]} for r, i in zip(sample_rows, ids,
                                                                           strict=True)]
-            record = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
-            state["epochs_done"] = epoch + 1
-            state["history"].append(record)
-            state["samples"] = samples
-            # the whole captioner (with the frozen backbone, if any) is what `convert` reads
-            captioner.training_model.save_weights(out / "model.weights.h5")
-            model.save(out / "checkpoint.keras")
-            (out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+            self._save(record, samples)
             # with scene heads, Keras names the caption output's figures logits_*
             caption_loss = logs.get("val_logits_loss", logs.get("val_loss", float("nan")))
             accuracy = logs.get("val_logits_masked_accuracy",
@@ -403,9 +520,23 @@ def cmd_train(args: argparse.Namespace) -> int:
                      logs.get("loss", float("nan")), caption_loss, accuracy,
                      samples[0]["caption"] if samples else "")
 
-    log.info("training on %d captions of %d images (%d for validation), vocabulary %d, "
-             "max length %d, %d epochs, %s decoder", int(train_rows.sum()), len(data.images),
-             int(data.is_val.sum()), len(vocab), config.max_length, args.epochs, config.decoder)
+        def _save(self, record, samples):
+            state["epochs_done"] = record["epoch"]
+            state["history"].append(record)
+            state["samples"] = samples
+            # the whole captioner (with the frozen backbone, if any) is what `convert` reads
+            captioner.training_model.save_weights(out / "model.weights.h5")
+            model.save(out / "checkpoint.keras")
+            (out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+
+    if scene_only:
+        log.info("training on %d images (%d for validation), %d epochs, no decoder",
+                 int(train_rows.sum()), int(data.is_val.sum()), args.epochs)
+    else:
+        log.info("training on %d captions of %d images (%d for validation), vocabulary %d, "
+                 "max length %d, %d epochs, %s decoder", int(train_rows.sum()), len(data.images),
+                 int(data.is_val.sum()), len(vocab), config.max_length, args.epochs,
+                 config.decoder)
     started = time.perf_counter()
     model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
               initial_epoch=state["epochs_done"], callbacks=[EpochEnd()],

@@ -161,3 +161,57 @@ def test_scene_input_is_exported_in_the_encoder_and_kept_by_a_frozen_language(ti
     assert "SOFTMAX" in manifest["ops"]["encoder"]
     image = sorted((tiny_test_data / "images").iterdir())[0]
     assert caption_without_tensorflow(int8, image).strip()
+
+
+def test_two_stage_training_a_scene_only_cnn_then_a_frozen_decoder(tiny_data, tmp_path):
+    """--scene-only trains the CNN and its heads without a decoder (count, place, and each kind's
+    colour and spot, the lighting); a decoder then trains on it frozen and becomes a bundle."""
+    import h5py
+
+    short = [*TINY_TRAIN]
+    short[short.index("--epochs") + 1] = "3"
+    cnn, en = tmp_path / "cnn", tmp_path / "en"
+    assert run_convert_cli("train", tiny_data, cnn, *short, "--max-images", "120",
+                           "--scene-only", "--freeze-backbone") == 2  # one or the other
+    assert run_convert_cli("train", tiny_data, cnn, *short, "--max-images", "120",
+                           "--scene-only") == 0
+    config = json.loads((cnn / "config.json").read_text())
+    assert config["scene_only"] is True
+    assert config["model"]["scene_input"] == [6, 4, 5]  # the decoders trained on it read the heads
+    details = config["scene_supervision"]["details"]
+    assert "grey" in details["colours"] and "porch" in details["wheres"]
+    assert details["lightings"] == ["day", "lights_on", "night"]
+    state = json.loads((cnn / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2, 3]
+    assert state["history"][-1]["loss"] < state["history"][0]["loss"]
+    assert set(state["history"][-1]["val_heads"]) == {"groups", "colour", "where", "place",
+                                                      "lighting"}
+    # resumable like any run, and not a bundle by itself
+    more = [*short]
+    more[more.index("--epochs") + 1] = "4"
+    assert run_convert_cli("train", tiny_data, cnn, *more, "--max-images", "120", "--resume") == 0
+    assert json.loads((cnn / "state.json").read_text())["epochs_done"] == 4
+    assert run_convert_cli("convert", cnn, tmp_path / "bundle", "--representative",
+                           tiny_data) == 2
+
+    assert run_convert_cli("train", tiny_data, en, "--epochs", "2", "--max-images", "120",
+                           "--init-from", cnn, "--freeze-backbone") == 0
+    assert "scene_only" not in json.loads((en / "config.json").read_text())
+
+    def weights(path, prefix):
+        with h5py.File(path / "model.weights.h5") as f:
+            out = {}
+            f.visititems(lambda name, obj: out.setdefault(name, np.array(obj))
+                         if hasattr(obj, "shape") and name.startswith(prefix) else None)
+            return out
+
+    # the CNN, and the count and place heads (the first two Dense layers of the captioner)
+    for prefix in ("layers/functional/", "layers/dense/", "layers/dense_1/"):
+        frozen, trained = weights(cnn, prefix), weights(en, prefix)
+        assert frozen and frozen.keys() == trained.keys(), prefix
+        for name in frozen:
+            np.testing.assert_array_equal(frozen[name], trained[name])
+    from conftest import convert_tiny
+
+    int8, _ = convert_tiny(en, tiny_data, tmp_path, "two-stage")
+    assert (int8 / "manifest.json").is_file()

@@ -98,3 +98,42 @@ def test_caption_length_keeps_the_rare_long_captions():
 
 def test_caption_length_is_capped_for_run_on_captions():
     assert caption_length_limit([12] * 99 + [200]) == MAX_CAPTION_TOKENS
+
+
+def test_scene_details_say_each_kinds_colour_and_spot_and_the_lighting():
+    """What --scene-only's extra heads learn: class 0 where the kind is absent."""
+    from conversion.train import scene_details
+
+    night = scene("porch", ("cat", 2))
+    night["lighting"] = "night"
+    night["objects"][0]["colour"] = "black"
+    entries = [entry(1, scene("porch", ("dog", 1))), entry(2, night)]
+    details = scene_details(entries, ["cat", "dog"])
+    assert details.describe() == {"colours": ["black", "red"], "wheres": ["porch"],
+                                  "lightings": ["day", "night"]}
+    np.testing.assert_array_equal(details.colour, [[0, 2], [1, 0]])
+    np.testing.assert_array_equal(details.where, [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(details.lighting, [0, 1])
+    # a resumed run keeps its names; one it does not know counts as absent
+    known = {"colours": ["red"], "wheres": ["porch"], "lightings": ["night"]}
+    again = scene_details(entries, ["cat", "dog"], known)
+    np.testing.assert_array_equal(again.colour, [[0, 1], [0, 0]])
+    np.testing.assert_array_equal(again.lighting, [0, 0])
+
+
+def test_scene_only_accuracy_scores_counts_per_present_group():
+    from conversion.train import scene_only_accuracy
+
+    targets = {"scene_counts": np.array([[2, 0], [0, 1]]), "scene_place": np.array([1, 0]),
+               "scene_colour": np.array([[3, 0], [0, 1]])}
+
+    def one_hot(classes, n):
+        return np.eye(n)[classes]
+
+    outputs = {"scene_counts": one_hot(np.array([[2, 1], [0, 3]]), 4),  # 1 of 2 groups right
+               "scene_place": one_hot(np.array([1, 1]), 2),
+               "scene_colour": one_hot(np.array([[3, 2], [0, 1]]), 4)}
+    figures = scene_only_accuracy(outputs, targets)
+    # a wrong count of an ABSENT kind does not count against "groups" (evaluate's count
+    # accuracy scores the groups the image has; CHAIR-i catches invented ones)
+    assert figures == {"groups": 0.5, "colour": 1.0, "place": 0.5}
