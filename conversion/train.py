@@ -314,7 +314,7 @@ def _batches_class():
 def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     resume = args.resume and (out / "checkpoint.keras").is_file()
-    if getattr(args, "scene_only", False) and args.freeze_backbone:
+    if args.scene_only and args.freeze_backbone:
         raise BadInput("--scene-only trains the CNN, --freeze-backbone freezes it: pick one")
     if out.is_dir() and any(out.iterdir()) and not (args.resume or args.force):
         raise BadInput(f"{out}: directory is not empty (use --resume to continue, --force to "
@@ -380,7 +380,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         # Scene heads only where the CNN trains and the data set has scene records (synthetic).
         scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
         scene = scene_targets(data.entries) if scene_weight else None
-        scene_only = bool(getattr(args, "scene_only", False))
+        scene_only = args.scene_only
         if scene_only and scene is None:
             raise BadInput("--scene-only needs a data set with scene records (synthetic) and a "
                            "--scene-loss above 0")
@@ -488,8 +488,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         log.info("already trained %d epochs", state["epochs_done"])
         return 0
 
-    sample_rows = np.flatnonzero(data.is_val)[:3]
     val_images = np.flatnonzero(data.is_val)
+    sample_rows = val_images[:3]
 
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
