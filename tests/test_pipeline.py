@@ -194,9 +194,30 @@ def test_two_stage_training_a_scene_only_cnn_then_a_frozen_decoder(tiny_data, tm
     assert run_convert_cli("convert", cnn, tmp_path / "bundle", "--representative",
                            tiny_data) == 2
 
+    # benchmarks/scene_heads.py scores the heads on any synthetic set, mirrored too
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "scene_heads.py"
+    done = subprocess.run([sys.executable, script, cnn, tiny_data, "--flip", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    heads = json.loads(done.stdout.strip().splitlines()[-1])
+    records = json.loads((Path(tiny_data) / "captions_en.json").read_text())["images"]
+    assert heads["images"] == len(records)
+    assert heads["groups_total"] == sum(len(r["scene"]["objects"]) for r in records)
+    for view in ("plain", "mirrored", "mean"):
+        assert set(heads[view]) == {"groups", "colour", "where", "place", "lighting"}
+        assert all(0.0 <= v <= 1.0 for v in heads[view].values())
+
     assert run_convert_cli("train", tiny_data, en, "--epochs", "2", "--max-images", "120",
                            "--init-from", cnn, "--freeze-backbone") == 0
     assert "scene_only" not in json.loads((en / "config.json").read_text())
+    refused = subprocess.run([sys.executable, script, en, tiny_data], capture_output=True,
+                             text=True, timeout=600)
+    assert refused.returncode == 2 and "--scene-only" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
     def weights(path, prefix):
         with h5py.File(path / "model.weights.h5") as f:
