@@ -182,12 +182,29 @@ def build_parser() -> argparse.ArgumentParser:
                          "weights; default: far closer to float)")
     convert.add_argument("--float", nargs="?", const=True, default=None, metavar="DIR",
                          help="also write the float32 bundle (default DIR: OUT-float)")
+    convert.add_argument("--mirror", action="store_true",
+                         help="test-time mirroring: the encoder also reads the left-right mirror "
+                         "image and hands the decoder the mean of both views (twice the CNN's "
+                         "cost; Show-and-Tell models only; the shipped bundles use it)")
     convert.add_argument("--name", help="bundle name (default: MODEL's directory name + lang)")
     convert.add_argument("--evaluate", metavar="DATA",
                          help="measure the metrics on DATA and store them in the manifest(s)")
     convert.add_argument("--evaluate-images", type=positive_int, default=None,
                          help="at most this many images of the --evaluate data")
     convert.set_defaults(func=lazy_command("conversion.convert", "cmd_convert"))
+
+    recover = sub.add_parser(
+        "recover",
+        help="rebuild a `train` output directory from a bundle's weights",
+        description="Read the weights back out of a Show-and-Tell bundle on the small CNN (int8 "
+        "ones dequantized) and write them as a `train` output directory (config.json, vocab.txt, "
+        "model.weights.h5), for re-converting or fine-tuning a bundle whose training run is gone.",
+    )
+    add_common_options(recover)
+    recover.add_argument("bundle", metavar="BUNDLE")
+    recover.add_argument("out", metavar="OUT", help="the model directory to write")
+    recover.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
+    recover.set_defaults(func=lazy_command("conversion.recover", "cmd_recover"))
 
     evaluate = sub.add_parser(
         "evaluate",

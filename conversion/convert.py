@@ -67,12 +67,14 @@ def load_trained(model_dir: Path):
     return captioner, train_config, Vocabulary.load(model_dir / "vocab.txt")
 
 
-def calibration_data(captioner, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int):
-    """Float encoder outputs and real greedy decoder inputs for the representative images."""
+def calibration_data(captioner, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int,
+                     mirror: bool = False):
+    """Float encoder outputs and real greedy decoder inputs for the representative images (from
+    the encoder the bundle will have: with `mirror`, the test-time mirroring one)."""
     from .float_decode import float_greedy
 
     steps: list[dict[str, np.ndarray]] = []
-    float_greedy(captioner, images, vocab, collect=steps)
+    float_greedy(captioner, images, vocab, collect=steps, mirror=mirror)
     # every decoder input by name: token, h, c, image_gates (+ keys, values)
     inputs = {name: np.concatenate([s[name] for s in steps]) for name in steps[0]}
     rng = np.random.default_rng(seed)
@@ -144,7 +146,10 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
                                                      "vocab.txt")},
         "metrics": {},
         "training": {k: train_config.get(k) for k in ("seed", "data", "caption_mode")}
-        | {"model": model},
+        | {"model": model}
+        # a model that `recover` read back out of a bundle says which
+        | ({"recovered_from": train_config["recovered_from"]}
+           if "recovered_from" in train_config else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra or {}),
     }
@@ -157,6 +162,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out = Path(args.out)
     captioner, train_config, vocab = load_trained(model_dir)
     size = captioner.config.image_size
+    if args.mirror and captioner.config.decoder != "show_and_tell":
+        raise BadInput(f"{model_dir}: --mirror needs a Show-and-Tell model (this one has the "
+                       f"{captioner.config.decoder} decoder)")
 
     ds = load_dataset(args.representative, images_dir=args.images)
     entries = [e for e in ds.images if e.split in (None, "train", "restval")] or ds.images
@@ -166,12 +174,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
     images = load_images(entries, size, train_config.get("resize", "center_crop"))
     log.info("calibrating on %d images", len(images))
     decoder_samples = calibration_data(captioner, images, vocab, args.calibration_steps,
-                                       train_config.get("seed", 0))
+                                       train_config.get("seed", 0), mirror=args.mirror)
     decoder_mode = DECODER_MODES[args.decoder]
     # int8 decoders end in LOG_SOFTMAX (one integer op instead of numpy on the device); TFLite
     # has no 16x8 LOG_SOFTMAX. The float twin has the same outputs as its int8 bundle.
     log_probs = decoder_mode == "int8"
-    encoder, decoder = captioner.export_models(batch_size=1, log_probs=log_probs)
+    encoder, decoder = captioner.export_models(batch_size=1, log_probs=log_probs,
+                                               mirror=args.mirror)
+    # informational: the runtime needs nothing (the mirroring is inside encoder.tflite)
+    extra = {"test_time_mirror": bool(args.mirror)}
     name = args.name or f"{model_dir.name}-{vocab.language}"
 
     with tempfile.TemporaryDirectory(prefix="edge-captioner-convert-") as tmp:
@@ -191,7 +202,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     wiring = captioner.decoder_wiring(log_probs=log_probs)
     manifest = write_bundle(out, name, int8_files, vocab, train_config,
-                            {"encoder": "int8", "decoder": decoder_mode}, wiring)
+                            {"encoder": "int8", "decoder": decoder_mode}, wiring, extra)
     bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}
     if any(bad.values()):
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
@@ -202,7 +213,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         float_out = Path(args.float) if isinstance(args.float, str) else out.with_name(
             out.name + "-float")
         write_bundle(float_out, name + "-float", float_files, vocab, train_config,
-                     {"encoder": "float32", "decoder": "float32"}, wiring)
+                     {"encoder": "float32", "decoder": "float32"}, wiring, extra)
         written.append(float_out)
 
     if args.evaluate:

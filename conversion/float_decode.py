@@ -134,12 +134,13 @@ def greedy_batch(
     return out
 
 
-def float_greedy(captioner, images: np.ndarray, vocab, collect: list | None = None) -> list[list[int]]:
-    """Greedy token ids for images with a Captioner's float weights: its exported Keras encoder,
-    then the numpy twin of its exported one-step decoder, wired as the manifest would wire them
-    (what `train` samples each epoch, what `convert` calibrates the decoder on, and what
-    benchmarks/float_scene_metrics.py scores)."""
-    encoder, decoder = captioner.export_models(batch_size=None)
+def float_greedy(captioner, images: np.ndarray, vocab, collect: list | None = None,
+                 mirror: bool = False) -> list[list[int]]:
+    """Greedy token ids for images with a Captioner's float weights: its exported Keras encoder
+    (with `mirror`, the test-time mirroring one), then the numpy twin of its exported one-step
+    decoder, wired as the manifest would wire them (what `train` samples each epoch, what
+    `convert` calibrates the decoder on, and what benchmarks/float_scene_metrics.py scores)."""
+    encoder, decoder = captioner.export_models(batch_size=None, mirror=mirror)
     encoded = encoder.predict(np.asarray(images, np.float32), batch_size=64, verbose=0)
     return greedy_batch(step_for(decoder), initial_state(encoded, captioner.decoder_wiring()),
                         vocab.start_id, vocab.end_id, captioner.config.max_length, collect=collect)

@@ -167,6 +167,51 @@ def build_backbone(config: ModelConfig) -> keras.Model:
     return keras.Model(image, feature, name="backbone")
 
 
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) zero padding of "same" padding along one axis, as TensorFlow and TFLite
+    place it: the odd pixel goes after (right, bottom)."""
+    total = max(kernel - (stride if size % stride == 0 else size % stride), 0)
+    return total // 2, total - total // 2
+
+
+def mirror_tower(backbone: keras.Model, image):
+    """The small CNN's feature vector of the MIRROR image of `image`, computed from `image` itself
+    by a copy of the CNN with left-right mirrored weights: each conv kernel mirrored, the feature
+    layer's rows re-ordered to read the map's columns right to left, and the zero padding of every
+    conv mirrored too (a stride-2 "same" conv pads only the right edge; its mirror pads the left).
+    That equals the CNN on the flipped image, but with the ops the Edge TPU compiler and every
+    int8 runtime take (PAD, CONV_2D, FULLY_CONNECTED), where flipping the image in the graph
+    would need REVERSE_V2, which the Edge TPU compiler does not map. `backbone` must be
+    build_backbone's "small" CNN: a chain of elementwise layers, convs, a flatten and a Dense."""
+    x = image
+    for layer in backbone.layers[1:]:
+        if isinstance(layer, layers.Conv2D):
+            kernel_size, stride = layer.kernel_size, layer.strides
+            rows, cols = int(x.shape[1]), int(x.shape[2])
+            top_bottom = _same_padding(rows, kernel_size[0], stride[0])
+            left, right = _same_padding(cols, kernel_size[1], stride[1])
+            if left != right:
+                x = layers.ZeroPadding2D((top_bottom, (right, left)),
+                                         name=f"mirror_{layer.name}_pad")(x)
+            mirrored = layers.Conv2D(layer.filters, kernel_size, strides=stride,
+                                     padding="same" if left == right else "valid",
+                                     use_bias=layer.use_bias, name=f"mirror_{layer.name}")
+            x = mirrored(x)
+            weights = layer.get_weights()
+            mirrored.set_weights([weights[0][:, ::-1]] + weights[1:])
+        elif isinstance(layer, layers.Dense):  # the feature layer, on the flattened map
+            rows, cols, channels = (int(d) for d in backbone.get_layer("squeeze_relu").output.shape[1:])
+            kernel, bias = layer.get_weights()
+            kernel = kernel.reshape(rows, cols, channels, -1)[:, ::-1].reshape(kernel.shape)
+            mirrored = layers.Dense(layer.units, activation=layer.activation,
+                                    name=f"mirror_{layer.name}")
+            x = mirrored(x)
+            mirrored.set_weights([kernel, bias])
+        else:  # Rescaling, BatchNormalization, ReLU, flatten, dropout: per pixel, shared as is
+            x = layer(x, training=False)
+    return x
+
+
 class Captioner:
     """Holds the shared layers; builds the training model and the exported graphs from them."""
 
@@ -383,13 +428,25 @@ class Captioner:
         kernel, recurrent, bias = (np.asarray(w) for w in self.lstm.get_weights())
         return kernel, recurrent, bias
 
-    def export_models(self, batch_size: int = 1,
-                      log_probs: bool = False) -> tuple[keras.Model, keras.Model]:
+    def export_models(self, batch_size: int = 1, log_probs: bool = False,
+                      mirror: bool = False) -> tuple[keras.Model, keras.Model]:
         """Encoder and one-step decoder with static shapes, weights copied from training.
 
         log_probs: the decoder ends in a log-softmax and outputs "log_probs" instead of "logits".
         In an int8 graph that is one integer LOG_SOFTMAX op (~0.3 us), against ~3 us of numpy per
-        step on the device; TFLite has no 16x8 LOG_SOFTMAX, so 16x8 decoders output logits."""
+        step on the device; TFLite has no 16x8 LOG_SOFTMAX, so 16x8 decoders output logits.
+
+        mirror: test-time mirroring inside the encoder. It runs the CNN and scene heads on the image
+        and on its left-right mirror image and hands the decoder the mean of the two (features
+        and heads' probabilities), so a scene and its mirror image get the same caption. Our
+        captions never say left or right and training mirrors half the images (`train --augment
+        flip`), so both views are scenes the model knows; their mean is steadier on what one view
+        sees badly (the README, "The shipped default bundles", has what it buys). The bundle format
+        and the runtime are unchanged: the encoder still maps one image to the initial state, at
+        twice the CNN's cost. Show-and-Tell on the small CNN only (see mirror_tower); the attention
+        decoder's spatial keys and values of the mirror image would need their grid mirrored back."""
+        if mirror and (self.config.decoder != "show_and_tell" or self.config.backbone != "small"):
+            raise ValueError("test-time mirroring needs a Show-and-Tell model on the small CNN")
         if self.config.decoder == "attention":
             return self._export_attention(batch_size, log_probs)
         c = self.config
@@ -399,6 +456,9 @@ class Captioner:
 
         image = keras.Input((c.image_size, c.image_size, 3), batch_size=batch_size, name="image")
         feature = self.decoder_input(self.backbone(image, training=False))
+        if mirror:
+            mirrored = self.decoder_input(mirror_tower(self.backbone, image))
+            feature = layers.Average(name="mirror_mean")([feature, mirrored])
         image_gates_layer = layers.Dense(4 * c.units, use_bias=True, name="image_gates")
         encoder = keras.Model(
             image,
