@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild a `train` output directory from a bundle's weights",
         description="Read the weights back out of a Show-and-Tell bundle on the small CNN (int8 "
         "ones dequantized) and write them as a `train` output directory (config.json, vocab.txt, "
-        "model.weights.h5), for re-converting or fine-tuning a bundle whose training run is gone.",
+        "model.weights.h5), to convert again (or reuse the CNN of: `train --init-from`) a "
+        "bundle whose training run is gone.",
     )
     add_common_options(recover)
     recover.add_argument("bundle", metavar="BUNDLE")

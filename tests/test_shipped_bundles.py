@@ -2,8 +2,10 @@
 bundled sample clip (an empty porch, then a person at the door, then a package left behind)."""
 
 import cv2
+import numpy as np
 import pytest
 
+from conftest import ENCODER_OPS
 from conversion.mentions import parse_caption
 from conversion.tflite_check import graph_report
 from edge_captioner.bundle import DEFAULT_BUNDLE_NAMES, load_bundle, resolve_bundle_path
@@ -43,3 +45,22 @@ def test_shipped_bundle_describes_the_sample_clip(name):
     assert said[50].counts.get("person") == 1, "a person stands at the door"
     assert said[115].counts == {"package": 1}, "the package stays behind"
     assert {m.place for m in said.values()} == {"front_door"}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_encoder_sees_a_frame_and_its_mirror_alike(name):
+    bundle = load_bundle(name)
+    assert bundle.manifest["test_time_mirror"] is True  # convert --mirror
+    # the mirrored CNN adds PAD only; the scene heads SOFTMAX and CONCATENATION
+    ops = set(graph_report(bundle.file("encoder.tflite"))["ops"])
+    assert "PAD" in ops and ops <= ENCODER_OPS | {"PAD", "SOFTMAX", "CONCATENATION"}
+    captioner = Captioner(name)
+    model = captioner.model
+    image = captioner.prepare(clip_frame(50))
+    seen, mirrored, other = (model.encode(i) for i in (
+        image, np.ascontiguousarray(image[:, ::-1]), captioner.prepare(clip_frame(115))))
+    for tensor in seen:
+        # the same up to int8 rounding: far closer than two different frames are
+        mirror_gap = np.abs(seen[tensor] - mirrored[tensor]).mean()
+        frame_gap = np.abs(seen[tensor] - other[tensor]).mean()
+        assert mirror_gap < 0.1 * frame_gap, tensor  # 0.01-0.03; 0.25-0.6 unmirrored
