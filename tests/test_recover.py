@@ -57,12 +57,16 @@ def test_an_int8_bundle_recovered_and_converted_again_keeps_its_int8_weights(tin
         before, after = graph_weights(int8 / graph), graph_weights(again / graph)
         assert before.keys() == after.keys() and len(before) >= 3
         for name, (kernel, _) in before.items():
-            steps = np.abs(after[name][0] - kernel) / (np.abs(kernel).max(
-                axis=tuple(range(1, kernel.ndim)), keepdims=True) / 127)  # per output channel
+            step = np.abs(kernel).max(axis=tuple(range(1, kernel.ndim)), keepdims=True) / 127
+            steps = np.abs(after[name][0] - kernel) / step  # per output channel
             if name == "token_gates":
-                # the one-hot kernel goes back through a rank-E split of the rounded
-                # embedding @ K_embed (recover.split_token_kernel): within one step, mostly 0
-                assert steps.max() <= 1.01 and np.mean(steps > 0.5) < 0.1, name
+                # The one-hot kernel goes back through the nearest rank-E split of the rounded
+                # embedding @ K_embed (recover.split_token_kernel; V 51 > E 24 here). The float
+                # kernel was rank E and within half a step of the int8 one, so the split is at
+                # least as close to it (Eckart-Young), and rounding again adds half a step:
+                # in all, at most one step per value in root mean square.
+                assert np.sqrt(np.mean(steps ** 2)) <= 1.0, name  # measured: 0.2
+                assert np.mean(steps > 0.5) < 0.1, name  # most values back on their own step
             else:  # each channel's scale comes back, so the values are the same int8 steps
                 assert steps.max() < 1e-3, name
     manifest = json.loads((again / "manifest.json").read_text())
