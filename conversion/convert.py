@@ -162,9 +162,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out = Path(args.out)
     captioner, train_config, vocab = load_trained(model_dir)
     size = captioner.config.image_size
-    if args.mirror and captioner.config.decoder != "show_and_tell":
-        raise BadInput(f"{model_dir}: --mirror needs a Show-and-Tell model (this one has the "
-                       f"{captioner.config.decoder} decoder)")
+    if args.mirror and (captioner.config.decoder, captioner.config.backbone) != (
+            "show_and_tell", "small"):
+        raise BadInput(f"{model_dir}: --mirror needs a Show-and-Tell model on the small CNN "
+                       f"(this one: {captioner.config.decoder} on {captioner.config.backbone})")
 
     ds = load_dataset(args.representative, images_dir=args.images)
     entries = [e for e in ds.images if e.split in (None, "train", "restval")] or ds.images

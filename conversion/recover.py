@@ -40,10 +40,18 @@ log = logging.getLogger(__name__)
 WEIGHT_OPS = {"CONV_2D", "FULLY_CONNECTED"}
 
 
-def _layer_name(tensor_name: str) -> str:
-    """'encoder_1/backbone_1/c3_1/convolution' -> 'c3'; 'decoder_1/logits_1/MatMul' -> 'logits'."""
-    parts = tensor_name.split(";")[0].split("/")
-    return re.sub(r"_\d+$", "", parts[-2])
+def _layer_name(weight_name: str, output_name: str) -> str | None:
+    """The Keras layer of a CONV_2D or FULLY_CONNECTED: 'encoder_1/backbone_1/c3_1/convolution'
+    -> 'c3', 'decoder_1/logits_1/MatMul' -> 'logits'. A weight tensor that two layers share (a
+    --mirror encoder's 1x1 squeeze and scene heads) loses its name ('arith.constant111'): then the
+    op's output tensor names the layer ('...;encoder_1/backbone_1/squeeze_1/convolution;...')."""
+    for name in (weight_name, output_name):
+        for part in name.split(";"):
+            match = re.search(r"([^/]+)/(convolution|MatMul)$", part)
+            if match:
+                return re.sub(r"_\d+$", "", match.group(1))
+    parts = weight_name.split(";")[0].split("/")
+    return re.sub(r"_\d+$", "", parts[-2]) if len(parts) > 1 else None
 
 
 def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
@@ -64,14 +72,26 @@ def graph_weights(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]
     FULLY_CONNECTED in a .tflite graph, dequantized to float32."""
     it = _interpreter(path)
     tensors = {t["index"]: t for t in it.get_tensor_details()}
+    ops = it._get_ops_details()
+    # A --mirror encoder's mean of the two views (keras Average) converts to an ADD whose 0.5 the
+    # converter folds into the FULLY_CONNECTED layers that read it: their kernels come back x2.
+    halved_inputs = {o for op in ops if op["op_name"] == "ADD"
+                     for o in op["outputs"] if "/mirror_mean" in tensors[o]["name"]}
     out = {}
-    for op in it._get_ops_details():
+    for op in ops:
         if op["op_name"] not in WEIGHT_OPS:
             continue
         weight, bias = (list(op["inputs"][1:3]) + [-1])[:2]
         detail = tensors[weight]
+        name = _layer_name(detail["name"], tensors[op["outputs"][0]]["name"])
+        # a --mirror encoder's mirrored CNN (mirror_*) is derived from the CNN; the scene heads
+        # it shares with the CNN appear twice with the same weights: keep the first
+        if name is None or name.startswith("mirror_") or name in out:
+            continue
         kernel = _dequantize(it.get_tensor(weight), detail)
-        out[_layer_name(detail["name"])] = (
+        if op["inputs"][0] in halved_inputs:
+            kernel = kernel * np.float32(2)
+        out[name] = (
             kernel, _dequantize(it.get_tensor(bias), tensors[bias]) if bias >= 0 else None)
     return out
 

@@ -11,6 +11,7 @@ from test_decoder_step import INT8_DECODER_OPS
 from test_model import random_captioner
 
 from conftest import ENCODER_OPS, caption_without_tensorflow, run_convert_cli
+from conversion.recover import graph_weights
 from conversion.tflite_check import graph_report
 from edge_captioner.captioner import Captioner
 
@@ -58,7 +59,8 @@ def test_a_mirroring_encoder_starts_an_image_and_its_mirror_image_alike():
 
 
 def test_convert_mirror_keeps_the_encoder_integer_only_on_edge_tpu_ops(tiny_model, tiny_data,
-                                                                      tiny_test_data, tmp_path):
+                                                                      tiny_test_data, tiny_bundles,
+                                                                      tmp_path):
     int8, flt = tmp_path / "int8", tmp_path / "float"
     assert run_convert_cli("convert", tiny_model, int8, "--representative", tiny_data,
                            "--calibration-images", "80", "--decoder", "int8", "--float", flt,
@@ -83,6 +85,15 @@ def test_convert_mirror_keeps_the_encoder_integer_only_on_edge_tpu_ops(tiny_mode
         for name in plain:
             np.testing.assert_allclose(plain[name], mirrored[name], atol=1e-4)
     assert caption_without_tensorflow(int8, paths[0]).strip()
+
+    # recover reads a mirroring bundle's weights back as the model's own: the mirrored CNN is
+    # left out, and the 0.5 of the mean that the converter folds into the layers after it undone
+    _, plain_float = tiny_bundles
+    mirrored, plain = (graph_weights(b / "encoder.tflite") for b in (flt, plain_float))
+    assert mirrored.keys() == plain.keys() and "image_gates" in plain
+    for name, (kernel, _) in plain.items():
+        np.testing.assert_allclose(mirrored[name][0], kernel, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert run_convert_cli("recover", int8, tmp_path / "recovered") == 0
 
 
 def test_convert_mirror_refuses_an_attention_model(tiny_attention_model, tiny_data, tmp_path,
