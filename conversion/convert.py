@@ -97,10 +97,18 @@ def _representative(samples: dict[str, np.ndarray]) -> Callable[[], Iterator[dic
 def convert_graph(keras_model, workdir: Path, name: str, mode: str,
                   samples: dict[str, np.ndarray] | None, uint8_input: bool = False) -> bytes:
     """Keras model -> TFLite bytes. mode: float | int8 | int16x8."""
-    import tensorflow as tf
 
     saved = workdir / name
     keras_model.export(str(saved), format="tf_saved_model", verbose=False)
+    return convert_saved_model(saved, mode, samples, uint8_input)
+
+
+def convert_saved_model(saved: Path, mode: str, samples: dict[str, np.ndarray] | None,
+                        uint8_input: bool = False) -> bytes:
+    """A SavedModel directory (its serving_default signature) -> TFLite bytes; mode as above.
+    samples: calibration inputs by the signature's input names, one row per example."""
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
     if mode != "float":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput
+from .perception import PerceptionSpec, parse_perception
 from .vocab import Vocabulary
 from .wiring import DecoderWiring, parse_wiring
 
@@ -77,6 +78,11 @@ class Bundle:
         return self.path / name
 
     @property
+    def perception(self) -> PerceptionSpec | None:
+        """The real-world detector and classifier (perception.py), if the bundle has them."""
+        return parse_perception(self.manifest, self.path / "manifest.json")
+
+    @property
     def wiring(self) -> DecoderWiring:
         """How the encoder and decoder connect (wiring.py); derived for old Show-and-Tell bundles."""
         return parse_wiring(self.manifest, self.path / "manifest.json")
@@ -123,7 +129,12 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
     _check_image_section(manifest_path, manifest["image"])
     _check_tensors_section(manifest_path, manifest["tensors"], manifest["image"])
     parse_wiring(manifest, manifest_path)  # the decoder section (wiring.py), before any file work
-    for name in BUNDLE_FILES:
+    perception = parse_perception(manifest, manifest_path)
+    # the graphs and vocabulary, the perception graphs and labels, and whatever else the manifest
+    # lists with a hash (licence texts): each must be there, unchanged
+    needed = [*BUNDLE_FILES, *(perception.files if perception else ()), *manifest["files"]]
+    for name in dict.fromkeys(needed):
+        _check_file_name(manifest_path, name)
         file_path = path / name
         expected = manifest["files"].get(name)
         if not isinstance(expected, str):
@@ -145,6 +156,15 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
     if not 2 <= manifest["max_length"] <= 256:
         raise BadInput(f"{manifest_path}: 'max_length' must be 2..256")
     return Bundle(path=path, manifest=manifest, vocab=vocab)
+
+
+def _check_file_name(manifest_path: Path, name: str) -> None:
+    """A bundle's files stay inside the bundle: the manifest is untrusted input."""
+    parts = Path(name).parts
+    if (not name or Path(name).is_absolute() or ".." in parts or "\\" in name
+            or any(c in name for c in "\0\n\r")):
+        raise BadInput(f"{manifest_path}: file name {name!r} must be a relative path inside the "
+                       "bundle")
 
 
 def _check_image_section(manifest_path: Path, image: dict) -> None:

@@ -7,7 +7,10 @@ and the exit code is 2 at the end.
 
 --explain: for a bundle with an attention decoder, the strongest attention cell and its region for
 every word (`cat@(r3,c0) lower-left`), on a line after the caption, or as an "attention" list in
-the JSON; a bundle without attention says so once (exit 0).
+the JSON; a bundle without attention says so once (exit 0). For a bundle with real-world graphs
+(a perception section), --explain also prints what they found, and --json always includes it as
+"found": the detector's objects (label, score, box as fractions of the frame) and the
+classifier's top classes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .captioner import Captioner
 from .cli_support import one_line
 from .errors import EXIT_BAD_INPUT, EXIT_OK
 from .explain import explain_words, format_explanation
+from .perception import Findings
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,14 @@ def frames_of(path: Path, every: int | None) -> Iterator[tuple[int | None, float
         capture.release()
 
 
+def format_findings(findings: Findings) -> str:
+    """`person 0.76 [0.12,0.05,0.64,1.00], cat 0.41 [...]; classes: Egyptian cat 0.78, ...`"""
+    objects = ", ".join(f"{o.label} {o.score:.2f} [{','.join(f'{v:.2f}' for v in o.box)}]"
+                        for o in findings.objects) or "no objects"
+    classes = ", ".join(f"{name} {p:.2f}" for name, p in findings.classes)
+    return f"{objects}; classes: {classes}" if classes else objects
+
+
 def cmd_caption(args: argparse.Namespace) -> int:
     captioner = Captioner(args.bundle, runtime=args.runtime, threads=args.threads,
                           delegate=args.delegate, fallback_cpu=args.fallback == "cpu",
@@ -120,12 +132,16 @@ def cmd_caption(args: argparse.Namespace) -> int:
                         record["time_s"] = None if seconds is None else round(seconds, 3)
                     if explain:
                         record["attention"] = words
+                    if result.findings is not None:
+                        record["found"] = result.findings.to_json()
                     print(json.dumps(record, ensure_ascii=False), flush=True)
                 else:
                     where = str(path) if frame_no is None else f"{path}@{frame_no}"
                     print(f"{where}: {result.text}", flush=True)
                     if words is not None:
                         print(f"  attention: {format_explanation(words)}", flush=True)
+                    if explain and result.findings is not None:
+                        print(f"  found: {format_findings(result.findings)}", flush=True)
         except Unreadable as exc:
             failures += 1
             print(f"edge-captioner: error: {path}: {one_line(exc)}", file=sys.stderr, flush=True)

@@ -20,7 +20,8 @@ import numpy as np
 from .bundle import Bundle, load_bundle
 from .errors import BadInput
 from .interpreters import Graph, edgetpu_delegate, pick_runtime
-from .preprocess import prepare_image
+from .perception import Findings, Perception
+from .preprocess import model_input
 from .search import Caption, beam_search, greedy
 from .wiring import check_against_graphs
 
@@ -147,6 +148,9 @@ class CaptionResult:
     encoder_ms: float
     # with explain=True on a bundle with attention: per token, the (rows, cols) weights
     attention: list[np.ndarray] | None = None
+    # what the bundle's real-world detector and classifier found (bundles with a perception
+    # section); their time is part of latency_ms
+    findings: Findings | None = None
 
 
 class Captioner:
@@ -155,6 +159,9 @@ class Captioner:
                  beam_size: int = 1, max_length: int | None = None, length_alpha: float = 0.0):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.model = BundleModel(self.bundle, runtime, threads, delegate, fallback_cpu)
+        spec = self.bundle.perception
+        self.perception = (Perception(spec, self.bundle.path, self.model.runtime, threads)
+                           if spec is not None else None)
         self.beam_size = beam_size
         self.max_length = min(max_length or self.bundle.max_length, self.bundle.max_length)
         self.length_alpha = length_alpha
@@ -165,8 +172,7 @@ class Captioner:
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> the encoder's input image."""
-        rgb = prepare_image(frame, self.size, self.resize)
-        return rgb if self.colour_order == "RGB" else np.ascontiguousarray(rgb[..., ::-1])
+        return model_input(frame, self.size, self.resize, self.colour_order)
 
     def search(self, image: np.ndarray, beam_size: int | None = None) -> tuple[Caption, float]:
         best, encoder_ms, _ = self._search(image, beam_size)
@@ -190,6 +196,9 @@ class Captioner:
         """explain: also the attention weights behind each word (bundles with attention only;
         None otherwise). They are not part of latency_ms."""
         started = time.perf_counter()
+        # the real-world graphs need the frame itself, at their own size
+        findings = (self.perception.see(frame)
+                    if self.perception is not None and not prepared else None)
         image = frame if prepared else self.prepare(frame)
         best, encoder_ms, initial = self._search(image, beam_size)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -202,4 +211,5 @@ class Captioner:
             latency_ms=latency_ms,
             encoder_ms=encoder_ms,
             attention=attention,
+            findings=findings,
         )

@@ -36,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="videos: caption every Nth frame instead of the first only")
     caption.add_argument("--json", action="store_true", help="one JSON object per line")
     caption.add_argument("--explain", action="store_true",
-                         help="attention bundles: after each caption, the strongest attention "
-                         "cell and image region per word (an \"attention\" list with --json)")
+                         help="after each caption: what the real-world detector and classifier "
+                         "found (bundles with them), and for attention bundles the strongest "
+                         "attention cell and image region per word (an \"attention\" list with "
+                         "--json)")
     caption.set_defaults(func=lazy_command("edge_captioner.caption_cmd", "cmd_caption"))
 
     bench = sub.add_parser(

@@ -91,3 +91,9 @@ def prepare_image(frame: np.ndarray, size: int, mode: str = "center_crop",
                   colour_order: str = "BGR") -> np.ndarray:
     """OpenCV frame -> (size, size, 3) uint8 RGB, the model's input before quantization."""
     return np.ascontiguousarray(fit_square(to_rgb(frame, colour_order), size, mode))
+
+
+def model_input(frame: np.ndarray, size: int, mode: str, model_order: str) -> np.ndarray:
+    """OpenCV frame -> (size, size, 3) uint8 in the channel order the graph was trained on."""
+    rgb = prepare_image(frame, size, mode)
+    return rgb if model_order == "RGB" else np.ascontiguousarray(rgb[..., ::-1])

