@@ -139,24 +139,24 @@ def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, 
 def format_result(r: dict) -> str:
     def row(name: str, p: dict, unit: str = "ms") -> str:
         k = 1000.0 if unit == "us" else 1.0  # a decoder step is microseconds
-        return (f"  {name:<26}{p['p50_ms'] * k:>9.3f} {unit} p50 "
+        return (f"  {name:<28}{p['p50_ms'] * k:>9.3f} {unit} p50 "
                 f"{p['p95_ms'] * k:>9.3f} {unit} p95")
 
     return "\n".join([
         f"{r['bundle']} ({r['path']}) on {r['runtime']}, {r['threads']} thread(s), beam {r['beam']}"
         f", quantization {r['quantization']}",
-        *[row(f"{role} (with preprocessing)", p) for role, p in r["perception"].items()],
+        *[row(f"{role} (+ preprocessing)", p) for role, p in r["perception"].items()],
         row("encoder", r["encoder"]),
         row("decoder step", r["decoder_step"], "us"),
         row("  of which invoke", r["decoder_invoke"], "us"),
         row("greedy loop per token", r["greedy_loop_per_token"], "us"),
         row("whole caption", r["caption"]),
-        f"  {'tokens per caption':<26}{r['tokens_per_caption']:>9.1f}",
-        f"  {'python per step':<26}{r['python_overhead_per_step_ms'] * 1000:>9.3f} us",
-        f"  {'python per token in loop':<26}"
+        f"  {'tokens per caption':<28}{r['tokens_per_caption']:>9.1f}",
+        f"  {'python per step':<28}{r['python_overhead_per_step_ms'] * 1000:>9.3f} us",
+        f"  {'python per token in loop':<28}"
         f"{r['python_overhead_per_token_in_loop_ms'] * 1000:>9.3f} us",
-        f"  {'captions per second':<26}{r['fps']:>9.1f}",
-        f"  {'peak RSS so far':<26}{r['peak_rss_mb']:>9.1f} MB",
+        f"  {'captions per second':<28}{r['fps']:>9.1f}",
+        f"  {'peak RSS so far':<28}{r['peak_rss_mb']:>9.1f} MB",
     ])
 
 

