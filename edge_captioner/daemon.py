@@ -161,7 +161,7 @@ class CameraWorker:
     def _payload(self, frame: Frame, result: CaptionResult) -> dict:
         self._seq += 1
         bundle = self.service.captioner.bundle
-        return {
+        payload = {
             "camera": self.config.name,
             "caption": result.text,
             "confidence": round(float(result.confidence), 4),
@@ -171,6 +171,11 @@ class CameraWorker:
             "latency_ms": round(result.latency_ms, 1),
             "seq": self._seq,
         }
+        if result.findings is not None:
+            # what the real-world detector and classifier found (bundles with them), as in
+            # `caption --json`; Home Assistant shows it among the caption sensor's attributes
+            payload["found"] = result.findings.to_json()
+        return payload
 
     def _publish(self, frame: Frame, result: CaptionResult) -> None:
         payload = self._payload(frame, result)
