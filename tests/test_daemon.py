@@ -708,3 +708,26 @@ def test_systemd_ready_watchdog_and_stopping(tiny_bundles, shared_port, names, t
     pings = [at for at, line in received if line == "WATCHDOG=1"]
     gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
     print(f"watchdog pings: {len(pings)}, gaps {', '.join(f'{g:.2f}' for g in gaps)} s")
+
+
+def test_the_default_bundle_publishes_what_its_real_world_encoder_found(shared_port, names,
+                                                                         tmp_path, run_daemon):
+    """A camera looking at a real photo of a person: the caption's JSON says a person was found,
+    with a box (the shipped bundle's perception graphs, through the daemon)."""
+    from conversion.pretrained import photos
+
+    clip = tmp_path / "astronaut.avi"
+    frame = cv2.resize(photos.load_photo("astronaut"), (320, 320))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    for _ in range(20):
+        writer.write(frame)
+    writer.release()
+    config = write_config(tmp_path / "config.yaml", names, "default-en", shared_port,
+                          source=str(clip), interval_s=0.3, heartbeat_s=1.0)
+    with MQTTCollector(shared_port, [f"{names.base}/#"]) as sub:
+        daemon = run_daemon(config)
+        caption = wait_captions(sub, names, 1, STARTUP_S, daemon)[0]
+    assert set(caption) == REQUIRED_FIELDS | {"found"}, caption
+    assert caption["found"]["kinds"] == {"person": 1}, caption["found"]
+    person = caption["found"]["objects"][0]
+    assert person["label"] == "person" and len(person["box"]) == 4
