@@ -171,8 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(convert)
     convert.add_argument("model", metavar="MODEL", help="a `train` output directory")
     convert.add_argument("out", metavar="OUT", help="the bundle directory to write")
-    convert.add_argument("--representative", metavar="DATA", required=True,
-                         help="data set whose images calibrate the quantization")
+    convert.add_argument("--encoder", metavar="DIR",
+                         help="a real-world encoder made by `encoder`, added to the bundle(s) "
+                         "(needed by train-grounded models)")
+    convert.add_argument("--representative", metavar="DATA",
+                         help="data set whose images calibrate the quantization (not for "
+                         "train-grounded models: they calibrate on their own evidence vectors)")
     convert.add_argument("--images", metavar="DIR", help="image directory of DATA")
     convert.add_argument("--calibration-images", type=positive_int, default=300)
     convert.add_argument("--calibration-steps", type=positive_int, default=3000,
@@ -206,6 +210,29 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("out", metavar="OUT", help="the model directory to write")
     recover.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     recover.set_defaults(func=lazy_command("conversion.recover", "cmd_recover"))
+
+    grounded = sub.add_parser(
+        "train-grounded",
+        help="train the grounded decoder on simulated real-world encoder findings",
+        description="Train a Show-and-Tell LSTM decoder that reads what the real-world encoder "
+        "found (its detections' scores per kind, the classifier's place and animal cues, the "
+        "camera's configured place) and says only that: synthetic scenes, their findings "
+        "simulated with the detector's errors, grounded canonical captions as targets. No images "
+        "are rendered. `convert OUT BUNDLE` then makes the int8 bundle (calibrated on OUT's own "
+        "evidence vectors) and `attach` adds the real-world encoder it reads.",
+    )
+    add_common_options(grounded)
+    grounded.add_argument("out", metavar="OUT", help="model directory to write")
+    grounded.add_argument("--lang", choices=["en", "zh"], default="en")
+    grounded.add_argument("--count", type=positive_int, default=60000, help="simulated examples")
+    grounded.add_argument("--epochs", type=positive_int, default=8)
+    grounded.add_argument("--batch-size", type=positive_int, default=128)
+    grounded.add_argument("--units", type=positive_int, default=128)
+    grounded.add_argument("--embedding-dim", type=positive_int, default=32)
+    grounded.add_argument("--feature-dim", type=positive_int, default=128)
+    grounded.add_argument("--lr", type=float, default=3e-3)
+    grounded.add_argument("--seed", type=int, default=0)
+    grounded.set_defaults(func=lazy_command("conversion.grounded", "cmd_train_grounded"))
 
     encoder = sub.add_parser(
         "encoder",

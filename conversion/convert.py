@@ -175,13 +175,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise BadInput(f"{model_dir}: --mirror needs a Show-and-Tell model on the small CNN "
                        f"(this one: {captioner.config.decoder} on {captioner.config.backbone})")
 
-    ds = load_dataset(args.representative, images_dir=args.images)
-    entries = [e for e in ds.images if e.split in (None, "train", "restval")] or ds.images
-    entries = [e for e in entries if e.path.is_file()][: args.calibration_images]
-    if not entries:
-        raise BadInput(f"{args.representative}: no readable images for calibration")
-    images = load_images(entries, size, train_config.get("resize", "center_crop"))
-    log.info("calibrating on %d images", len(images))
+    grounded = captioner.config.backbone == "evidence"
+    if grounded:
+        # the encoder's input is the findings vector: calibrate on the model's own (simulated)
+        images = np.load(model_dir / "evidence.npy")[: args.calibration_images]
+    else:
+        if not args.representative:
+            raise BadInput(f"{model_dir}: --representative DATA is needed to calibrate an "
+                           "image encoder")
+        ds = load_dataset(args.representative, images_dir=args.images)
+        entries = [e for e in ds.images if e.split in (None, "train", "restval")] or ds.images
+        entries = [e for e in entries if e.path.is_file()][: args.calibration_images]
+        if not entries:
+            raise BadInput(f"{args.representative}: no readable images for calibration")
+        images = load_images(entries, size, train_config.get("resize", "center_crop"))
+    log.info("calibrating on %d %s", len(images), "evidence vectors" if grounded else "images")
     decoder_samples = calibration_data(captioner, images, vocab, args.calibration_steps,
                                        train_config.get("seed", 0), mirror=args.mirror)
     decoder_mode = DECODER_MODES[args.decoder]
@@ -192,13 +200,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
                                                mirror=args.mirror)
     # informational: the runtime needs nothing (the mirroring is inside encoder.tflite)
     extra = {"test_time_mirror": bool(args.mirror)}
+    if grounded:
+        extra["evidence"] = train_config["evidence"]
     name = args.name or f"{model_dir.name}-{vocab.language}"
 
     with tempfile.TemporaryDirectory(prefix="edge-captioner-convert-") as tmp:
         work = Path(tmp)
         int8_files = {
             "encoder.tflite": convert_graph(encoder, work, "encoder", "int8",
-                                            {"image": images.astype(np.float32)}, uint8_input=True),
+                                            {"evidence" if grounded else "image":
+                                             images.astype(np.float32)},
+                                            uint8_input=not grounded),
             "decoder.tflite": convert_graph(decoder, work, "decoder", decoder_mode,
                                             decoder_samples),
         }
@@ -225,6 +237,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
                      {"encoder": "float32", "decoder": "float32"}, wiring, extra)
         written.append(float_out)
 
+    if args.encoder:
+        from .pretrained.build import attach
+
+        for path in written:
+            attach(Path(args.encoder), path)
+    elif grounded:
+        log.warning("%s: a grounded bundle loads only with the real-world encoder it reads: "
+                    "`attach ENCODER %s` (or convert with --encoder)", out, out)
     if args.evaluate:
         from .evaluate import evaluate_bundles
 

@@ -66,6 +66,9 @@ class ModelConfig:
     # [kinds, count classes, places] when the decoder also reads the scene heads' probabilities
     # (see Captioner.decoder_input); None: the heads are training-only or absent
     scene_input: list[int] | None = None
+    # backbone "evidence": no CNN; the encoder reads the real-world encoder's findings as a vector
+    # of this length (edge_captioner/evidence.py), through a small MLP
+    evidence_dim: int | None = None
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODER_TYPES:
@@ -125,6 +128,14 @@ def build_backbone(config: ModelConfig) -> keras.Model:
     """uint8-range RGB image -> feature vector f (feature_dim); for the attention decoder also the
     spatial map as (L, D) locations. Both types have the same layers (and weights), so a CNN
     trained under one initialises the other (`train --init-from`)."""
+    if config.backbone == "evidence":
+        if config.decoder != "show_and_tell" or not config.evidence_dim:
+            raise ValueError("the evidence backbone needs evidence_dim and a show_and_tell decoder")
+        evidence = encoder_input(config)
+        x = layers.Dense(config.feature_dim, activation="relu", name="evidence_dense")(evidence)
+        x = layers.Dropout(config.dropout, name="feature_dropout")(x)
+        feature = layers.Dense(config.feature_dim, activation="relu", name="feature")(x)
+        return keras.Model(evidence, feature, name="backbone")
     size = config.image_size
     image = keras.Input((size, size, 3), name="image")
     if config.backbone == "small":
@@ -165,6 +176,14 @@ def build_backbone(config: ModelConfig) -> keras.Model:
         return keras.Model(image, [feature, LocationsFlatten(name="locations")(spatial)],
                            name="backbone")
     return keras.Model(image, feature, name="backbone")
+
+
+def encoder_input(config: ModelConfig, batch_size: int | None = None):
+    """The encoder's one input: the image, or for the evidence backbone the findings vector."""
+    if config.backbone == "evidence":
+        return keras.Input((config.evidence_dim,), batch_size=batch_size, name="evidence")
+    return keras.Input((config.image_size, config.image_size, 3), batch_size=batch_size,
+                       name="image")
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -253,7 +272,7 @@ class Captioner:
 
     def _build_training_model(self) -> keras.Model:
         c = self.config
-        image = keras.Input((c.image_size, c.image_size, 3), name="image")
+        image = encoder_input(c)
         tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
         features = self.backbone(image)
         if c.decoder == "attention":
@@ -361,7 +380,7 @@ class Captioner:
         counts; see the README). Training-only, unless the config's `scene_input` makes the
         decoder read them: then they are the Captioner's own heads and the encoder exports them."""
         c = self.config
-        image = keras.Input((c.image_size, c.image_size, 3), name="image")
+        image = encoder_input(c)
         tokens = keras.Input((c.max_length - 1,), dtype="int32", name="tokens")
         features = self.backbone(image)
         if c.decoder == "attention":
@@ -454,7 +473,7 @@ class Captioner:
         k_embed, k_feature = kernel[: c.embedding_dim], kernel[c.embedding_dim:]
         token_kernel = np.asarray(self.embedding.get_weights()[0]) @ k_embed  # (V, 4U)
 
-        image = keras.Input((c.image_size, c.image_size, 3), batch_size=batch_size, name="image")
+        image = encoder_input(c, batch_size)
         feature = self.decoder_input(self.backbone(image, training=False))
         if mirror:
             mirrored = self.decoder_input(mirror_tower(self.backbone, image))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput
+from .evidence import EvidenceSpec, parse_evidence
 from .perception import PerceptionSpec, parse_perception
 from .vocab import Vocabulary
 from .wiring import DecoderWiring, parse_wiring
@@ -78,6 +79,11 @@ class Bundle:
         return self.path / name
 
     @property
+    def evidence(self) -> EvidenceSpec | None:
+        """For a grounded bundle: how its encoder's input is built from the findings."""
+        return parse_evidence(self.manifest, self.path / "manifest.json")
+
+    @property
     def perception(self) -> PerceptionSpec | None:
         """The real-world detector and classifier (perception.py), if the bundle has them."""
         return parse_perception(self.manifest, self.path / "manifest.json")
@@ -127,9 +133,13 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
         raise BadInput(f"{manifest_path}: format_version {manifest['format_version']} is not "
                        f"supported (this runtime reads {BUNDLE_FORMAT_VERSION})")
     _check_image_section(manifest_path, manifest["image"])
-    _check_tensors_section(manifest_path, manifest["tensors"], manifest["image"])
+    evidence = parse_evidence(manifest, manifest_path)
+    _check_tensors_section(manifest_path, manifest["tensors"], manifest["image"], evidence)
     parse_wiring(manifest, manifest_path)  # the decoder section (wiring.py), before any file work
     perception = parse_perception(manifest, manifest_path)
+    if evidence is not None and (perception is None or perception.detector is None):
+        raise BadInput(f"{manifest_path}: a grounded bundle ('evidence') needs the real-world "
+                       "encoder it reads ('perception' with a detector)")
     # the graphs and vocabulary, the perception graphs and labels, and whatever else the manifest
     # lists with a hash (licence texts): each must be there, unchanged
     needed = [*BUNDLE_FILES, *(perception.files if perception else ()), *manifest["files"]]
@@ -178,7 +188,8 @@ def _check_image_section(manifest_path: Path, image: dict) -> None:
         raise BadInput(f"{manifest_path}: 'image.resize' must be center_crop, letterbox or stretch")
 
 
-def _check_tensors_section(manifest_path: Path, tensors: dict, image: dict) -> None:
+def _check_tensors_section(manifest_path: Path, tensors: dict, image: dict,
+                           evidence: EvidenceSpec | None = None) -> None:
     """'tensors' is {graph: {"inputs"|"outputs": {name: {"shape": [int], "dtype": str}}}}.
 
     The interpreters compare these entries with the graphs (interpreters.Graph), which trusts
@@ -206,6 +217,13 @@ def _check_tensors_section(manifest_path: Path, tensors: dict, image: dict) -> N
                 if not (isinstance(dtype, str) and dtype.isascii() and dtype.isalnum()):
                     raise BadInput(f"{manifest_path}: {where!r} needs a 'dtype': a dtype name")
     encoder_inputs = tensors["encoder"]["inputs"]
+    if evidence is not None:
+        # a grounded bundle's encoder reads the findings vector (evidence.py), not pixels
+        if list(encoder_inputs) != ["evidence"] or \
+                encoder_inputs["evidence"]["shape"] != [1, evidence.length]:
+            raise BadInput(f"{manifest_path}: a grounded bundle's encoder takes the one input "
+                           f"'evidence' of shape [1, {evidence.length}]")
+        return
     width, height = image["size"]
     if list(encoder_inputs) != ["image"]:
         raise BadInput(f"{manifest_path}: 'tensors.encoder.inputs' must be the one input 'image', "

@@ -19,6 +19,7 @@ import numpy as np
 
 from .bundle import Bundle, load_bundle
 from .errors import BadInput
+from .evidence import evidence
 from .interpreters import Graph, edgetpu_delegate, pick_runtime
 from .perception import Findings, Perception
 from .preprocess import model_input
@@ -48,6 +49,7 @@ class BundleModel:
         elif delegate != "none":
             raise BadInput(f"model.delegate: unknown delegate {delegate!r} (none, edgetpu)")
         tensors = bundle.manifest["tensors"]
+        self.input_name = "evidence" if bundle.evidence is not None else "image"
         # The Edge TPU takes the encoder only: the decoder step is microseconds on the CPU and a
         # USB round trip per token would cost more than it saves.
         self.encoder = Graph(self.runtime, bundle.file("encoder.tflite"),
@@ -76,9 +78,10 @@ class BundleModel:
         self._fed: dict[str, np.ndarray] = {}
 
     def encode(self, image: np.ndarray) -> DecoderState:
-        """image: (H, W, 3) uint8 in the bundle's colour order and size."""
-        e = self.encoder
-        e.set("image", e.quantize("image", image[np.newaxis]))
+        """image: (H, W, 3) uint8 in the bundle's colour order and size; for a grounded bundle
+        the findings vector (evidence.py) instead."""
+        e, name = self.encoder, self.input_name
+        e.set(name, e.quantize(name, image[np.newaxis]))
         e.invoke()
         return {name: self.decoder.quantize(name, e.dequantize(source, e.get(source)))
                 for name, source in self.wiring.initial.items()}
@@ -162,6 +165,7 @@ class Captioner:
         spec = self.bundle.perception
         self.perception = (Perception(spec, self.bundle.path, self.model.runtime, threads)
                            if spec is not None else None)
+        self.evidence_spec = self.bundle.evidence
         self.beam_size = beam_size
         self.max_length = min(max_length or self.bundle.max_length, self.bundle.max_length)
         self.length_alpha = length_alpha
@@ -173,6 +177,11 @@ class Captioner:
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> the encoder's input image."""
         return model_input(frame, self.size, self.resize, self.colour_order)
+
+    @property
+    def grounded(self) -> bool:
+        """Whether the captions are read from what the real-world encoder found (evidence.py)."""
+        return self.evidence_spec is not None
 
     def search(self, image: np.ndarray, beam_size: int | None = None) -> tuple[Caption, float]:
         best, encoder_ms, _ = self._search(image, beam_size)
@@ -192,20 +201,31 @@ class Captioner:
         return best, encoder_ms, state
 
     def caption(self, frame: np.ndarray, beam_size: int | None = None,
-                prepared: bool = False, explain: bool = False) -> CaptionResult:
+                prepared: bool = False, explain: bool = False,
+                place: str | None = None) -> CaptionResult:
         """explain: also the attention weights behind each word (bundles with attention only;
-        None otherwise). They are not part of latency_ms."""
+        None otherwise). They are not part of latency_ms. place: where the camera looks (a known
+        place, or free text), for grounded bundles: a known place goes into the caption through
+        the decoder, free text is put before it ("shed: a person")."""
         started = time.perf_counter()
         # the real-world graphs need the frame itself, at their own size
         findings = (self.perception.see(frame)
                     if self.perception is not None and not prepared else None)
-        image = frame if prepared else self.prepare(frame)
+        if self.grounded:
+            if findings is None:
+                raise ValueError("a grounded bundle captions frames, not prepared images")
+            image = evidence(findings, self.evidence_spec, place)
+        else:
+            image = frame if prepared else self.prepare(frame)
         best, encoder_ms, initial = self._search(image, beam_size)
+        text = self.bundle.vocab.decode(best.tokens)
+        if self.grounded and place and place not in self.evidence_spec.places:
+            text = f"{place}{'：' if self.bundle.language == 'zh' else ': '}{text}"
         latency_ms = (time.perf_counter() - started) * 1000
         attention = (self.model.attention(initial, best.tokens)
                      if explain and self.model.has_attention else None)
         return CaptionResult(
-            text=self.bundle.vocab.decode(best.tokens),
+            text=text,
             confidence=best.confidence,
             tokens=best.tokens,
             latency_ms=latency_ms,

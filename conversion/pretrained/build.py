@@ -316,8 +316,16 @@ def read_encoder(directory: Path) -> dict:
 def attach(encoder_dir: Path, bundle_dir: Path) -> dict:
     """Copy the encoder's files into the bundle and add its sections to the manifest."""
     document = read_encoder(encoder_dir)
-    bundle = load_bundle(bundle_dir)
-    manifest = dict(bundle.manifest)
+    path = bundle_dir / "manifest.json"
+    try:
+        # read plainly: a grounded bundle does not load until it has the encoder it reads
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: missing (not a model bundle)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BadInput(f"{path}: not a bundle manifest (no 'files')")
     for name in document["files"]:
         target = bundle_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +337,7 @@ def attach(encoder_dir: Path, bundle_dir: Path) -> dict:
         name: {k: v for k, v in r.items() if k != "per_image"}
         for name, r in document.get("agreement", {}).items()}
     write_manifest(bundle_dir, manifest)
-    load_bundle(bundle_dir)  # what we wrote must load
+    load_bundle(bundle_dir)  # what we wrote must load (the whole bundle, hashes and all)
     return manifest
 
 
