@@ -281,7 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_options(evaluate)
     evaluate.add_argument("bundle", metavar="BUNDLE")
-    evaluate.add_argument("data", metavar="DATA")
+    evaluate.add_argument("data", metavar="DATA", nargs="?",
+                          help="a caption data set; or, for a grounded bundle, a COCO instances "
+                          "file of labelled photos (tests/data/package_photos.json)")
+    evaluate.add_argument("--simulated", type=positive_int, metavar="N",
+                          help="grounded bundles: also N simulated findings of fresh synthetic "
+                          "scenes (object F1, count, place)")
+    evaluate.add_argument("--seed", type=int, default=999, help="seed of --simulated's scenes")
     evaluate.add_argument("--reference", metavar="BUNDLE",
                           help="another bundle (e.g. the float32 one): both, and the difference")
     evaluate.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")

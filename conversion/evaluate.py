@@ -317,7 +317,57 @@ def _format(name: str, metrics: dict, reference: dict | None = None, comparison:
     return "\n".join(lines)
 
 
+def _is_instances_file(data: str | None) -> bool:
+    """A COCO instances file (labelled objects, no captions): the grounded photo evaluation."""
+    if not data or not str(data).endswith(".json") or not Path(data).is_file():
+        return False
+    try:
+        document = json.loads(Path(data).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and "categories" in document and "annotations" in document
+
+
+def cmd_evaluate_grounded(args: argparse.Namespace) -> int:
+    """Labelled real photos and/or simulated findings (grounded_eval.py)."""
+    from edge_captioner.captioner import Captioner
+
+    from .grounded_eval import evaluate_photos, evaluate_simulated, read_labels
+
+    captioner = Captioner(args.bundle)
+    result: dict = {"bundle": captioner.bundle.name}
+    if args.data:
+        result["photos"] = evaluate_photos(captioner, read_labels(Path(args.data)))
+    if args.simulated:
+        result["simulated"] = evaluate_simulated(captioner, args.simulated, args.seed)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    photos_result = result.get("photos")
+    if photos_result:
+        print(f"{captioner.bundle.name} on {photos_result['images']} labelled photos ({args.data}):")
+        for key in ("hallucination_rate", "chair_i", "recall", "empty_frame_accuracy",
+                    "count_accuracy"):
+            print(f"  {key:<22}{photos_result[key]}")
+        print("  reliability (confidence: captions, share wholly right): " + ", ".join(
+            f"{r['confidence']}: {r['captions']}, {r['right']:.2f}"
+            for r in photos_result["reliability"]))
+        for name, c in photos_result["captions"].items():
+            print(f"    {name:<18} {c['confidence']:.3f}  {c['caption']}")
+    if "simulated" in result:
+        sim = result["simulated"]
+        print(f"{captioner.bundle.name} on {sim['examples']} simulated findings (seed {args.seed}): "
+              f"object F1 {sim['object_f1']:.4f}, count accuracy {sim['count_accuracy']:.4f}, "
+              f"place accuracy {sim['place_accuracy']:.4f}, exact {sim['exact']:.4f}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if getattr(args, "simulated", None) or _is_instances_file(args.data):
+        return cmd_evaluate_grounded(args)
+    if not args.data:
+        raise BadInput("evaluate: DATA is needed (a caption data set, or a COCO instances file "
+                       "of labelled photos), or --simulated N for a grounded bundle")
     bundle = load_bundle(args.bundle)
     ref_name = load_bundle(args.reference).name if args.reference else ""
     eval_set = load_eval_set(args.data, bundle.language, args.limit, args.images)

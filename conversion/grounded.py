@@ -1,14 +1,16 @@
 """`edge-captioner-convert train-grounded OUT --lang en|zh`: the grounded decoder.
 
 A Show-and-Tell LSTM decoder whose "image" is the real-world encoder's findings
-(edge_captioner/evidence.py), trained without any captioned real photo: each example is a
-synthetic scene (scenes.sample_scene), the findings the real encoder would plausibly report for it
+(edge_captioner/evidence.py), trained without any captioned real photo. Each example is a synthetic
+scene (scenes.sample_scene), the findings the real encoder would plausibly report for it
 (simulated_encoder.simulate: misses, duplicates, false positives, confusions), how the camera is
 configured (a known place, free text, or none), and as the target the ONE canonical grounded
-caption (grounded_captions.canonical) of what those findings support: the kinds of the scene the
-encoder found, as many as it found, and the place when it is configured or the classifier shows it.
-What the encoder missed is not said (the decoder cannot know it), what it invented is not said
-either (the scene lacks it), and an empty result says so.
+caption (grounded_captions.canonical) of what those findings say (`supported`): each home kind
+the detector found, as many as it found (at most 3), and the place where it is configured or
+where the classifier shows it. The decoder transcribes the encoder: it never adds what the
+findings lack, never drops what they hold, and says so when they hold nothing. Whether the
+findings are true is the encoder's part, measured on real photos (grounded_eval.py); the errors
+simulated here give the decoder the inputs a real camera gives.
 
 OUT is a `train` model directory (config.json, vocab.txt, model.weights.h5) plus evidence.npy
 (calibration vectors), which `convert` reads like any other.
@@ -30,8 +32,8 @@ from edge_captioner.evidence import EvidenceSpec, evidence
 from edge_captioner.perception import Findings
 
 from .grounded_captions import canonical
-from .scenes import KINDS, MAX_COUNT, PLACES, Scene, sample_scene
-from .simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate, visible_counts
+from .scenes import KINDS, MAX_COUNT, PLACES, sample_scene
+from .simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,21 @@ def cue_mass(findings: Findings, labels: tuple[str, ...]) -> float:
     return sum(classes.get(label, 0.0) for label in labels)
 
 
-def caption_place(scene: Scene, findings: Findings, configured: str | None) -> str | None:
-    """The place a grounded caption names: the configured one (free text is added by the
-    runtime, not the decoder), else the scene's own where the classifier shows it."""
+def supported(findings: Findings, configured: str | None) -> tuple[dict[str, int], str | None]:
+    """What a grounded caption of these findings says: (counts by kind, place). Every home kind
+    detected, with its number of detections (canonical() caps and words it); the configured
+    place (free text is put before the caption by the runtime, not said by the decoder), else the
+    place whose cue classes the classifier gives the most probability, if at least
+    PLACE_CUE_NEEDED (ties go to the first in PLACES)."""
+    counts: dict[str, int] = {}
+    for obj in findings.objects:
+        if obj.kind in EVIDENCE_SPEC.kinds:
+            counts[obj.kind] = counts.get(obj.kind, 0) + 1
     if configured is not None:
-        return configured if configured in PLACES else None
-    shown = cue_mass(findings, PLACE_CUES[scene.place]) >= PLACE_CUE_NEEDED
-    return scene.place if shown else None
+        return counts, configured if configured in PLACES else None
+    mass = {place: cue_mass(findings, PLACE_CUES[place]) for place in PLACES}
+    best = max(PLACES, key=lambda place: mass[place])
+    return counts, best if mass[best] >= PLACE_CUE_NEEDED else None
 
 
 @dataclass
@@ -79,8 +89,8 @@ def sample_example(rng: np.random.Generator, model: ErrorModel | None = None) ->
     how = rng.choice(3, p=CONFIGURED_P)
     configured = scene.place if how == 0 else ("somewhere else" if how == 1 else None)
     findings = simulate(scene, rng, model)
-    return Example(evidence(findings, EVIDENCE_SPEC, configured), visible_counts(scene, findings),
-                   caption_place(scene, findings, configured), configured)
+    counts, place = supported(findings, configured)
+    return Example(evidence(findings, EVIDENCE_SPEC, configured), counts, place, configured)
 
 
 def examples(count: int, seed: int) -> list[Example]:

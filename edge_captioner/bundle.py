@@ -21,8 +21,10 @@ from .wiring import DecoderWiring, parse_wiring
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_FILES = ("encoder.tflite", "decoder.tflite", "vocab.txt")
 DEFAULT_BUNDLES_DIR = Path(__file__).parent / "data" / "bundles"
+# default-en/-zh: grounded captions of the real-world encoder's findings; render-en: the model
+# trained on our renders alone (the tests' image-CNN bundle; it invents people on real photos)
 DEFAULT_BUNDLE_NAMES = {"default": "default-en", "default-en": "default-en",
-                        "default-zh": "default-zh"}
+                        "default-zh": "default-zh", "render-en": "render-en"}
 
 _REQUIRED = {
     "format_version": int,

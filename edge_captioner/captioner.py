@@ -178,6 +178,12 @@ class Captioner:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> the encoder's input image."""
         return model_input(frame, self.size, self.resize, self.colour_order)
 
+    def known_place(self, place: str) -> str | None:
+        """The bundle's name for a configured place ("Front door" -> "front_door"), or None for
+        a place it has no words for."""
+        key = place.strip().lower().replace(" ", "_").replace("-", "_")
+        return key if self.grounded and key in self.evidence_spec.places else None
+
     @property
     def grounded(self) -> bool:
         """Whether the captions are read from what the real-world encoder found (evidence.py)."""
@@ -211,22 +217,29 @@ class Captioner:
         # the real-world graphs need the frame itself, at their own size
         findings = (self.perception.see(frame)
                     if self.perception is not None and not prepared else None)
+        known = place and self.known_place(place)
         if self.grounded:
             if findings is None:
                 raise ValueError("a grounded bundle captions frames, not prepared images")
-            image = evidence(findings, self.evidence_spec, place)
+            image = evidence(findings, self.evidence_spec, known or place)
         else:
             image = frame if prepared else self.prepare(frame)
         best, encoder_ms, initial = self._search(image, beam_size)
         text = self.bundle.vocab.decode(best.tokens)
-        if self.grounded and place and place not in self.evidence_spec.places:
+        if self.grounded and place and not known:
             text = f"{place}{'：' if self.bundle.language == 'zh' else ': '}{text}"
+        confidence = best.confidence
+        if self.grounded:
+            # A grounded decoder transcribes the findings, surely: how sure the caption is, is
+            # how sure the detector was of the least sure thing it names (1 for "no one").
+            confidence *= min((o.score for o in findings.objects
+                               if o.kind in self.evidence_spec.kinds), default=1.0)
         latency_ms = (time.perf_counter() - started) * 1000
         attention = (self.model.attention(initial, best.tokens)
                      if explain and self.model.has_attention else None)
         return CaptionResult(
             text=text,
-            confidence=best.confidence,
+            confidence=confidence,
             tokens=best.tokens,
             latency_ms=latency_ms,
             encoder_ms=encoder_ms,

@@ -95,6 +95,11 @@ class CameraConfig:
     snapshot: bool = False
     loop: bool = True  # files: play again from the start at the end
     stall_timeout_s: float = 10.0  # no frame for this long: the source is lost and reopened
+    # where the camera looks: a place the bundle knows (front_door, living_room, kitchen, driveway,
+    # backyard; "front door" works too) goes into its captions; other text is put before them
+    place: str | None = None
+    # a caption less sure than this is not published as the camera's caption (see the README)
+    min_confidence: float = 0.0
 
 
 @dataclass
@@ -121,7 +126,8 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 PASSWORD_FILE_MAX_BYTES = 4096  # a password, not a file to slurp (think of /dev/zero by mistake)
 DEFAULT_DOCUMENT: dict[str, Any] = {
     "device_id": "demo-house",
-    "cameras": [{"name": "front_door", "source": "sample"}],  # the bundled clip, looped
+    # the bundled clip, looped
+    "cameras": [{"name": "front_door", "source": "sample", "place": "front_door"}],
 }
 
 Validator = Callable[[Any, str], Any]
@@ -364,6 +370,8 @@ CAMERA_FIELDS: dict[str, Validator] = {
     "snapshot": _boolean,
     "loop": _boolean,
     "stall_timeout_s": _number(0, lo_inclusive=False),
+    "place": lambda value, path: _place(value, path),
+    "min_confidence": _number(0, 1),
 }
 LOGGING_FIELDS: dict[str, Validator] = {"level": _log_level}
 TOP_FIELDS: dict[str, Validator] = {
@@ -373,6 +381,20 @@ TOP_FIELDS: dict[str, Validator] = {
     "cameras": lambda value, path: value,
     "logging": lambda value, path: value,
 }
+
+
+PLACE_MAX_CHARS = 40
+
+
+def _place(value: Any, path: str) -> str | None:
+    """A short one-line text (it goes into captions and MQTT payloads), or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > PLACE_MAX_CHARS \
+            or not value.isprintable():
+        raise _bad(path, f"expected a place: one line of 1..{PLACE_MAX_CHARS} printable "
+                   f"characters, got {_describe(value)}")
+    return value.strip()
 
 
 def _mqtt(raw: Any) -> MQTTConfig:

@@ -53,9 +53,9 @@ class CaptionService:
         self.captioner = captioner
         self._lock = threading.Lock()
 
-    def caption(self, image) -> CaptionResult:
+    def caption(self, image, place: str | None = None) -> CaptionResult:
         with self._lock:
-            return self.captioner.caption(image)
+            return self.captioner.caption(image, place=place)
 
 
 @dataclass
@@ -63,6 +63,7 @@ class WorkerStats:
     captions: int = 0  # model runs
     published: int = 0
     skipped_unchanged: int = 0
+    withheld: int = 0  # under the camera's min_confidence
 
 
 @dataclass
@@ -146,9 +147,12 @@ class CameraWorker:
         if not decision.run:
             self.stats.skipped_unchanged += decision.reason == "unchanged"
             return
-        result = self.service.caption(frame.image)
+        result = self.service.caption(frame.image, self.config.place)
         self.stats.captions += 1
         self.gate.accept(frame.image, now)
+        if result.confidence < self.config.min_confidence:
+            self._withhold(frame, result)
+            return
         changed = self._last is None or result.text != self._last["caption"]
         # A scene that keeps moving without changing its caption resets the gate's heartbeat
         # clock at every run: the heartbeat then comes from here.
@@ -158,8 +162,10 @@ class CameraWorker:
         else:
             self.stats.skipped_unchanged += 1
 
-    def _payload(self, frame: Frame, result: CaptionResult) -> dict:
-        self._seq += 1
+    def _payload(self, frame: Frame, result: CaptionResult, count: bool = True) -> dict:
+        """count: the caption takes the next seq (a withheld one keeps the last published one's:
+        seq numbers the camera's captions)."""
+        self._seq += count
         bundle = self.service.captioner.bundle
         payload = {
             "camera": self.config.name,
@@ -190,6 +196,17 @@ class CameraWorker:
         self.stats.published += 1
         log.info("%s: %s (%.2f, %.0f ms)", self.config.name, payload["caption"],
                  payload["confidence"], payload["latency_ms"])
+
+    def _withhold(self, frame: Frame, result: CaptionResult) -> None:
+        """A caption under the camera's min_confidence: not the camera's caption (the state and
+        Home Assistant keep the last sure one); the newest such one goes, not retained, to
+        `<base>/<camera>/withheld` with the reason, for whoever wants to see it."""
+        payload = self._payload(frame, result, count=False)
+        payload["withheld"] = (f"confidence {payload['confidence']:.2f} is below min_confidence "
+                               f"{self.config.min_confidence:.2f}")
+        self.publisher.publish_withheld(self.config.name, payload)
+        self.stats.withheld += 1
+        log.info("%s: withheld %r (%s)", self.config.name, payload["caption"], payload["withheld"])
 
     def _republish(self, frame: Frame) -> None:
         assert self._last is not None

@@ -385,6 +385,14 @@ class Publisher:
                                republish=False)
         self._pump()
 
+    def publish_withheld(self, camera: str, payload: dict) -> None:
+        """A caption under the camera's min_confidence, on `<base>/<camera>/withheld`: QoS 0, not
+        retained, only the newest counts (it is not the camera's state)."""
+        with self._lock:
+            self._set_slot(self._topic(camera, "withheld"), _json_bytes(payload), qos=0,
+                           retain=False, republish=False)
+        self._pump()
+
     def publish_state(self, camera: str, state: str) -> None:
         """The camera's state (streaming / lost / paused), retained; only the newest one counts."""
         if state not in CAMERA_STATES:

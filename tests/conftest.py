@@ -124,3 +124,20 @@ def tiny_attention_bundles(tiny_attention_model, tiny_data, tmp_path_factory) ->
 @pytest.fixture
 def python_exe() -> str:
     return sys.executable
+
+
+def encoder_dir_from(bundle_dir: Path, out: Path) -> Path:
+    """An `encoder` output directory holding a bundle's real-world encoder (its perception
+    graphs, labels, licences and encoder.json), without building one from the packages."""
+    import shutil
+
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    files = {name: digest for name, digest in manifest["files"].items()
+             if name not in ("encoder.tflite", "decoder.tflite", "vocab.txt")}
+    for name in files:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle_dir / name, out / name)
+    (out / "encoder.json").write_text(json.dumps(
+        {"perception": manifest["perception"], "pretrained": manifest["pretrained"],
+         "files": files}))
+    return out

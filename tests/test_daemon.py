@@ -710,24 +710,51 @@ def test_systemd_ready_watchdog_and_stopping(tiny_bundles, shared_port, names, t
     print(f"watchdog pings: {len(pings)}, gaps {', '.join(f'{g:.2f}' for g in gaps)} s")
 
 
-def test_the_default_bundle_publishes_what_its_real_world_encoder_found(shared_port, names,
-                                                                         tmp_path, run_daemon):
-    """A camera looking at a real photo of a person: the caption's JSON says a person was found,
-    with a box (the shipped bundle's perception graphs, through the daemon)."""
+def photo_clip(path: Path, name: str) -> Path:
+    """Two seconds of one of the real package photos (conversion/pretrained/photos.py)."""
     from conversion.pretrained import photos
 
-    clip = tmp_path / "astronaut.avi"
-    frame = cv2.resize(photos.load_photo("astronaut"), (320, 320))
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    frame = cv2.resize(photos.load_photo(name), (320, 320))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
     for _ in range(20):
         writer.write(frame)
     writer.release()
+    return path
+
+
+def test_the_default_bundle_says_what_its_real_world_encoder_found(shared_port, names,
+                                                                    tmp_path, run_daemon):
+    """A driveway camera looking at a real photo of a person: the caption says so, with the
+    configured place, and its JSON says what was found, with a box."""
+    clip = photo_clip(tmp_path / "astronaut.avi", "astronaut")
     config = write_config(tmp_path / "config.yaml", names, "default-en", shared_port,
-                          source=str(clip), interval_s=0.3, heartbeat_s=1.0)
+                          source=str(clip), interval_s=0.3, heartbeat_s=1.0, place="driveway")
     with MQTTCollector(shared_port, [f"{names.base}/#"]) as sub:
         daemon = run_daemon(config)
         caption = wait_captions(sub, names, 1, STARTUP_S, daemon)[0]
     assert set(caption) == REQUIRED_FIELDS | {"found"}, caption
+    assert caption["caption"] == "a person in the driveway"
     assert caption["found"]["kinds"] == {"person": 1}, caption["found"]
     person = caption["found"]["objects"][0]
     assert person["label"] == "person" and len(person["box"]) == 4
+    # the caption's confidence is the detector's score of the person (times the decoder's ~1)
+    assert abs(caption["confidence"] - person["score"]) < 0.05
+
+
+def test_a_caption_under_min_confidence_is_withheld_with_the_reason(shared_port, names,
+                                                                     tmp_path, run_daemon):
+    clip = photo_clip(tmp_path / "chelsea.avi", "chelsea")
+    config = write_config(tmp_path / "config.yaml", names, "default-en", shared_port,
+                          source=str(clip), interval_s=0.3, heartbeat_s=1.0,
+                          place="living room", min_confidence=0.95)
+    with MQTTCollector(shared_port, [f"{names.base}/#"]) as sub:
+        daemon = run_daemon(config)
+        wait_until(lambda: any(m.topic == names.topic("withheld") for m in sub.messages),
+                   STARTUP_S, "a withheld caption", daemon)
+        withheld = json.loads(next(m.payload for m in sub.messages
+                                   if m.topic == names.topic("withheld")))
+        time.sleep(1.0)  # a few more frames: none of them becomes the caption
+        assert not [m for m in sub.messages if m.topic == names.topic("caption")]
+    assert withheld["caption"] == "a cat in the living room"
+    assert withheld["withheld"].startswith("confidence 0.") and "min_confidence 0.95" in \
+        withheld["withheld"]

@@ -102,7 +102,7 @@ def test_inputs_set_once_give_what_inputs_set_every_step_give(bundle, int8_decod
     """Same interpreter: the step that does not set unchanged inputs again (constants over a
     caption) and the step that sets them all agree exactly, and so do the searches on them."""
     path = {"int8-decoder": int8_decoder_bundles[0], "16x8-decoder": tiny_bundles[0],
-            "shipped-en": _shipped("default-en")}[bundle]
+            "shipped-en": _shipped("render-en")}[bundle]
     captioner = Captioner(path)
     model, vocab = captioner.model, captioner.bundle.vocab
     initial = [model.encode(captioner.prepare(f)) for f in _images(tiny_test_data, 6)]

@@ -12,7 +12,7 @@ import sys
 import cv2
 import pytest
 
-from conftest import run_convert_cli
+from conftest import encoder_dir_from, run_convert_cli
 from conversion.pretrained import photos
 from conversion.tflite_check import graph_report
 from edge_captioner.bundle import BUNDLE_FILES, load_bundle
@@ -30,9 +30,9 @@ def test_encoder_then_attach_then_caption(tmp_path):
     held_out = document["agreement"]["package_photos_held_out"]
     assert held_out["images"] >= 10 and held_out["detection_f1_band_0.1"] >= 0.8
 
-    # a bundle without a real-world encoder (the shipped one, its perception taken out)
+    # a bundle without a real-world encoder (the render-trained one)
     bundle = tmp_path / "bundle"
-    shipped = load_bundle("default-en")
+    shipped = load_bundle("render-en")
     bundle.mkdir()
     for name in BUNDLE_FILES:
         shutil.copyfile(shipped.path / name, bundle / name)
@@ -58,17 +58,8 @@ def test_encoder_then_attach_then_caption(tmp_path):
 
 
 def test_attach_refuses_an_encoder_whose_files_changed(tmp_path):
-    encoder = tmp_path / "encoder"
-    encoder.mkdir()
     shipped = load_bundle("default-en")
-    document = {"perception": shipped.manifest["perception"],
-                "pretrained": shipped.manifest["pretrained"],
-                "files": {n: d for n, d in shipped.manifest["files"].items()
-                          if n not in BUNDLE_FILES}}
-    for name in document["files"]:
-        (encoder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shipped.path / name, encoder / name)
-    (encoder / "encoder.json").write_text(json.dumps(document))
+    encoder = encoder_dir_from(shipped.path, tmp_path / "encoder")
     (encoder / "labels" / "coco80.txt").write_text("tampered\n")
     bundle = tmp_path / "bundle"
     shutil.copytree(shipped.path, bundle)

@@ -14,7 +14,6 @@ from conversion.simulated_encoder import (
     PLACE_CUES,
     ErrorModel,
     simulate,
-    visible_counts,
 )
 from edge_captioner.evidence import EvidenceSpec, evidence
 from edge_captioner.perception import Findings, Found
@@ -49,10 +48,11 @@ def test_packages_are_never_detected_and_false_positives_stay_low():
     for _ in range(500):
         found = simulate(_scene("package", 3), rng)
         assert all(o.kind != "package" for o in found.objects)
-        assert all(o.score <= 0.5 for o in found.objects)  # only false positives here
-    empty = [simulate(Scene("kitchen", "day", []), rng) for _ in range(2000)]
+        assert all(0.5 <= o.score <= 0.6 for o in found.objects)  # only false positives here
+    empty = [simulate(Scene("kitchen", "day", []), rng) for _ in range(3000)]
     per_frame = np.mean([len(f.objects) for f in empty])
-    assert per_frame == pytest.approx(ErrorModel().false_per_frame, abs=0.06)
+    # uniform on 0.3..0.6: a third pass the 0.5 threshold
+    assert per_frame == pytest.approx(ErrorModel().false_per_frame / 3, abs=0.03)
 
 
 def test_a_cat_is_sometimes_also_scored_a_dog_lower():
@@ -65,20 +65,22 @@ def test_a_cat_is_sometimes_also_scored_a_dog_lower():
         if cats and dogs:
             confused += 1
             assert max(dogs) <= max(cats)
-    assert 100 < confused < 300
+    assert 50 < confused < 200  # 0.25 of found cats, when the dog box passes 0.5
 
 
-def test_visible_counts_say_only_what_is_there_and_found():
+def test_supported_says_what_the_findings_hold():
+    from conversion.grounded import supported
+
     rng = np.random.default_rng(4)
     for _ in range(2000):
         scene = sample_scene(rng)
         findings = simulate(scene, rng)
-        visible = visible_counts(scene, findings)
-        truth = scene.counts()
-        found = {o.kind for o in findings.objects}
-        for kind, count in visible.items():
-            assert 1 <= count <= truth[kind] and kind in found
-        assert "package" not in visible
+        counts, place = supported(findings, None)
+        assert sum(counts.values()) == sum(o.kind is not None for o in findings.objects)
+        assert "package" not in counts
+        assert place in (None, *PLACES)
+        assert supported(findings, "kitchen")[1] == "kitchen"
+        assert supported(findings, "garden shed")[1] is None
 
 
 def test_classifier_cues_are_a_top_five_distribution():

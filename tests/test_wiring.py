@@ -61,7 +61,7 @@ def test_bundles_from_before_the_decoder_section_get_the_show_and_tell_wiring(wh
 def test_a_log_softmax_decoder_without_its_decoder_section_is_refused(tmp_path):
     """The derived wiring expects raw "logits": a decoder ending in LOG_SOFTMAX (the shipped
     bundles) that lost its section is exit 2 at load, not captions from the wrong tensor."""
-    legacy = _without_decoder_section(resolve_bundle_path("default-en"), tmp_path)
+    legacy = _without_decoder_section(resolve_bundle_path("render-en"), tmp_path)
     manifest_path = legacy / "manifest.json"
     document = json.loads(manifest_path.read_text())
     assert document.pop("decoder")["normalised"] is True
@@ -126,7 +126,7 @@ def test_the_wiring_must_fit_the_graphs():
 
 def test_a_broken_decoder_section_is_exit_2_at_load(tmp_path):
     target = tmp_path / "b"
-    shutil.copytree(DEFAULT_BUNDLES_DIR / "default-en", target)
+    shutil.copytree(DEFAULT_BUNDLES_DIR / "render-en", target)
     data = json.loads((target / "manifest.json").read_text())
     data["decoder"] = {**SHOW_AND_TELL_WIRING, "state": {"q": "h_out"}}
     (target / "manifest.json").write_text(json.dumps(data))
