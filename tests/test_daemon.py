@@ -714,8 +714,9 @@ def photo_clip(path: Path, name: str) -> Path:
     """Two seconds of one of the real package photos (conversion/pretrained/photos.py)."""
     from conversion.pretrained import photos
 
-    frame = cv2.resize(photos.load_photo(name), (320, 320))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    frame = photos.load_photo(name)  # at its own size: a camera does not stretch the scene
+    height, width = frame.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
     for _ in range(20):
         writer.write(frame)
     writer.release()
