@@ -37,8 +37,7 @@ def _child(model: str, runs: int, tokens: int) -> dict:
         config = BlipConfig()  # ViT-B/16 at 384 px + a 12-layer BERT-base text decoder
         net = BlipForConditionalGeneration(config).eval()
         size = config.vision_config.image_size
-        inputs = {"pixel_values": torch.rand(1, 3, size, size),
-                  "input_ids": torch.tensor([[config.text_config.bos_token_id]])}
+        inputs = {"pixel_values": torch.rand(1, 3, size, size)}  # generate() adds [BOS]
     else:
         config = GitConfig()  # CLIP ViT-B/16 at 224 px + a 6-layer decoder
         net = GitForCausalLM(config).eval()

@@ -78,7 +78,7 @@ def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, 
                  threads: int | None, beam: int) -> dict:
     captioner = Captioner(bundle, runtime=runtime, threads=threads, beam_size=beam)
     model = captioner.model
-    images = [captioner.prepare(f) for f in frames]
+    images = [captioner.encoder_input(f) for f in frames]
     for k in range(warmup):
         captioner.caption(frames[k % len(frames)])
 

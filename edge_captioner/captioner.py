@@ -178,6 +178,16 @@ class Captioner:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> the encoder's input image."""
         return model_input(frame, self.size, self.resize, self.colour_order)
 
+    def encoder_input(self, frame: np.ndarray, findings: Findings | None = None,
+                      place: str | None = None) -> np.ndarray:
+        """What the encoder graph reads for a frame: the prepared image, or for a grounded
+        bundle the findings vector (the perception graphs run here unless `findings` are given)."""
+        if not self.grounded:
+            return self.prepare(frame)
+        if findings is None:
+            findings = self.perception.see(frame)
+        return evidence(findings, self.evidence_spec, (place and self.known_place(place)) or place)
+
     def known_place(self, place: str) -> str | None:
         """The bundle's name for a configured place ("Front door" -> "front_door"), or None for
         a place it has no words for."""
@@ -218,12 +228,9 @@ class Captioner:
         findings = (self.perception.see(frame)
                     if self.perception is not None and not prepared else None)
         known = place and self.known_place(place)
-        if self.grounded:
-            if findings is None:
-                raise ValueError("a grounded bundle captions frames, not prepared images")
-            image = evidence(findings, self.evidence_spec, known or place)
-        else:
-            image = frame if prepared else self.prepare(frame)
+        if self.grounded and findings is None:
+            raise ValueError("a grounded bundle captions frames, not prepared images")
+        image = frame if prepared else self.encoder_input(frame, findings, place)
         best, encoder_ms, initial = self._search(image, beam_size)
         text = self.bundle.vocab.decode(best.tokens)
         if self.grounded and place and not known:
