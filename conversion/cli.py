@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     grounded.add_argument("--feature-dim", type=positive_int, default=128)
     grounded.add_argument("--lr", type=float, default=3e-3)
     grounded.add_argument("--seed", type=int, default=0)
+    grounded.add_argument("--data", metavar="DATA",
+                          help="train on a captioned data set (COCO, Flickr8k/30k, Karpathy) "
+                          "instead of simulated findings: the real-world encoder reads its images")
+    grounded.add_argument("--images", metavar="DIR", help="image directory of DATA")
+    grounded.add_argument("--encoder", metavar="DIR",
+                          help="with --data: an `encoder` output directory to read the images with")
+    grounded.add_argument("--limit", type=positive_int, help="with --data: at most N images")
     grounded.set_defaults(func=lazy_command("conversion.grounded", "cmd_train_grounded"))
 
     encoder = sub.add_parser(

@@ -123,3 +123,36 @@ def test_evidence_is_what_the_runtime_feeds_the_encoder(shipped):
     same caption, whatever their pixels."""
     a, b = photos.synthetic_frames()["grey"], np.full((300, 200, 3), 40, np.uint8)
     assert shipped.caption(a).text == shipped.caption(b).text
+
+
+@pytest.mark.slow
+def test_train_grounded_on_a_coco_captions_set_with_the_real_encoder(tmp_path):
+    """The workstation path for real photos: a (tiny) COCO captions set, read by the real-world
+    encoder, its captions as targets, then convert and caption."""
+    import cv2
+
+    captions = {"astronaut": "a person in a suit", "grace_hopper": "a person in a uniform",
+                "camera": "a person with a camera", "chelsea": "a cat looking up",
+                "coffee": "a cup of coffee", "china": "a building with a roof"}
+    (tmp_path / "images").mkdir()
+    document = {"images": [], "annotations": []}
+    for k, (name, caption) in enumerate(captions.items()):
+        cv2.imwrite(str(tmp_path / "images" / f"{name}.jpg"), photos.load_photo(name))
+        document["images"].append({"id": k, "file_name": f"{name}.jpg"})
+        for j in range(3):
+            document["annotations"].append({"id": 3 * k + j, "image_id": k, "caption": caption})
+    data = tmp_path / "captions_en.json"
+    data.write_text(json.dumps(document))
+    encoder = encoder_dir_from(load_bundle("default-en").path, tmp_path / "encoder")
+    model = tmp_path / "model"
+    assert run_convert_cli("train-grounded", model, "--data", data, "--images",
+                           tmp_path / "images", "--encoder", encoder, "--epochs", "60",
+                           "--units", "32", "--feature-dim", "32", "--lr", "1e-2") == 0
+    config = json.loads((model / "config.json").read_text())
+    assert config["caption_mode"] == "data set captions" and "6 images" in config["data"]
+    bundle = tmp_path / "bundle"
+    assert run_convert_cli("convert", model, bundle, "--decoder", "int8", "--encoder",
+                           encoder) == 0
+    captioner = Captioner(str(bundle))
+    assert captioner.caption(photos.load_photo("chelsea")).text == "a cat looking up"
+    assert captioner.caption(photos.load_photo("coffee")).text != "a cat looking up"
