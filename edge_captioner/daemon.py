@@ -165,7 +165,8 @@ class CameraWorker:
     def _payload(self, frame: Frame, result: CaptionResult, count: bool = True) -> dict:
         """count: the caption takes the next seq (a withheld one keeps the last published one's:
         seq numbers the camera's captions)."""
-        self._seq += count
+        if count:
+            self._seq += 1
         bundle = self.service.captioner.bundle
         payload = {
             "camera": self.config.name,

@@ -12,9 +12,11 @@ place given as free text, or "not configured").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .errors import BadInput
 from .perception import Findings
 
 
@@ -58,10 +60,8 @@ def evidence(findings: Findings, spec: EvidenceSpec, place: str | None) -> np.nd
     return np.clip(vector, 0.0, 1.0)
 
 
-def parse_evidence(manifest: dict, manifest_path) -> EvidenceSpec | None:
+def parse_evidence(manifest: dict, manifest_path: Path) -> EvidenceSpec | None:
     """The manifest's `evidence` section (a grounded bundle's), validated; None without one."""
-    from .errors import BadInput
-
     section = manifest.get("evidence")
     if section is None:
         return None

@@ -296,14 +296,18 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def read_encoder(directory: Path) -> dict:
-    path = directory / ENCODER_JSON
+def _read_json(path: Path, missing: str):
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BadInput(f"{path}: missing (not an encoder built by `encoder`)") from None
+        raise BadInput(f"{path}: missing ({missing})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path}: cannot read: {exc}") from None
+
+
+def read_encoder(directory: Path) -> dict:
+    path = directory / ENCODER_JSON
+    document = _read_json(path, "not an encoder built by `encoder`")
     if not isinstance(document, dict) or not {"perception", "pretrained", "files"} <= set(document):
         raise BadInput(f"{path}: needs 'perception', 'pretrained' and 'files'")
     parse_perception(document, path)
@@ -317,13 +321,8 @@ def attach(encoder_dir: Path, bundle_dir: Path) -> dict:
     """Copy the encoder's files into the bundle and add its sections to the manifest."""
     document = read_encoder(encoder_dir)
     path = bundle_dir / "manifest.json"
-    try:
-        # read plainly: a grounded bundle does not load until it has the encoder it reads
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{path}: missing (not a model bundle)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read: {exc}") from None
+    # read plainly: a grounded bundle does not load until it has the encoder it reads
+    manifest = _read_json(path, "not a model bundle")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise BadInput(f"{path}: not a bundle manifest (no 'files')")
     for name in document["files"]:

