@@ -115,7 +115,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     for path in expand_paths(args.paths):
         try:
             for frame_no, seconds, frame in frames_of(path, args.every):
-                result = captioner.caption(frame, explain=explain)
+                result = captioner.caption(frame, explain=explain, place=args.place)
                 words = (explain_words([tokens[t] for t in result.tokens], result.attention)
                          if result.attention is not None else None)
                 if args.json:

@@ -152,7 +152,10 @@ def _describe(value: Any, secret: bool = False) -> str:
 
 
 def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
+    # a key is the file's own text: one that is not a plain printable name is shown quoted, so
+    # the error stays one line
+    name = str(key) if isinstance(key, str) and key.isprintable() else repr(key)
+    return f"{path}.{name}" if path else name
 
 
 def _bad(path: str, message: str) -> BadInput:

@@ -156,3 +156,16 @@ def test_train_grounded_on_a_coco_captions_set_with_the_real_encoder(tmp_path):
     captioner = Captioner(str(bundle))
     assert captioner.caption(photos.load_photo("chelsea")).text == "a cat looking up"
     assert captioner.caption(photos.load_photo("coffee")).text != "a cat looking up"
+
+
+def test_caption_place_on_the_command_line(tmp_path):
+    import cv2
+
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), photos.load_photo("astronaut"))
+    for place, expected in (("front door", "a person at the front door"),
+                            ("the shed", "the shed: a person")):
+        done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "caption", "--place",
+                               place, str(path)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"{path}: {expected}"
