@@ -153,7 +153,11 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
             raise BadInput(f"{manifest_path}: no SHA-256 for '{name}' under 'files'")
         if not file_path.is_file():
             raise BadInput(f"{file_path}: missing from the bundle")
-        if verify_hashes and file_sha256(file_path) != expected:
+        try:
+            digest = file_sha256(file_path) if verify_hashes else expected
+        except OSError as exc:  # permission denied (the service's user), an I/O error
+            raise BadInput(f"{file_path}: cannot read: {exc.strerror or exc}") from None
+        if digest != expected:
             raise BadInput(f"{file_path}: SHA-256 does not match the manifest (corrupt, truncated "
                            "or replaced)")
     vocab = Vocabulary.load(path / "vocab.txt")

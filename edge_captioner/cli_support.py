@@ -56,18 +56,41 @@ def run_command(
     except BrokenPipeError:
         # `edge-captioner caption ... | head`: the reader went away; not an error of ours.
         return EXIT_OK
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            return _unexpected(prog, args, exc)
+        print(f"{prog}: error: this command needs the {extra} (missing Python module "
+              f"{exc.name}): install edge-captioner[{extra.split()[0]}]", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - the last line of defence for exit code 1
-        log.debug("unexpected failure", exc_info=True)
-        print(
-            f"{prog}: unexpected failure: {type(exc).__name__}: {one_line(exc)} "
-            "(run with -v for the traceback)",
-            file=sys.stderr,
-        )
-        if getattr(args, "verbose", 0):
-            import traceback
+        return _unexpected(prog, args, exc)
 
-            traceback.print_exc()
-        return EXIT_FAILURE
+
+# Modules of the optional extras, and which extra brings them: a command that needs one on a
+# machine without it is told what to install (exit 2), not given a ModuleNotFoundError (exit 1).
+OPTIONAL_MODULES = {
+    "tensorflow": "convert extra (the workstation toolkit)",
+    "keras": "convert extra (the workstation toolkit)",
+    "pycocoevalcap": "convert extra (the workstation toolkit)",
+    "skimage": "convert extra (the workstation toolkit)",
+    "sklearn": "convert extra (the workstation toolkit)",
+    "matplotlib": "convert extra (the workstation toolkit)",
+}
+
+
+def _unexpected(prog: str, args: argparse.Namespace, exc: BaseException) -> int:
+    log.debug("unexpected failure", exc_info=exc)
+    print(
+        f"{prog}: unexpected failure: {type(exc).__name__}: {one_line(exc)} "
+        "(run with -v for the traceback)",
+        file=sys.stderr,
+    )
+    if getattr(args, "verbose", 0):
+        import traceback
+
+        traceback.print_exception(exc)
+    return EXIT_FAILURE
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,55 @@
+"""Failures that must be exit 2 with one line (issue 21, item 4): a missing workstation extra, a
+bundle the service's user may not read."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_captioner.bundle import load_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_workstation_command_without_the_convert_extra_says_what_to_install(tmp_path):
+    # TensorFlow and Keras made unimportable, as on a device that installed the package alone
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+            "from conversion.cli import main\n"
+            f"raise SystemExit(main(['train-grounded', {str(tmp_path / 'out')!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "install edge-captioner[convert]" in lines[0], done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root (and setpriv) to take away root's read-anything rights")
+def test_a_bundle_the_service_user_cannot_read_is_exit_2(tmp_path):
+    """As the service's user would see it: the file is there, unreadable. Root reads anything,
+    so the command runs as root without the capabilities that let it (setpriv)."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(load_bundle("default-en").path, bundle)
+    (bundle / "decoder.tflite").chmod(0o000)
+    image = tmp_path / "black.png"
+    image.write_bytes(_png())
+    done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--",
+                           sys.executable, "-m", "edge_captioner.cli", "caption", "--bundle",
+                           str(bundle), str(image)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "decoder.tflite: cannot read: Permission denied" in lines[0], \
+        done.stderr
+
+
+def _png() -> bytes:
+    import cv2
+    import numpy as np
+
+    return cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
