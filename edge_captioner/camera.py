@@ -34,12 +34,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import CameraConfig
+from .config import NETWORK_SCHEMES, CameraConfig
 
 log = logging.getLogger(__name__)
 
 SAMPLE_CLIP = Path(__file__).parent / "data" / "sample_porch.mp4"
-NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 MAX_SIDE = 8192  # a frame wider or taller than this is garbage from the driver, not a picture
 DEFAULT_FILE_FPS = 10.0  # when a file does not say its frame rate
 FILE_FPS_RANGE = (1.0, 240.0)  # a file claiming a rate outside this is treated as not saying

@@ -174,6 +174,13 @@ class Captioner:
         self.resize = image["resize"]
         self.colour_order = image["colour_order"]
 
+    @classmethod
+    def from_config(cls, model) -> Captioner:
+        """The captioner a configuration's `model` section (config.ModelConfig) describes."""
+        return cls(model.bundle, runtime=model.runtime, threads=model.threads,
+                   delegate=model.delegate, fallback_cpu=model.fallback == "cpu",
+                   beam_size=model.beam_size, max_length=model.max_length)
+
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> the encoder's input image."""
         return model_input(frame, self.size, self.resize, self.colour_order)

@@ -32,5 +32,12 @@ def render(config: Config) -> str:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    sys.stdout.write(render(load_config(args.config)))
+    """Check it as the service will read it: the configuration, then the bundle loaded as `run`
+    loads it (manifest, hashes, every graph tried once, the perception graphs), so that what
+    would stop the daemon stops here, with the same one line and exit 2."""
+    from .captioner import Captioner
+
+    config = load_config(args.config)
+    Captioner.from_config(config.model)
+    sys.stdout.write(render(config))
     return 0

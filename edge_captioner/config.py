@@ -119,6 +119,8 @@ class Config:
 
 # -- loading -----------------------------------------------------------------------------------------
 MASK = "***"
+# the camera URLs OpenCV opens through FFmpeg (camera.classify_source)
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".h264",
@@ -277,7 +279,14 @@ def _source(value: Any, path: str) -> str | int:
     if _is_int(value) and value >= 0:
         return value
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        value = value.strip()
+        scheme = value.split("://", 1)[0].lower() + "://"
+        # a URL the camera module would not open as one (it would try it as a file name, and
+        # fail at run time only): a typo such as htp:// is caught here
+        if "://" in value and " ! " not in value and scheme not in NETWORK_SCHEMES:
+            raise _bad(path, f"{value!r}: not a URL a camera can be opened from (the schemes "
+                       f"are {', '.join(s[:-3] for s in NETWORK_SCHEMES)})")
+        return value
     raise _bad(path, "expected a device index >= 0, /dev/videoN, a file, an rtsp:// or http:// URL "
                      f"or a GStreamer pipeline, got {_describe(value)}")
 

@@ -227,10 +227,7 @@ def _iso(frame: Frame) -> str:
 class Daemon:
     def __init__(self, config: Config):
         self.config = config
-        m = config.model
-        self.captioner = Captioner(m.bundle, runtime=m.runtime, threads=m.threads,
-                                   delegate=m.delegate, fallback_cpu=m.fallback == "cpu",
-                                   beam_size=m.beam_size, max_length=m.max_length)
+        self.captioner = Captioner.from_config(config.model)
         self.service = CaptionService(self.captioner)
         self.publisher = Publisher(
             config.mqtt, config.device_id, [(c.name, c.snapshot) for c in config.cameras],

@@ -200,6 +200,8 @@ BAD = [
     ({"cameras.0.source": -1}, "cameras[0].source: expected a device index >= 0"),
     ({"cameras.0.source": ""}, "cameras[0].source: expected a device index >= 0"),
     ({"cameras.0.source": True}, "cameras[0].source: expected a device index"),
+    ({"cameras.0.source": "htp://typo/stream"},
+     "cameras[0].source: 'htp://typo/stream': not a URL a camera can be opened from"),
     ({"cameras.0.resolution": [640]}, "cameras[0].resolution: expected [width, height]"),
     ({"cameras.0.resolution": [640, 0]}, "cameras[0].resolution: expected [width, height]"),
     ({"cameras.0.scene_change_threshold": 1.5}, "cameras[0].scene_change_threshold: expected a number 0..1"),

@@ -53,3 +53,22 @@ def _png() -> bytes:
     import numpy as np
 
     return cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
+
+
+def test_check_config_loads_the_bundle_as_run_would(tmp_path):
+    """A bundle whose graph was replaced passes the configuration's own checks; check-config
+    loads it as `run` does and says what `run` would say."""
+    import yaml
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(load_bundle("default-en").path, bundle)
+    graph = bundle / "detector.tflite"
+    graph.write_bytes(graph.read_bytes()[:1000])
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"device_id": "house", "model": {"bundle": str(bundle)},
+                                      "cameras": [{"name": "door", "source": "sample"}]}))
+    for command in ("check-config", "run"):
+        done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", command, "--config",
+                               str(config)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert done.returncode == 2, (command, done.stderr)
+        assert "detector.tflite: SHA-256 does not match" in done.stderr.strip().splitlines()[-1]
