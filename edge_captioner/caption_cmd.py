@@ -146,6 +146,6 @@ def cmd_caption(args: argparse.Namespace) -> int:
             failures += 1
             print(f"edge-captioner: error: {path}: {one_line(exc)}", file=sys.stderr, flush=True)
     if failures:
-        log.warning("%d file(s) could not be read", failures)
+        log.info("%d file(s) could not be read", failures)  # each has said so in its line
         return EXIT_BAD_INPUT
     return EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -18,14 +19,22 @@ log = logging.getLogger("edge_captioner")
 
 
 def setup_logging(verbosity: int = 0) -> None:
-    """Log to stderr without timestamps: journald adds its own when run under systemd."""
-    level = logging.WARNING - 10 * verbosity if verbosity else logging.INFO
+    """Log to stderr without timestamps: journald adds its own when run under systemd.
+
+    Warnings and errors by default, info with -v, debug with -vv (the daemon then takes its
+    configuration's logging.level). OpenCV's and FFmpeg's own logs (a few lines on every failed
+    reconnect, ours says it once) are silenced unless -vv; set before cv2 is imported, which the
+    commands do lazily, and never over what the environment already says."""
+    level = logging.WARNING - 10 * verbosity
     logging.basicConfig(
         level=max(level, logging.DEBUG),
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    if verbosity < 2:
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def one_line(message: object) -> str:
@@ -40,7 +49,8 @@ def run_command(
 ) -> int:
     """Parse argv, run the selected sub-command's `func(args)`, map errors to exit codes."""
     args = parser.parse_args(argv)
-    setup_logging(getattr(args, "verbose", 0))
+    args.verbose = getattr(args, "verbose", 0)  # absent: no -v anywhere (see add_common_options)
+    setup_logging(args.verbose)
     func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
@@ -94,8 +104,11 @@ def _unexpected(prog: str, args: argparse.Namespace, exc: BaseException) -> int:
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a sub-command's parser must not reset a -v given before the sub-command
+    # (`edge-captioner -v run`); run_command reads a missing one as 0
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        help="more logging: info (-vv for debug, and tracebacks of unexpected failures)"
     )
 
 

@@ -324,7 +324,10 @@ def install_signal_handlers(daemon: Daemon) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    logging.getLogger().setLevel(config.logging.level)
+    # the configuration's level, or more with -v / -vv on the command line
+    verbose = {1: logging.INFO, 2: logging.DEBUG}.get(min(getattr(args, "verbose", 0), 2))
+    level = logging.getLevelName(config.logging.level)
+    logging.getLogger().setLevel(min(level, verbose) if verbose else level)
     daemon = Daemon(config)  # loads and validates the bundle before anything connects
     # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (SPEC.md).
     log.info("configuration: %s", config.source_path or "built-in default")

@@ -7,6 +7,7 @@ when nothing else exists, so the device never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -76,9 +77,10 @@ class Graph:
         # What the child survived fails here, if at all, with ValueError (not a flatbuffer: the
         # runtime's verifier) or RuntimeError (a kernel refused it at allocate_tensors).
         try:
-            self.interpreter = runtime.Interpreter(
-                model_path=str(path), num_threads=threads, experimental_delegates=delegates)
-            self.interpreter.allocate_tensors()
+            with _native_info_muted():
+                self.interpreter = runtime.Interpreter(
+                    model_path=str(path), num_threads=threads, experimental_delegates=delegates)
+                self.interpreter.allocate_tensors()
             signatures = self.interpreter._get_full_signature_list()
             details = {d["index"]: d for d in self.interpreter.get_tensor_details()}
         except (ValueError, RuntimeError) as exc:
@@ -266,6 +268,27 @@ def edgetpu_delegate(runtime: Runtime, fallback_cpu: bool):
             return None
         raise BadInput(message + "; install libedgetpu and plug the Coral in, or set "
                        "model.fallback: cpu") from None
+
+
+@contextlib.contextmanager
+def _native_info_muted():
+    """The runtime's C++ logs to stderr itself ("INFO: Created TensorFlow Lite XNNPACK delegate
+    for CPU."); unless our own INFO logging is on (-v), its stderr is /dev/null while a graph
+    loads. Its failures still reach us as exceptions, with their text. Graphs load before any
+    thread of ours starts, so no line of ours is lost."""
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(quiet, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(quiet)
 
 
 def _quietly(func, *args):

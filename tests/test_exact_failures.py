@@ -72,3 +72,23 @@ def test_check_config_loads_the_bundle_as_run_would(tmp_path):
                                str(config)], capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 2, (command, done.stderr)
         assert "detector.tflite: SHA-256 does not match" in done.stderr.strip().splitlines()[-1]
+
+
+def test_quiet_by_default_and_v_in_either_position(tmp_path):
+    """A bad file: its one error line and nothing else (no runtime banner, no summary); -v
+    before or after the sub-command gives the info lines."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a picture")
+    good = tmp_path / "black.png"
+    good.write_bytes(_png())
+    cli = [sys.executable, "-m", "edge_captioner.cli"]
+    done = subprocess.run([*cli, "caption", str(bad), str(good)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"edge-captioner: error: {bad}: not a readable image (corrupt or unsupported format)"]
+    assert done.stdout.splitlines() == [f"{good}: no one in view"]
+    for args in (["-v", "caption", str(good)], ["caption", "-v", str(good)]):
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert done.returncode == 0 and "INFO edge_captioner.captioner: bundle default-en" in \
+            done.stderr, (args, done.stderr)
