@@ -24,6 +24,7 @@ from .interpreters import Graph, edgetpu_delegate, pick_runtime
 from .perception import Findings, Perception
 from .preprocess import model_input
 from .search import Caption, beam_search, greedy
+from .self_check import parse_self_check, verify
 from .wiring import check_against_graphs
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,9 @@ class Captioner:
         self.size = int(image["size"][0])
         self.resize = image["resize"]
         self.colour_order = image["colour_order"]
+        check = parse_self_check(self.bundle.manifest, self.bundle.path / "manifest.json")
+        if check is not None:
+            verify(self, check)  # this runtime on this CPU computes what the bundle did
 
     @classmethod
     def from_config(cls, model) -> Captioner:

@@ -73,7 +73,9 @@ class Graph:
         # crash the runtime itself: it is tried in a child process first. Without a delegate
         # only: a delegate's custom ops (an Edge TPU's) are unknown to a plain interpreter.
         if not delegates:
-            _trial_in_child(runtime, path)
+            failure = _trial_in_child(runtime, path)
+            if failure is not None:
+                raise BadInput(_trial_failure(runtime, path, failure))
         # What the child survived fails here, if at all, with ValueError (not a flatbuffer: the
         # runtime's verifier) or RuntimeError (a kernel refused it at allocate_tensors).
         try:
@@ -156,8 +158,27 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _trial_in_child(runtime: Runtime, path: Path) -> None:
-    """Load the graph and run it once in a forked child; BadInput if that fails or kills the child.
+KNOWN_GOOD_GRAPH = Path(__file__).parent / "data" / "known_good.tflite"  # conversion/known_good.py
+_runtime_failure: dict[str, str | None] = {}  # runtime name -> why its own test graph fails
+
+
+def _trial_failure(runtime: Runtime, path: Path, failure: str) -> str:
+    """The one line for a graph that failed its trial: the bundle's fault, unless the runtime
+    cannot run its own tiny test graph either (a broken runtime build, or a CPU it miscompiles
+    for): then that is what the line says."""
+    if runtime.name not in _runtime_failure:
+        _runtime_failure[runtime.name] = _trial_in_child(runtime, KNOWN_GOOD_GRAPH)
+    broken = _runtime_failure[runtime.name]
+    if broken is not None:
+        return (f"{path}: cannot be run here: the TFLite runtime {runtime.name} fails on its own "
+                f"test graph too ({broken}): the runtime or this CPU is broken, not the bundle; "
+                "try model.runtime tflite_runtime or another version of the runtime")
+    return f"{path}: not a valid TFLite model: {failure}"
+
+
+def _trial_in_child(runtime: Runtime, path: Path) -> str | None:
+    """Load the graph and run it once in a forked child: None if that works, else why not (the
+    child's error, or what killed it).
 
     The runtimes verify a model's flatbuffer, and their kernels check each op at allocate_tensors,
     but not everything: tests/test_fuzz_bundle.py found graphs one flipped byte away from a real
@@ -170,13 +191,13 @@ def _trial_in_child(runtime: Runtime, path: Path) -> None:
     back at most one line, and leaves with os._exit, running none of the parent's cleanup.
     """
     if not hasattr(os, "fork"):
-        return
+        return None
     try:
         read_end, write_end = os.pipe()
     except OSError as exc:
         log.warning("%s: cannot try the model in a child process (%s); loading it directly",
                     path, exc)
-        return
+        return None
     try:
         pid = os.fork()
     except OSError as exc:  # out of processes, or a seccomp filter that refuses fork
@@ -184,7 +205,7 @@ def _trial_in_child(runtime: Runtime, path: Path) -> None:
         os.close(write_end)
         log.warning("%s: cannot try the model in a child process (%s); loading it directly",
                     path, exc)
-        return
+        return None
     if pid == 0:  # the child: never returns
         status = 0
         try:
@@ -206,18 +227,17 @@ def _trial_in_child(runtime: Runtime, path: Path) -> None:
     finally:
         os.close(read_end)
     if status is None:
-        raise BadInput(f"{path}: not a valid TFLite model: loading and running it once did not "
-                       f"finish in {TRIAL_TIMEOUT_S:.0f} s")
+        return f"loading and running it once did not finish in {TRIAL_TIMEOUT_S:.0f} s"
     code = os.waitstatus_to_exitcode(status)
     if code < 0:
         try:
             killed_by = signal.Signals(-code).name
         except ValueError:
             killed_by = f"signal {-code}"
-        raise BadInput(f"{path}: not a valid TFLite model: it crashes the TFLite runtime "
-                       f"({killed_by})")
+        return f"it crashes the TFLite runtime ({killed_by})"
     if code != 0:
-        raise BadInput(f"{path}: not a valid TFLite model: {message or 'the trial run failed'}")
+        return message or "the trial run failed"
+    return None
 
 
 def _load_and_run_once(runtime: Runtime, path: Path) -> None:

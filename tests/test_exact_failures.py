@@ -92,3 +92,65 @@ def test_quiet_by_default_and_v_in_either_position(tmp_path):
         done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 0 and "INFO edge_captioner.captioner: bundle default-en" in \
             done.stderr, (args, done.stderr)
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda c: c.update(caption="a cat"), "captions self_check.jpg 'a person', not 'a cat'"),
+    (lambda c: c["objects"][0].update(score=c["objects"][0]["score"] - 0.3), "finds no person"),
+])
+def test_a_runtime_that_computes_wrongly_is_refused_at_load(tmp_path, change, says):
+    """The bundle says what this machine must make of its self-check image; a runtime that makes
+    something else (as ai-edge-litert 2.3 does under an emulated SME CPU) is exit 2, one line,
+    before anything runs. Changing the expectation is the same test from the other side."""
+    import json
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(load_bundle("default-en").path, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    change(manifest["self_check"])
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "check-config", "--config",
+                           _config(tmp_path, bundle)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "self-check failed" in lines[0] and says in lines[0], lines
+    assert "computes wrongly on this CPU" in lines[0]
+
+
+def test_the_shipped_bundles_pass_their_self_check():
+    from edge_captioner.captioner import Captioner
+
+    for name in ("default-en", "default-zh"):
+        check = load_bundle(name).manifest["self_check"]
+        assert check["objects"] and check["image"] in load_bundle(name).manifest["files"]
+        Captioner(name)  # raises BadInput if this machine does not reproduce it
+
+
+def _config(tmp_path: Path, bundle: Path) -> str:
+    import yaml
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"device_id": "house", "model": {"bundle": str(bundle)},
+                                    "cameras": [{"name": "door", "source": "sample"}]}))
+    return str(path)
+
+
+def test_a_runtime_that_runs_no_graph_is_told_apart_from_a_broken_bundle(tmp_path, monkeypatch):
+    """A graph that fails its trial is the bundle's fault while the runtime runs its own test
+    graph; where that fails too (here: the test graph itself made unrunnable, standing in for a
+    runtime that crashes on every graph), the line blames the runtime or the CPU."""
+    from edge_captioner import interpreters
+    from edge_captioner.errors import BadInput
+
+    broken = tmp_path / "broken.tflite"
+    good = interpreters.KNOWN_GOOD_GRAPH.read_bytes()
+    broken.write_bytes(good[:200])  # a truncated flatbuffer: no runtime loads it
+    runtime = interpreters.pick_runtime("auto")
+    monkeypatch.setattr(interpreters, "_runtime_failure", {})
+    with pytest.raises(BadInput, match="broken.tflite: not a valid TFLite model"):
+        interpreters.Graph(runtime, broken, {})
+    monkeypatch.setattr(interpreters, "_runtime_failure", {})
+    monkeypatch.setattr(interpreters, "KNOWN_GOOD_GRAPH", broken)
+    with pytest.raises(BadInput, match=r"fails on its own test graph too .* not the bundle"):
+        interpreters.Graph(runtime, broken, {})

@@ -25,11 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from edge_captioner.bundle import file_sha256, load_bundle, write_manifest
+from edge_captioner.captioner import Captioner
 from edge_captioner.detections import iou
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.interpreters import pick_runtime
 from edge_captioner.perception import Perception, PerceptionSpec, parse_perception
 from edge_captioner.preprocess import model_input
+from edge_captioner.self_check import KEY as SELF_CHECK_KEY
+from edge_captioner.self_check import record
 
 from . import photos, sources
 
@@ -188,6 +191,11 @@ def _load(directory: Path, section: dict, score_threshold: float) -> Perception:
     return Perception(spec, directory, pick_runtime("auto"), threads=1)
 
 
+# The self-check image: a real photo with a person (the detector's 0.71), small.
+SELF_CHECK_PHOTO = "astronaut"
+SELF_CHECK_FILE = "self_check.jpg"
+SELF_CHECK_SIZE = 256
+SELF_CHECK_SOURCE = ("scikit-image's astronaut (Eileen Collins, NASA; public domain), 256 px")
 CONFIDENT = 0.3
 BAND = 0.1
 
@@ -335,8 +343,34 @@ def attach(encoder_dir: Path, bundle_dir: Path) -> dict:
     manifest.setdefault("metrics", {})["perception_int8_vs_float32"] = {
         name: {k: v for k, v in r.items() if k != "per_image"}
         for name, r in document.get("agreement", {}).items()}
+    manifest.pop(SELF_CHECK_KEY, None)  # recorded anew for this encoder and decoder below
     write_manifest(bundle_dir, manifest)
     load_bundle(bundle_dir)  # what we wrote must load (the whole bundle, hashes and all)
+    return add_self_check(bundle_dir)
+
+
+def add_self_check(bundle_dir: Path) -> dict:
+    """Put the self-check image into the bundle and record what the bundle makes of it
+    (edge_captioner/self_check.py): the device refuses to run where it gets something else."""
+    import cv2
+
+    frame = photos.load_photo(SELF_CHECK_PHOTO)
+    height, width = frame.shape[:2]
+    scale = SELF_CHECK_SIZE / max(height, width)
+    small = cv2.resize(frame, (round(width * scale), round(height * scale)),
+                       interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise RuntimeError("cannot encode the self-check image")
+    (bundle_dir / SELF_CHECK_FILE).write_bytes(jpeg.tobytes())
+    manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"][SELF_CHECK_FILE] = file_sha256(bundle_dir / SELF_CHECK_FILE)
+    write_manifest(bundle_dir, manifest)
+    entry = record(Captioner(str(bundle_dir)), SELF_CHECK_FILE)
+    entry["source"] = SELF_CHECK_SOURCE
+    manifest[SELF_CHECK_KEY] = entry
+    write_manifest(bundle_dir, manifest)
+    Captioner(str(bundle_dir))  # and it passes its own check
     return manifest
 
 
