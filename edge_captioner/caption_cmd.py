@@ -134,6 +134,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
                         record["attention"] = words
                     if result.findings is not None:
                         record["found"] = result.findings.to_json()
+                    if result.truncated:
+                        record["truncated"] = True
                     print(json.dumps(record, ensure_ascii=False), flush=True)
                 else:
                     where = str(path) if frame_no is None else f"{path}@{frame_no}"

@@ -155,6 +155,8 @@ class CaptionResult:
     # what the bundle's real-world detector and classifier found (bundles with a perception
     # section); their time is part of latency_ms
     findings: Findings | None = None
+    # the search stopped at the length limit, not at <end>: the caption may end mid-phrase
+    truncated: bool = False
 
 
 class Captioner:
@@ -263,4 +265,6 @@ class Captioner:
             encoder_ms=encoder_ms,
             attention=attention,
             findings=findings,
+            # every step spent on a word: none was left for <end>
+            truncated=len(best.tokens) >= self.max_length - 1,
         )

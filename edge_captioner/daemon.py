@@ -182,6 +182,8 @@ class CameraWorker:
             # what the real-world detector and classifier found (bundles with them), as in
             # `caption --json`; Home Assistant shows it among the caption sensor's attributes
             payload["found"] = result.findings.to_json()
+        if result.truncated:
+            payload["truncated"] = True  # cut at the length limit: it may end mid-phrase
         return payload
 
     def _publish(self, frame: Frame, result: CaptionResult) -> None:

@@ -342,6 +342,10 @@ class Publisher:
             self._make_slot(self._topic(name, "state"), qos=1, retain=True, republish=True)
             if snapshot:
                 self._make_slot(self._topic(name, "snapshot"), qos=0, retain=True, republish=False)
+            else:
+                # snapshots off: clear the JPEG an earlier run with them on left retained
+                self._set_slot(self._topic(name, "snapshot"), b"", qos=1, retain=True,
+                               republish=False)
 
         self.client = make_client(config, self.client_id, log)
         self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
@@ -432,7 +436,8 @@ class Publisher:
         with self._lock:
             self._connected = False
         self._connected_event.clear()
-        log.info("MQTT: disconnected from %s:%d", self.config.host, self.config.port)
+        if self._connections:  # "disconnected" from a broker never reached would be untrue
+            log.info("MQTT: disconnected from %s:%d", self.config.host, self.config.port)
 
     @property
     def stats(self) -> dict:
@@ -700,6 +705,10 @@ class Publisher:
         if camera not in self.cameras:
             log.warning("MQTT: command for unknown camera %r ignored (cameras: %s): %s", camera,
                         ", ".join(self.cameras), _preview(payload))
+            return
+        if not payload:
+            # an empty (retained) payload is how a retained command is cleared: not a command
+            log.debug("MQTT: empty payload on %s (a cleared retained command) ignored", topic)
             return
         if message.retain:
             # A retained command would run again at every reconnect of ours.

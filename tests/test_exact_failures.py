@@ -154,3 +154,14 @@ def test_a_runtime_that_runs_no_graph_is_told_apart_from_a_broken_bundle(tmp_pat
     monkeypatch.setattr(interpreters, "KNOWN_GOOD_GRAPH", broken)
     with pytest.raises(BadInput, match=r"fails on its own test graph too .* not the bundle"):
         interpreters.Graph(runtime, broken, {})
+
+
+def test_a_caption_cut_at_the_length_limit_says_so():
+    from conversion.pretrained import photos
+    from edge_captioner.captioner import Captioner
+
+    frame = photos.load_photo("astronaut")
+    cut = Captioner("render-en", max_length=4).caption(frame)  # its captions run ~15 words
+    assert cut.truncated and len(cut.tokens) == 3
+    assert not Captioner("render-en").caption(frame).truncated
+    assert not Captioner("default-en").caption(frame).truncated

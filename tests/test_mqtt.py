@@ -803,3 +803,41 @@ def test_stop_without_broker_is_quick(make_publisher):
     publisher.stop(timeout=5)
     assert time.monotonic() - started < 2
     assert publisher.stats["queued"] == 1 and publisher.stats["sent"] == 0
+
+
+def test_snapshots_off_clears_the_retained_jpeg_of_an_earlier_run(shared_port, names,
+                                                                  make_publisher):
+    topic = f"{names.base}/garden/snapshot"  # "garden" has snapshots off in CAMERAS
+    publish(shared_port, topic, b"\xff\xd8 an old JPEG", retain=True)
+    publisher = make_publisher(shared_port)
+    publisher.start()
+    assert publisher.wait_connected(5)
+    time.sleep(0.5)
+    with MQTTCollector(shared_port, [topic]) as sub:
+        time.sleep(0.5)
+        assert sub.on(topic) == [], "a retained snapshot is still there"
+
+
+def test_an_empty_set_payload_is_not_a_malformed_command(shared_port, names, make_publisher,
+                                                         caplog):
+    commands: list = []
+    publisher = make_publisher(shared_port, commands=commands)
+    publisher.start()
+    assert publisher.wait_connected(5)
+    time.sleep(0.3)
+    with caplog.at_level(logging.DEBUG, logger="edge_captioner.mqtt"):
+        # clearing a retained command: an empty retained payload
+        publish(shared_port, f"{names.base}/front_door/set", b"", retain=True)
+        publish(shared_port, f"{names.base}/front_door/set", b'{"action": "pause"}')
+        wait_until(lambda: commands, what="the pause command")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert "empty payload" in caplog.text
+
+
+def test_a_broker_never_reached_is_not_disconnected_from(names, make_publisher, caplog):
+    publisher = make_publisher(free_port())
+    with caplog.at_level(logging.INFO, logger="edge_captioner.mqtt"):
+        publisher.start()
+        time.sleep(0.3)
+        publisher.stop(timeout=0.5)
+    assert "disconnected" not in caplog.text and "connecting to" in caplog.text
