@@ -575,4 +575,7 @@ def _copy_backbone(captioner, model_dir: Path) -> None:
 def _log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("conversion").addHandler(handler)
+    logger = logging.getLogger("conversion")
+    logger.addHandler(handler)
+    # the file gets the progress (INFO) whatever stderr shows (set_log_level filters that there)
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))

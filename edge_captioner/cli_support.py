@@ -25,16 +25,24 @@ def setup_logging(verbosity: int = 0) -> None:
     configuration's logging.level). OpenCV's and FFmpeg's own logs (a few lines on every failed
     reconnect, ours says it once) are silenced unless -vv; set before cv2 is imported, which the
     commands do lazily, and never over what the environment already says."""
-    level = logging.WARNING - 10 * verbosity
     logging.basicConfig(
-        level=max(level, logging.DEBUG),
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    set_log_level(max(logging.WARNING - 10 * verbosity, logging.DEBUG))
     if verbosity < 2:
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+def set_log_level(level: int) -> None:
+    """What reaches stderr. The level is set on the stderr handler as well as on the root logger,
+    so that a module that logs more to a file of its own (`train`'s train.log) does not print it."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in root.handlers:
+        handler.setLevel(level)
 
 
 def one_line(message: object) -> str:

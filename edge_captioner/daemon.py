@@ -25,6 +25,7 @@ import cv2
 from . import __version__
 from .camera import Camera, Frame
 from .captioner import Captioner, CaptionResult
+from .cli_support import set_log_level
 from .config import CameraConfig, Config, load_config
 from .gate import SceneChangeGate
 from .mqtt_publisher import Command, Publisher
@@ -329,7 +330,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the configuration's level, or more with -v / -vv on the command line
     verbose = {1: logging.INFO, 2: logging.DEBUG}.get(min(getattr(args, "verbose", 0), 2))
     level = logging.getLevelName(config.logging.level)
-    logging.getLogger().setLevel(min(level, verbose) if verbose else level)
+    set_log_level(min(level, verbose) if verbose else level)
     daemon = Daemon(config)  # loads and validates the bundle before anything connects
     # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (SPEC.md).
     log.info("configuration: %s", config.source_path or "built-in default")
