@@ -361,8 +361,9 @@ def test_captions_status_state_discovery_then_sigterm(tiny_bundles, shared_port,
         sensor = json.loads(discovered[discovery_topic].payload)
         assert sensor["state_topic"] == names.topic("caption")
         assert sensor["json_attributes_topic"] == names.topic("caption")
-        assert sensor["availability_topic"] == names.status
-        assert (sensor["payload_available"], sensor["payload_not_available"]) == ("online", "offline")
+        online = sensor["availability"][0]
+        assert online["topic"] == names.status
+        assert (online["payload_available"], online["payload_not_available"]) == ("online", "offline")
         assert sensor["unique_id"] == f"{names.device_id}_{CAMERA}_caption"
         assert sensor["device"]["model"] == manifest["name"]
 

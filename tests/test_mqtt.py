@@ -224,12 +224,20 @@ def test_discovery_messages_payloads():
                                        "homeassistant", True))
     sensor = json.loads(messages["homeassistant/sensor/dev1/front_door_caption/config"])
     assert sensor["name"] == "Front door caption"
-    assert sensor["unique_id"] == sensor["object_id"] == "dev1_front_door_caption"
+    assert sensor["unique_id"] == "dev1_front_door_caption"
+    # the entity id it always had, as Home Assistant 2026 wants it (no deprecated object_id)
+    assert sensor["default_entity_id"] == "sensor.dev1_front_door_caption"
+    assert "object_id" not in sensor
+    assert sensor["origin"] == {"name": "edge-captioner", "sw_version": "0.1.0"}
     caption_topic = "edge_captioner/dev1/front_door/caption"
     assert sensor["state_topic"] == sensor["json_attributes_topic"] == caption_topic
     assert sensor["value_template"] == "{{ value_json.caption[:255] }}"
-    assert sensor["availability_topic"] == "edge_captioner/dev1/status"
-    assert (sensor["payload_available"], sensor["payload_not_available"]) == ("online", "offline")
+    # unavailable while the daemon is offline OR the camera is lost: no stale caption
+    online, seeing = sensor["availability"]
+    assert sensor["availability_mode"] == "all"
+    assert online == {"topic": "edge_captioner/dev1/status", "payload_available": "online",
+                      "payload_not_available": "offline"}
+    assert seeing["topic"] == "edge_captioner/dev1/front_door/state"
     assert sensor["icon"] == "mdi:image-text"
     assert sensor["device"] == {"identifiers": ["edge_captioner_dev1"], "name": "edge-captioner dev1",
                                 "manufacturer": "edge-captioner", "model": "tiny-en", "sw_version": "0.1.0"}
@@ -237,10 +245,39 @@ def test_discovery_messages_payloads():
     assert image["image_topic"] == "edge_captioner/dev1/front_door/snapshot"
     assert image["content_type"] == "image/jpeg"
     assert image["unique_id"] == "dev1_front_door_snapshot"
-    assert image["availability_topic"] == sensor["availability_topic"] and image["device"] == sensor["device"]
+    assert image["default_entity_id"] == "image.dev1_front_door_snapshot"
+    assert image["availability"] == sensor["availability"] and image["device"] == sensor["device"]
     assert json.loads(messages["homeassistant/sensor/dev1/garden_caption/config"])["name"] == "Garden caption"
     # snapshots off: any image entity from an earlier configuration is deleted
     assert messages["homeassistant/image/dev1/garden_snapshot/config"] == b""
+
+    # every control an entity, on the existing topics
+    entity = lambda component, key: json.loads(  # noqa: E731
+        messages[f"homeassistant/{component}/dev1/front_door_{key}/config"])
+    command = "edge_captioner/dev1/front_door/set"
+    button = entity("button", "caption_now")
+    assert (button["command_topic"], json.loads(button["payload_press"])) == (
+        command, {"action": "caption_now"})
+    switch = entity("switch", "paused")
+    assert json.loads(switch["payload_on"]) == {"action": "pause"}
+    assert json.loads(switch["payload_off"]) == {"action": "resume"}
+    assert switch["state_topic"] == "edge_captioner/dev1/front_door/state"
+    number = entity("number", "interval")
+    assert number["command_topic"] == command and number["unit_of_measurement"] == "s"
+    assert (number["min"], number["step"]) == (0.1, 0.1) and number["max"] >= 300
+    rendered = number["command_template"].replace("{{ value }}", "2.5")
+    assert parse_command(rendered.encode(), "front_door").interval_s == 2.5
+    connectivity = entity("binary_sensor", "camera")
+    assert connectivity["device_class"] == "connectivity"
+    event = entity("event", "captioned")
+    assert event["state_topic"] == caption_topic and event["event_types"] == ["caption"]
+    confidence, latency = entity("sensor", "confidence"), entity("sensor", "latency")
+    assert (confidence["unit_of_measurement"], confidence["state_class"]) == ("%", "measurement")
+    assert (latency["unit_of_measurement"], latency["device_class"]) == ("ms", "duration")
+    for payload in messages.values():
+        if payload:
+            assert set(json.loads(payload)) >= {"unique_id", "default_entity_id", "name", "device",
+                                                "origin"}
 
     disabled = discovery_messages("dev1", "edge_captioner/dev1", CAMERAS, "tiny-en", "0.1.0", "homeassistant",
                                   False)
@@ -370,12 +407,14 @@ def test_discovery_published_resent_on_birth_and_removed_when_disabled(shared_po
         publisher = make_publisher(shared_port)
         publisher.start()
         assert publisher.wait_connected(5)
-        first = sub.wait_for(configs, count=3)
-        assert {m.topic for m in first} == {sensor_topic, image_topic, garden_topic}
+        # per camera 8 entities, and the image of the one with snapshots
+        first = sub.wait_for(configs, count=17)
+        assert {m.topic for m in first} >= {sensor_topic, image_topic, garden_topic}
+        assert len({m.topic for m in first}) == 17
         sensor = json.loads(sub.on(sensor_topic)[0].payload)
         assert sensor["state_topic"] == f"{names.base}/front_door/caption"
         assert sensor["value_template"] == "{{ value_json.caption[:255] }}"
-        assert sensor["availability_topic"] == f"{names.base}/status"
+        assert sensor["availability"][0]["topic"] == f"{names.base}/status"
         assert sensor["device"]["identifiers"] == [f"edge_captioner_{DEVICE}"]
         assert sensor["unique_id"] == f"{DEVICE}_front_door_caption"
         image = json.loads(sub.on(image_topic)[0].payload)
@@ -384,7 +423,7 @@ def test_discovery_published_resent_on_birth_and_removed_when_disabled(shared_po
 
         # Home Assistant restarts and announces itself: every config comes again
         publish(shared_port, f"{names.prefix}/status", b"online")
-        sub.wait_for(configs, count=6)
+        sub.wait_for(configs, count=34)
         assert len(sub.on(sensor_topic)) == 2
         store = retained(shared_port, f"{names.prefix}/#")
         assert store[sensor_topic].retain and json.loads(store[sensor_topic].payload) == sensor
@@ -432,8 +471,8 @@ def test_commands_valid_and_malformed(shared_port, names, make_publisher, caplog
 
     caplog.clear()
     malformed = [b"not json", b"\xff\xfe", b"{" * 100_000, b'{"action": "explode"}',
-                 b'{"interval_s": "x"}', b'{"interval_s": -1}', b'{"interval_s": 1e9}', b"[]", b"",
-                 b'{"action": "pause", "extra": "junk"}']
+                 b'{"interval_s": "x"}', b'{"interval_s": -1}', b'{"interval_s": 1e9}', b"[]",
+                 b'{"action": "pause", "extra": "junk"}']  # (an empty one clears: not malformed)
     for payload in malformed:
         publish(shared_port, set_topic, payload)
     publish(shared_port, f"{names.base}/no_such_camera/set", b'{"action": "pause"}')

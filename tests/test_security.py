@@ -72,8 +72,7 @@ def acl_text(device_ids: list[str]) -> str:
     for device_id in device_ids:
         base = f"{BASE_TOPIC}/{device_id}"
         lines += [f"topic write {base}/#", f"topic read {base}/+/set",
-                  f"topic write homeassistant/sensor/{device_id}/#",
-                  f"topic write homeassistant/image/{device_id}/#"]
+                  f"topic write homeassistant/+/{device_id}/#"]
     lines += ["topic read homeassistant/status", ""]
     lines += ["user hub"]
     for device_id in device_ids:
