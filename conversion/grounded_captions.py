@@ -55,11 +55,11 @@ from .captions import (
 from .mentions import (
     _EN_NOUNS,
     _EN_PLACES,
-    _EN_PLURALS,
     _ZH_NEGATIONS,
     _ZH_NOUNS,
     _ZH_PLACES,
     _most_common,
+    number_before,
 )
 from .scenes import KINDS, PLACES
 
@@ -265,19 +265,7 @@ def _mentions_en(text: str) -> tuple[dict[str, int], str | None]:
         kind = _EN_NOUNS.get(word)
         if kind is None:
             continue
-        number = None
-        for j in range(i - 1, max(-1, i - 4), -1):  # back over up to 3 words: "more than three people"
-            prev = words[j]
-            if prev in _EN_NEGATIONS:
-                number = 0
-                break
-            if prev in _EN_NUMBERS:
-                number = _EN_NUMBERS[prev] + (words[max(0, j - 2):j] == ["more", "than"])
-                break
-            if prev in _EN_NOUNS or prev in ("and", "with", "while"):
-                break
-        if number is None:
-            number = 2 if word in _EN_PLURALS else 1
+        number = number_before(words, i, _EN_NUMBERS, _EN_NEGATIONS)
         if number:
             counts[kind] = counts.get(kind, 0) + number
     place = _most_common([_EN_PLACES[w] for w in words if w in _EN_PLACES])

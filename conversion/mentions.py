@@ -63,22 +63,25 @@ def _parse_en(text: str) -> Mentions:
         kind = _EN_NOUNS.get(word)
         if kind is None:
             continue
-        # Look back over adjectives ("two grey kittens") for a number or a negation.
-        number = None
-        for prev in reversed(words[max(0, i - 3): i]):
-            if prev in _EN_NEGATIONS:
-                number = 0
-                break
-            if prev in _EN_NUMBERS:
-                number = _EN_NUMBERS[prev]
-                break
-            if prev in _EN_NOUNS or prev in ("and", "with", "while"):
-                break
-        if number is None:
-            number = 2 if word in _EN_PLURALS else 1
+        number = number_before(words, i, _EN_NUMBERS, _EN_NEGATIONS)
         if number:
             counts[kind] = counts.get(kind, 0) + number
     return Mentions(place=_most_common(places), counts=counts)
+
+
+def number_before(words: list[str], i: int, numbers: dict[str, int], negations: set[str]) -> int:
+    """How many of the noun words[i] a caption says: a number or a negation up to three words
+    before it (over adjectives: "two grey kittens"; "more than three" is one more than three),
+    else 2 for a plural and 1 for a singular. Shared with grounded_captions.py."""
+    for j in range(i - 1, max(-1, i - 4), -1):
+        prev = words[j]
+        if prev in negations:
+            return 0
+        if prev in numbers:
+            return numbers[prev] + (words[max(0, j - 2):j] == ["more", "than"])
+        if prev in _EN_NOUNS or prev in ("and", "with", "while"):
+            break
+    return 2 if words[i] in _EN_PLURALS else 1
 
 
 # ----------------------------------------------------------------------------------------- Chinese
