@@ -71,6 +71,8 @@ class MQTTConfig:
     base_topic: str = "edge_captioner"
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     queue_limit: int = 1000  # captions kept while the broker is away; oldest dropped first
+    # where captions still queued at stop wait for the next run (spool.py); None: $STATE_DIRECTORY
+    spool_dir: str | None = None
 
 
 @dataclass
@@ -362,6 +364,7 @@ MQTT_FIELDS: dict[str, Validator] = {
     "base_topic": _topic,
     "discovery": _discovery,
     "queue_limit": _integer(1),
+    "spool_dir": _text(optional=True),
 }
 MODEL_FIELDS: dict[str, Validator] = {
     "bundle": _text(),

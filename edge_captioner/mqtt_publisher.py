@@ -43,6 +43,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from . import spool
 from .config import MQTTConfig
 
 log = logging.getLogger("edge_captioner.mqtt")
@@ -365,8 +366,15 @@ class Publisher:
         self._failures = 0  # consecutive failed connection attempts
         self._outage_logged = False
         self._lost_at = 0.0
-        # captions
-        self._pending: deque[_Message] = deque()
+        # captions: those the last run could not deliver first (spool.py)
+        self._spool = spool.spool_path(config.spool_dir, device_id)
+        self._pending: deque[_Message] = deque(
+            _Message(*caption) for caption in
+            (spool.load(self._spool, self.base)[-max(config.queue_limit, 0):]
+             if self._spool is not None else []))
+        if self._pending:
+            log.info("MQTT: %d caption(s) the last run could not deliver are queued first (%s)",
+                     len(self._pending), self._spool)
         self._handing: list[_Message] = []  # taken from the books, inside client.publish() right now
         self._inflight: dict[int, _Message] = {}  # mid -> handed over, not yet confirmed (in order)
         self._early_acks: set[int] = set()  # confirmed before client.publish() returned the mid
@@ -474,8 +482,18 @@ class Publisher:
                 self._changed.wait(min(0.1, max(deadline - time.monotonic(), 0)))
             delivered = not (status.dirty or status.inflight)
             left = self._caption_count()
-        if left:
-            log.warning("MQTT: stopping with %d caption(s) not delivered", left)
+            # in queue order: handed over (unconfirmed), being handed over, waiting
+            undelivered = [(m.topic, m.payload, m.qos, m.retain) for m in
+                           [*self._inflight.values(), *self._handing, *self._pending]
+                           if m.slot is None]
+        if left and self._spool is not None:
+            kept = spool.save(self._spool, undelivered, self.config.queue_limit)
+            log.warning("MQTT: stopping with %d caption(s) not delivered: %d kept in %s for the "
+                        "next run", left, kept, self._spool)
+        elif left:
+            log.warning("MQTT: stopping with %d caption(s) not delivered (no spool: set "
+                        "mqtt.spool_dir, or run as the service, whose StateDirectory= keeps them)",
+                        left)
         if not delivered and self._connections:
             log.info("MQTT: could not publish offline before stopping; the broker publishes the last "
                      "will (offline) when it notices we are gone")

@@ -16,6 +16,7 @@ caption that arrives is a new one.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -569,6 +570,35 @@ def test_broker_outage_queues_captions_and_delivers_them_in_order(tiny_bundles, 
     log = daemon.log()
     assert "dropped" not in log.split("stopped:")[0], daemon.tail()
     assert re.search(r"stopped: .*, 0 dropped", log), daemon.tail()
+
+
+def test_captions_queued_while_the_broker_is_down_survive_a_daemon_restart(
+        names, tmp_path, run_daemon, mosquitto_broker):
+    """The broker is down from the start and across a restart of the daemon: the first run's
+    captions are spooled under the state directory at SIGTERM and the second run delivers them
+    first, in order, with their own timestamps and seq."""
+    broker = mosquitto_broker(start=False)
+    config = write_config(tmp_path / "config.yaml", names, "default-en", broker.port,
+                          mqtt={"retain": False}, source="sample", interval_s=0.3,
+                          heartbeat_s=0.6)
+    state = tmp_path / "state"
+    first = run_daemon(config, STATE_DIRECTORY=str(state))
+    first.wait_log(rf"{CAMERA}: (no one|a person)", STARTUP_S)  # a caption made and queued
+    time.sleep(1.5)
+    assert first.signal(signal.SIGTERM) == 0
+    kept = int(re.search(r"(\d+) kept in ", first.log()).group(1))
+    spooled = [json.loads(base64.b64decode(json.loads(line)["payload"]))
+               for line in (state / f"captions-{names.device_id}.jsonl").read_text().splitlines()]
+    assert len(spooled) == kept >= 2
+
+    broker.start()
+    with MQTTCollector(broker.port, [names.topic("caption")]) as sub:
+        second = run_daemon(config, STATE_DIRECTORY=str(state))
+        got = wait_captions(sub, names, kept + 1, STARTUP_S, second)
+        assert second.signal(signal.SIGTERM) == 0
+    assert got[:kept] == spooled  # as they were made: timestamps and seq
+    assert [c["seq"] for c in spooled] == list(range(1, kept + 1))
+    assert not (state / f"captions-{names.device_id}.jsonl").exists()
 
 
 # -- 8: bad input: exit 2, one line --------------------------------------------------------------------------
