@@ -91,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
     check.set_defaults(func=lazy_command("edge_captioner.check_config_cmd", "cmd_check_config"))
 
+    service = sub.add_parser(
+        "install-service",
+        help="install the systemd service (unit, example config, system user): run as root",
+        description="Write /etc/systemd/system/edge-captioner.service running THIS environment's "
+        "edge-captioner, /etc/edge-captioner/config.yaml (the commented example, unless one "
+        "exists), and create the edge-captioner system user; then say what to edit and how to "
+        "start it. --root DIR writes the files under DIR instead and creates no user.",
+    )
+    add_common_options(service)
+    service.add_argument("--root", metavar="DIR", help="install under DIR (a scratch root)")
+    service.set_defaults(func=lazy_command("edge_captioner.install_service",
+                                           "cmd_install_service"))
+
     watch = sub.add_parser(
         "watch",
         help="print captions and camera states from the broker as they arrive",

@@ -68,3 +68,29 @@ def test_what_the_daemon_relies_on():
     assert "char-video4linux rw" in unit["DeviceAllow"]
     assert "video" in unit["SupplementaryGroups"][0].split()
     assert "ProcSubset" not in unit  # XNNPACK needs /proc/cpuinfo
+
+
+def test_install_service_writes_a_unit_that_verifies_and_keeps_a_users_config(tmp_path):
+    """The documented install path, in a scratch root: the unit runs THIS environment's
+    edge-captioner and verifies clean; the example config is written once, never over a user's."""
+    import sys
+
+    root = tmp_path / "root"
+    command = [sys.executable, "-m", "edge_captioner.cli", "install-service", "--root", str(root)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    unit = root / "etc" / "systemd" / "system" / "edge-captioner.service"
+    exe = Path(sys.prefix) / "bin" / "edge-captioner"
+    assert f"ExecStart={exe} run --config /etc/edge-captioner/config.yaml" in unit.read_text()
+    assert exe.is_file()
+    verified = analyze("verify", "--man=no", str(unit))
+    assert verified.returncode == 0 and (verified.stdout + verified.stderr).strip() == "", \
+        verified.stderr
+    config = root / "etc" / "edge-captioner" / "config.yaml"
+    assert config.read_text() == (UNIT.parent.parent / "config.yaml").read_text()
+    assert config.stat().st_mode & 0o077 == 0  # not world- or group-readable without the group
+    config.write_text("device_id: mine\n")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "kept" in done.stdout
+    assert config.read_text() == "device_id: mine\n"
+    assert "systemctl enable --now edge-captioner" in done.stdout
