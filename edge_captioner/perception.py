@@ -73,8 +73,7 @@ def _get(section: dict, key: str, kind, where: str, manifest_path: Path):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if not ok:
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise BadInput(f"{manifest_path}: {f'{where}.{key}'!r} must be {names}")
+        raise BadInput(f"{manifest_path}: {f'{where}.{key}'!r} must be {kind.__name__}")
     return value
 
 

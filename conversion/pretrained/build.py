@@ -26,7 +26,7 @@ import numpy as np
 
 from edge_captioner.bundle import file_sha256, load_bundle, write_manifest
 from edge_captioner.captioner import Captioner
-from edge_captioner.detections import iou
+from edge_captioner.detections import CENTRE_OFFSET, iou
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.interpreters import pick_runtime
 from edge_captioner.perception import Perception, PerceptionSpec, parse_perception
@@ -51,7 +51,7 @@ CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_righ
 # The score threshold: above the highest false person on the package photos the encoder is
 # calibrated on (0.48, on motorcycle_right: a garage with no one in it); see docs/encoders.md.
 DETECTOR = {"resize": "letterbox", "score": 0.5, "iou": 0.6, "max_detections": 20,
-            "centre_offset": 0.5}
+            "centre_offset": CENTRE_OFFSET}
 # Which COCO labels count as which of the home kinds our captions are about (scenes.KINDS; no COCO
 # class is a parcel: see the README).
 DETECTOR_KINDS = {"person": ["person"], "cat": ["cat"], "dog": ["dog"], "bicycle": ["bicycle"],

