@@ -1,6 +1,6 @@
 """`edge-captioner run`: cameras -> scene-change gate -> captioner -> MQTT, until SIGTERM/SIGINT.
 
-Data flows one way. Each camera has a `Camera` (camera.py: a grab thread keeping the latest frame)
+Data flows one way. Each camera has a `Camera` (camera/: a grab thread keeping the latest frame)
 and a `CameraWorker` thread here: latest frame -> `SceneChangeGate` (gate.py) -> the shared
 `Captioner` (captioner.py; one interpreter pair, so one caption at a time behind a lock) ->
 `Publisher` (mqtt_publisher.py). Commands from MQTT come back through `on_command`.

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from mjpeg_server import MJPEGServer
 
-from edge_captioner.camera import SAMPLE_CLIP, Camera, as_bgr, fit_within, resolve_source
+from edge_captioner.camera import Camera
+from edge_captioner.camera.frames import as_bgr, fit_within
+from edge_captioner.camera.sources import SAMPLE_CLIP, resolve_source
 from edge_captioner.config import CameraConfig
 
 FAST_BACKOFF = {"backoff_initial_s": 0.1, "backoff_max_s": 0.3}

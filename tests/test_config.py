@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_captioner import config as config_module
-from edge_captioner.config import CONFIG_ENV, PASSWORD_ENV, default_config, load_config, to_dict
+from edge_captioner.config import CONFIG_ENV, PASSWORD_ENV, default_config, load_config, reference, to_dict
+from edge_captioner.config import loader as config_loader
 from edge_captioner.errors import BadInput
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ def no_outside_config(monkeypatch, tmp_path):
     """Nothing from the machine running the tests: no env config, no password, no /etc file."""
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
-    monkeypatch.setattr(config_module, "DEFAULT_CONFIG_PATHS", (str(tmp_path / "etc-config.yaml"),))
+    monkeypatch.setattr(config_loader, "DEFAULT_CONFIG_PATHS", (str(tmp_path / "etc-config.yaml"),))
 
 
 def write(folder: Path, document, name: str = "config.yaml") -> Path:
@@ -95,7 +95,7 @@ def test_builtin_default_when_nothing_is_given():
 
 def test_etc_file_then_env_then_explicit(tmp_path, monkeypatch):
     etc = write(tmp_path, patched(device_id="from-etc"), "etc.yaml")
-    monkeypatch.setattr(config_module, "DEFAULT_CONFIG_PATHS", (str(etc),))
+    monkeypatch.setattr(config_loader, "DEFAULT_CONFIG_PATHS", (str(etc),))
     assert load_config(None).device_id == "from-etc"
     monkeypatch.setenv(CONFIG_ENV, str(write(tmp_path, patched(device_id="from-env"), "env.yaml")))
     assert load_config(None).device_id == "from-env"
@@ -279,6 +279,25 @@ def test_check_config_says_built_in_default():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# edge-captioner built-in default configuration")
     assert yaml.safe_load(done.stdout)["cameras"][0]["source"] == "sample"
+
+
+def test_committed_reference_is_current():
+    """docs/configuration.md is written from the schema; a key added, renamed or given a new default
+    or check without regenerating it fails here."""
+    committed = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == reference.render(), f"stale: run {reference.COMMAND}"
+
+
+def test_reference_shows_each_key_with_its_check_and_default():
+    text = reference.render()
+    assert "| `port` | an integer 1..65535 | `1883` |" in text
+    assert "| `interval_s` | a number > 0 | `1.0` |" in text
+    assert "| `max_length` | an integer 2..64 or null | `null` |" in text
+    assert "| `name` | a name of lower-case letters" in text and "| required |" in text
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        "## Top level", "## `mqtt`", "## `mqtt.tls`", "## `mqtt.discovery`", "## `model`", "## `cameras[]`",
+        "## `logging`"]
+    assert "source_path" not in text  # a field of Config, not a key of the file
 
 
 # -- secrets ---------------------------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""The daemon's configuration (config.yaml): typed dataclasses, validated once at start-up.
+
+SPEC.md fixes the sections: device_id, mqtt, model, cameras, logging. Unknown keys and wrong types
+are errors (BadInput -> exit 2) naming the key, e.g. `cameras[1].interval_s: expected a number > 0`.
+Secrets (the MQTT password) may come from the file, from `password_file`, or from the environment
+variable EDGE_CAPTIONER_MQTT_PASSWORD, and are never logged or printed (see `to_dict(masked=True)`).
+
+One job per module, data flowing down the list:
+  schema.py     the dataclasses the rest of the daemon reads; each key's type, default, check and
+                description, declared once
+  checks.py     the checks of single values, and how errors name a key and show a value
+  parse.py      a YAML document -> Config (no file system, no environment)
+  files.py      the files and secrets it names: checked, made absolute, the password read
+  loader.py     which file, reading its YAML, `load_config`, `to_dict`
+  reference.py  docs/configuration.md, written from the schema
+"""
+
+from .checks import NETWORK_SCHEMES
+from .files import PASSWORD_ENV
+from .loader import CONFIG_ENV, default_config, load_config, to_dict
+from .schema import (
+    CameraConfig,
+    Config,
+    DiscoveryConfig,
+    LoggingConfig,
+    ModelConfig,
+    MQTTConfig,
+    TLSConfig,
+)
+
+__all__ = [
+    "CONFIG_ENV", "NETWORK_SCHEMES", "PASSWORD_ENV", "CameraConfig", "Config", "DiscoveryConfig",
+    "LoggingConfig", "MQTTConfig", "ModelConfig", "TLSConfig", "default_config", "load_config", "to_dict",
+]

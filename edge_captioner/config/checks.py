@@ -1,0 +1,235 @@
+"""The checks of single values in config.yaml, and how errors name a key and show a value.
+
+A check takes (value, key path) and returns the clean value or raises BadInput naming the key,
+e.g. `cameras[1].interval_s: expected a number > 0, got 0`. Each check also carries `wanted`, the
+text after "expected" in its error, which the configuration reference (reference.py) shows as the
+key's value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import BadInput
+
+Validator = Callable[[Any, str], Any]
+
+# the camera URLs OpenCV opens through FFmpeg (camera.sources.classify_source)
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+PLACE_MAX_CHARS = 40
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _describe(value: Any, secret: bool = False) -> str:
+    """A value as an error message shows it: YAML spelling, short, and never a secret."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if secret:
+        return f"a {type(value).__name__}"
+    if isinstance(value, str | int | float):
+        shown = repr(value)
+        return shown if len(shown) <= 42 else shown[:40] + "..."
+    return f"a {type(value).__name__}"
+
+
+def _join(path: str, key: object) -> str:
+    # a key is the file's own text: one that is not a plain printable name is shown quoted, so
+    # the error stays one line
+    name = str(key) if isinstance(key, str) and key.isprintable() else repr(key)
+    return f"{path}.{name}" if path else name
+
+
+def _bad(path: str, message: str) -> BadInput:
+    return BadInput(f"{path}: {message}")
+
+
+def _accepts(wanted: str) -> Callable[[Validator], Validator]:
+    """Mark a check with what it accepts (see the module doc)."""
+    def mark(check: Validator) -> Validator:
+        check.wanted = wanted  # type: ignore[attr-defined]
+        return check
+
+    return mark
+
+
+def wanted(check: Validator) -> str:
+    return check.wanted  # type: ignore[attr-defined]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # YAML true is not 1 here
+
+
+def _finite(value: Any) -> float | None:
+    """`value` as a float if it is a finite YAML number (not a bool, not .nan/.inf, not 10**400)."""
+    if not (_is_int(value) or isinstance(value, float)):
+        return None
+    try:
+        as_float = float(value)
+    except OverflowError:
+        return None
+    return as_float if math.isfinite(as_float) else None
+
+
+def _optional(check: Validator) -> Validator:
+    """`check`, or null."""
+    @_accepts(f"{wanted(check)} or null")
+    def optional(value: Any, path: str) -> Any:
+        return None if value is None else check(value, path)
+
+    return optional
+
+
+def _integer(lo: int, hi: int | None = None) -> Validator:
+    @_accepts(f"an integer {lo}..{hi}" if hi is not None else f"an integer >= {lo}")
+    def check(value: Any, path: str) -> int:
+        if not _is_int(value) or value < lo or (hi is not None and value > hi):
+            raise _bad(path, f"expected {wanted(check)}, got {_describe(value)}")
+        return value
+
+    return check
+
+
+def _number(lo: float, hi: float | None = None, *, lo_inclusive: bool = True) -> Validator:
+    if hi is not None:
+        wanted_text = f"a number {lo:g}..{hi:g}"
+    else:
+        wanted_text = f"a number {'>=' if lo_inclusive else '>'} {lo:g}"
+
+    @_accepts(wanted_text)
+    def check(value: Any, path: str) -> float:
+        as_float = _finite(value)
+        ok = as_float is not None and (as_float >= lo if lo_inclusive else as_float > lo)
+        if not ok or (hi is not None and as_float > hi):
+            raise _bad(path, f"expected {wanted_text}, got {_describe(value)}{_float_text_hint(value)}")
+        return as_float
+
+    return check
+
+
+def _float_text_hint(value: Any) -> str:
+    """PyYAML follows YAML 1.1, where 1e-3 (no dot) is a string, not a number: say so."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (a string: write numbers like 1e-3 as 1.0e-3 or 0.001)"
+    return ""
+
+
+@_accepts("true or false")
+def _boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(path, f"expected {wanted(_boolean)}, got {_describe(value)}")
+    return value
+
+
+def _text(*, optional: bool = False, secret: bool = False) -> Validator:
+    @_accepts("a non-empty string" + (" or null" if optional else ""))
+    def check(value: Any, path: str) -> str | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value:
+            raise _bad(path, f"expected {wanted(check)}, got {_describe(value, secret)}")
+        return value
+
+    return check
+
+
+def _choice(*choices: str, aliases: Mapping[Any, str] | None = None) -> Validator:
+    @_accepts(f"one of {', '.join(choices)}")
+    def check(value: Any, path: str) -> str:
+        if aliases and isinstance(value, str | int | float) and not isinstance(value, bool) \
+                and value in aliases:
+            return aliases[value]
+        if isinstance(value, str) and value in choices:
+            return value
+        raise _bad(path, f"expected {wanted(check)}, got {_describe(value)}")
+
+    return check
+
+
+@_accepts("a name of lower-case letters, digits, '_' and '-' (starting with a letter or digit, at most 63)")
+def _name(value: Any, path: str) -> str:
+    """device_id and camera names: they become MQTT topic levels and Home Assistant ids, so a `/`,
+    `+` or `#` (topic syntax) or upper case / spaces (entity ids) would break things downstream."""
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+        raise _bad(path, f"expected {wanted(_name)}, got {_describe(value)}")
+    return value
+
+
+@_accepts("a non-empty MQTT topic")
+def _topic(value: Any, path: str) -> str:
+    """A topic prefix we publish under: no wildcards, no empty levels."""
+    if not isinstance(value, str) or not value:
+        raise _bad(path, f"expected {wanted(_topic)}, got {_describe(value)}")
+    if "+" in value or "#" in value or "\0" in value:
+        raise _bad(path, f"{value!r} contains a wildcard (+ or #): not allowed in a topic we publish to")
+    if value.startswith("/") or value.endswith("/") or "//" in value:
+        raise _bad(path, f"{value!r}: no leading, trailing or doubled '/'")
+    return value
+
+
+@_accepts("a host name or IP address")
+def _host(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise _bad(path, f"expected {wanted(_host)}, got {_describe(value)}")
+    return value
+
+
+@_accepts("a device index >= 0, /dev/videoN, a file, an rtsp:// or http:// URL or a GStreamer pipeline")
+def _source(value: Any, path: str) -> str | int:
+    if _is_int(value) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip():
+        value = value.strip()
+        scheme = value.split("://", 1)[0].lower() + "://"
+        # a URL the camera module would not open as one (it would try it as a file name, and
+        # fail at run time only): a typo such as htp:// is caught here
+        if "://" in value and " ! " not in value and scheme not in NETWORK_SCHEMES:
+            raise _bad(path, f"{value!r}: not a URL a camera can be opened from (the schemes "
+                       f"are {', '.join(s[:-3] for s in NETWORK_SCHEMES)})")
+        return value
+    raise _bad(path, f"expected {wanted(_source)}, got {_describe(value)}")
+
+
+@_accepts("[width, height] (two positive integers) or null")
+def _resolution(value: Any, path: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if (isinstance(value, list) and len(value) == 2
+            and all(_is_int(v) and v > 0 for v in value)):
+        return value[0], value[1]
+    raise _bad(path, f"expected {wanted(_resolution)}, got {_describe(value)}")
+
+
+@_accepts(f"one of {', '.join(LOG_LEVELS)}")
+def _log_level(value: Any, path: str) -> str:
+    if isinstance(value, str) and value.upper() in LOG_LEVELS:
+        return value.upper()
+    raise _bad(path, f"expected {wanted(_log_level)}, got {_describe(value)}")
+
+
+@_accepts(f"a place: one line of 1..{PLACE_MAX_CHARS} printable characters")
+def _place(value: Any, path: str) -> str:
+    """A short one-line text: it goes into captions and MQTT payloads."""
+    if not isinstance(value, str) or not value.strip() or len(value) > PLACE_MAX_CHARS \
+            or not value.isprintable():
+        raise _bad(path, f"expected {wanted(_place)}, got {_describe(value)}")
+    return value.strip()
+
+
+def _as_is(value: Any, path: str) -> Any:
+    """A section's value, checked later by the section's own builder (parse.py)."""
+    return value

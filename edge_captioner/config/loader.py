@@ -1,0 +1,149 @@
+"""Which configuration file, reading its YAML, and the whole load: `load_config`.
+
+Which file: `--config FILE`, else $EDGE_CAPTIONER_CONFIG, else /etc/edge-captioner/config.yaml if
+it exists, else the built-in default (`default_config()`: the demo on the bundled sample clip).
+Every failure is BadInput (-> exit 2) naming the file, and the key where there is one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import BadInput
+from .checks import _describe
+from .files import kind_of, resolve_files_and_secrets
+from .parse import TOP_FIELDS, parse_document
+from .schema import Config
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATHS = ("/etc/edge-captioner/config.yaml",)
+CONFIG_ENV = "EDGE_CAPTIONER_CONFIG"
+MASK = "***"
+DEFAULT_DOCUMENT: dict[str, Any] = {
+    "device_id": "demo-house",
+    # the bundled clip, looped
+    "cameras": [{"name": "front_door", "source": "sample", "place": "front_door"}],
+}
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice in one mapping is an error: PyYAML silently keeps
+    the last one, so a second `mqtt:` section would quietly replace the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"duplicate key {key_node.value!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """The document in `path`; every way of failing is BadInput naming the file (and line)."""
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        document = yaml.load(content, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
+    except yaml.MarkedYAMLError as exc:
+        # Not str(exc): it quotes the offending line, which may be the one holding the password.
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise BadInput(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: invalid YAML: {type(exc).__name__}") from None
+    except (ValueError, OverflowError):
+        # PyYAML's implicit types can fail to convert, e.g. the date 2024-13-45.
+        raise BadInput(f"{path}: invalid YAML: a value that cannot be converted (an impossible date?)") \
+            from None
+    except RecursionError:
+        raise BadInput(f"{path}: invalid YAML: nested too deeply") from None
+    if document is None:
+        raise BadInput(f"{path}: empty configuration (no settings in the file)")
+    if not isinstance(document, dict):
+        raise BadInput(f"{path}: expected a mapping of sections ({', '.join(TOP_FIELDS)}) at the top "
+                       f"level, got {_describe(document)}")
+    return document
+
+
+def _must_exist(path: Path, given_by: str) -> Path:
+    kind = kind_of(path)
+    if kind == "missing":
+        raise BadInput(f"{path}: no such configuration file (from {given_by})")
+    if kind == "dir":
+        raise BadInput(f"{path}: is a directory, expected a configuration file (from {given_by})")
+    if kind not in ("file", "other"):
+        raise BadInput(f"{path}: {kind} (from {given_by})")
+    return path
+
+
+def resolve_config_path(path: str | Path | None) -> Path | None:
+    """The configuration file to read, or None for the built-in default (see the module doc)."""
+    if path is not None and str(path):
+        return _must_exist(Path(path).expanduser(), "--config")
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return _must_exist(Path(from_env).expanduser(), f"${CONFIG_ENV}")
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if kind_of(Path(candidate)) != "missing":  # present but unreadable: say so, don't run the demo
+            return Path(candidate)
+    return None
+
+
+def build_config(document: Any, base_dir: Path, source_path: str | None = None) -> Config:
+    config = resolve_files_and_secrets(parse_document(document), base_dir)
+    return dataclasses.replace(config, source_path=source_path)
+
+
+def default_config() -> Config:
+    """The demo: the shipped bundle, the bundled sample clip as `front_door`, a local broker."""
+    try:
+        return build_config(DEFAULT_DOCUMENT, Path.cwd())
+    except BadInput as exc:  # only the environment can make it fail (a password without a user)
+        raise BadInput(f"built-in default configuration: {exc}") from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The validated configuration (see the module doc for which file); BadInput names the file and
+    the key on any problem."""
+    config_path = resolve_config_path(path)
+    if config_path is None:
+        log.debug("no configuration file: using the built-in default")
+        return default_config()
+    document = read_yaml(config_path)
+    absolute = config_path.absolute()
+    try:
+        config = build_config(document, absolute.parent, str(absolute))
+    except BadInput as exc:
+        raise BadInput(f"{config_path}: {exc}") from None
+    log.debug("configuration from %s", absolute)
+    return config
+
+
+def to_dict(config: Config, masked: bool = True) -> dict[str, Any]:
+    """The configuration as plain data in config.yaml's shape (it loads back as the same config).
+    With `masked`, a set password shows as '***'; the password file's content never appears."""
+    data = dataclasses.asdict(config)
+    data.pop("source_path")
+    if masked and data["mqtt"]["password"] is not None:
+        data["mqtt"]["password"] = MASK
+    for camera in data["cameras"]:
+        if camera["resolution"] is not None:
+            camera["resolution"] = list(camera["resolution"])  # YAML has lists, not tuples
+    return data

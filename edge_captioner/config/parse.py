@@ -1,0 +1,114 @@
+"""A YAML document -> the typed `Config`: every key checked against the schema, no file system
+access, no environment (files.py does those afterwards)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .checks import Validator, _as_is, _bad, _describe, _join
+from .schema import (
+    MQTT_TLS_PORT,
+    CameraConfig,
+    Config,
+    DiscoveryConfig,
+    LoggingConfig,
+    ModelConfig,
+    MQTTConfig,
+    TLSConfig,
+    keys,
+)
+
+
+def _mapping(value: Any, path: str, *, null_ok: bool = False) -> Mapping:
+    if value is None and null_ok:
+        return {}  # `mqtt:` with everything under it commented out: the defaults
+    if not isinstance(value, Mapping):
+        raise _bad(path or "top level", f"expected a mapping, got {_describe(value)}")
+    return value
+
+
+def _checks(kind: type, **sections: Validator) -> dict[str, Validator]:
+    """Each key of a section with its check: a setting's own, a subsection's builder from `sections`."""
+    return {f.name: f.metadata["check"] if "check" in f.metadata else sections[f.name] for f in keys(kind)}
+
+
+def _required(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in keys(kind) if f.metadata.get("required"))
+
+
+def _section(raw: Any, path: str, kind: type, fields: Mapping[str, Validator], *,
+             null_ok: bool = True) -> dict[str, Any]:
+    """Check a mapping's keys against `fields` (unknown keys are errors) and validate each value."""
+    mapping = _mapping(raw, path, null_ok=null_ok)
+    for key in mapping:
+        if key not in fields:
+            raise _bad(_join(path, key), f"unknown key (known: {', '.join(fields)})")
+    for key in _required(kind):
+        if key not in mapping:
+            raise _bad(_join(path, key), "required")
+    return {key: fields[key](value, _join(path, key)) for key, value in mapping.items()}
+
+
+def _tls(value: Any, path: str) -> TLSConfig | None:
+    if value is None:
+        return None
+    tls = TLSConfig(**_section(value, path, TLSConfig, TLS_FIELDS))
+    if tls.keyfile and not tls.certfile:
+        raise _bad(_join(path, "keyfile"), f"needs {_join(path, 'certfile')} (the client certificate)")
+    return tls
+
+
+def _discovery(value: Any, path: str) -> DiscoveryConfig:
+    return DiscoveryConfig(**_section(value, path, DiscoveryConfig, DISCOVERY_FIELDS))
+
+
+TLS_FIELDS = _checks(TLSConfig)
+DISCOVERY_FIELDS = _checks(DiscoveryConfig)
+MQTT_FIELDS = _checks(MQTTConfig, tls=_tls, discovery=_discovery)
+MODEL_FIELDS = _checks(ModelConfig)
+CAMERA_FIELDS = _checks(CameraConfig)
+LOGGING_FIELDS = _checks(LoggingConfig)
+# the sections are built by their own builders below, in this order, once the top level is checked
+TOP_FIELDS = _checks(Config, mqtt=_as_is, model=_as_is, cameras=_as_is, logging=_as_is)
+
+
+def _mqtt(raw: Any) -> MQTTConfig:
+    values = _section(raw, "mqtt", MQTTConfig, MQTT_FIELDS)
+    if values.get("tls") is not None and "port" not in values:
+        values["port"] = MQTT_TLS_PORT
+    return MQTTConfig(**values)
+
+
+def _camera(raw: Any, path: str) -> CameraConfig:
+    camera = CameraConfig(**_section(raw, path, CameraConfig, CAMERA_FIELDS, null_ok=False))
+    if camera.heartbeat_s < camera.interval_s:
+        raise _bad(_join(path, "heartbeat_s"),
+                   f"expected a number >= interval_s ({camera.interval_s:g}), got {camera.heartbeat_s:g}")
+    return camera
+
+
+def _cameras(raw: Any) -> list[CameraConfig]:
+    if not isinstance(raw, list):
+        raise _bad("cameras", f"expected a list of cameras, got {_describe(raw)}")
+    if not raw:
+        raise _bad("cameras", "at least one camera is required")
+    cameras = [_camera(item, f"cameras[{i}]") for i, item in enumerate(raw)]
+    seen: set[str] = set()
+    for i, camera in enumerate(cameras):
+        if camera.name in seen:
+            raise _bad(f"cameras[{i}].name", f"duplicate camera name {camera.name!r}")
+        seen.add(camera.name)
+    return cameras
+
+
+def parse_document(document: Any) -> Config:
+    """The typed configuration of a YAML document; no file system access, no environment."""
+    top = _section(document, "", Config, TOP_FIELDS, null_ok=False)
+    return Config(
+        device_id=top["device_id"],
+        mqtt=_mqtt(top.get("mqtt")),
+        model=ModelConfig(**_section(top.get("model"), "model", ModelConfig, MODEL_FIELDS)),
+        cameras=_cameras(top["cameras"]),
+        logging=LoggingConfig(**_section(top.get("logging"), "logging", LoggingConfig, LOGGING_FIELDS)),
+    )

@@ -1,0 +1,166 @@
+"""config.yaml's schema: the typed dataclasses the daemon reads, one field per key of the file.
+
+Each key is declared once, here: its type, its default, its check (checks.py) and a one-line
+description. The loader validates against these declarations (parse.py) and the configuration
+reference, docs/configuration.md, is written from them (reference.py). A field without a
+description (`Config.source_path`) is not a key of the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bundle import DEFAULT_BUNDLE_NAMES
+from .checks import (
+    Validator,
+    _boolean,
+    _choice,
+    _host,
+    _integer,
+    _log_level,
+    _name,
+    _number,
+    _optional,
+    _place,
+    _resolution,
+    _source,
+    _text,
+    _topic,
+)
+
+MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
+
+
+def setting(default: Any, check: Validator, doc: str, **options: Any) -> Any:
+    """A key with a plain value."""
+    return field(default=default, metadata={"check": check, "doc": doc}, **options)
+
+
+def required(check: Validator, doc: str) -> Any:
+    """A key the file must give: it has no default."""
+    return field(metadata={"check": check, "doc": doc, "required": True})
+
+
+def section(kind: type, doc: str, *, optional: bool = False, many: bool = False,
+            needed: bool = False) -> Any:
+    """A key whose value is a section of its own: a mapping of `kind`'s keys (null when `optional`),
+    or with `many` a list of them; `needed`: the file must give it."""
+    metadata = {"section": kind, "doc": doc, "many": many, "required": needed}
+    if optional:
+        return field(default=None, metadata=metadata)
+    return field(default_factory=list if many else kind, metadata=metadata)
+
+
+def keys(kind: type) -> list[dataclasses.Field]:
+    """The keys of a section, in the order the dataclass declares (and errors list) them."""
+    return [f for f in dataclasses.fields(kind) if "doc" in f.metadata]
+
+
+@dataclass
+class TLSConfig:
+    ca_certs: str | None = setting(None, _text(optional=True),
+                                   "the CA bundle that signed the broker's certificate")
+    certfile: str | None = setting(None, _text(optional=True), "the client certificate (mutual TLS)")
+    keyfile: str | None = setting(None, _text(optional=True),
+                                  "the client certificate's private key (needs `certfile`)")
+    insecure: bool = setting(False, _boolean, "skip checking the broker's host name against its "
+                                              "certificate (logged as a warning)")
+
+
+@dataclass
+class DiscoveryConfig:
+    enabled: bool = setting(True, _boolean, "announce the entities to Home Assistant (MQTT discovery)")
+    prefix: str = setting("homeassistant", _topic, "Home Assistant's discovery prefix")
+
+
+@dataclass
+class MQTTConfig:
+    host: str = setting("127.0.0.1", _host, "the broker")
+    port: int = setting(1883, _integer(1, 65535),
+                        f"the broker's port ({MQTT_TLS_PORT} when `tls` is given and `port` is not)")
+    client_id: str | None = setting(None, _text(optional=True), "null: `edge-captioner-<device_id>`")
+    username: str | None = setting(None, _text(optional=True),
+                                   "needed with a password under MQTT 3.1.1")
+    password: str | None = setting(None, _text(optional=True, secret=True),
+                                   "the password, never logged or printed (see above for the "
+                                   "other places it may come from)", repr=False)
+    password_file: str | None = setting(None, _text(optional=True),
+                                        "a file holding the password (a trailing newline is ignored)")
+    tls: TLSConfig | None = section(TLSConfig, "connect with TLS (`mqtt.tls` below); null: plain TCP",
+                                    optional=True)
+    # MQTT's keep-alive is a 16-bit number of seconds
+    keepalive: int = setting(60, _integer(5, 65535), "seconds between keep-alive pings")
+    protocol: str = setting("3.1.1", _choice("3.1.1", "5", aliases={5: "5", "3.1.1": "3.1.1"}),
+                            "the MQTT protocol version")
+    qos: int = setting(1, _integer(0, 2), "QoS of captions; status and state are always QoS 1")
+    retain: bool = setting(True, _boolean, "retain captions")
+    base_topic: str = setting("edge_captioner", _topic, "the topic everything is published under")
+    discovery: DiscoveryConfig = section(DiscoveryConfig, "Home Assistant MQTT discovery "
+                                                          "(`mqtt.discovery` below)")
+    queue_limit: int = setting(1000, _integer(1), "captions kept while the broker is away; the "
+                                                  "oldest are dropped first")
+    spool_dir: str | None = setting(None, _text(optional=True),
+                                    "where captions still queued at a stop wait for the next start; "
+                                    "null: `$STATE_DIRECTORY`")
+
+
+@dataclass
+class ModelConfig:
+    bundle: str = setting("default", _text(), f"a bundle shipped in the package "
+                                              f"({', '.join(DEFAULT_BUNDLE_NAMES)}) or a bundle directory")
+    runtime: str = setting("auto",
+                           _choice("auto", "ai_edge_litert", "tflite_runtime", "tensorflow"),
+                           "the TFLite interpreter; auto: the first installed of the others, in this order")
+    delegate: str = setting("none", _choice("none", "edgetpu"),
+                            "edgetpu: the encoder on a Coral Edge TPU (the decoder stays on the CPU)")
+    fallback: str = setting("none", _choice("none", "cpu"),
+                            "cpu: run on the CPU, with a warning, when the Edge TPU cannot be used")
+    threads: int = setting(1, _integer(1), "interpreter threads")
+    beam_size: int = setting(1, _integer(1, 10), "beam search width; 1: greedy")
+    max_length: int | None = setting(None, _optional(_integer(2, 64)),
+                                     "the longest caption in tokens; null: the bundle's own")
+
+
+@dataclass
+class CameraConfig:
+    name: str = required(_name, "part of the MQTT topics and Home Assistant ids")
+    source: str | int = required(_source, "where frames come from; `sample`: the bundled demo clip")
+    interval_s: float = setting(1.0, _number(0, lo_inclusive=False),
+                                "at most one caption per interval (seconds)")
+    resolution: tuple[int, int] | None = setting(
+        None, _resolution, "larger frames are shrunk to fit; null: the source's own size")
+    scene_change_threshold: float = setting(0.02, _number(0, 1),
+                                            "the share of changed pixels that wakes the captioner")
+    heartbeat_s: float = setting(300.0, _number(0, lo_inclusive=False),
+                                 "re-publish an unchanged caption at least this often (seconds, "
+                                 ">= `interval_s`)")
+    snapshot: bool = setting(False, _boolean, "publish the captioned frame as a JPEG")
+    loop: bool = setting(True, _boolean, "files: play again from the start at the end")
+    stall_timeout_s: float = setting(10.0, _number(0, lo_inclusive=False),
+                                     "no frame for this long (seconds): the source is lost and reopened")
+    place: str | None = setting(
+        None, _optional(_place),
+        "where the camera looks: a place the bundle knows (front_door, living_room, kitchen, "
+        "driveway, backyard; \"front door\" works too) goes into its captions, other text comes "
+        "before them")
+    min_confidence: float = setting(0.0, _number(0, 1),
+                                    "a caption less sure than this is not published as the "
+                                    "camera's caption")
+
+
+@dataclass
+class LoggingConfig:
+    level: str = setting("INFO", _log_level, "the log level")
+
+
+@dataclass
+class Config:
+    device_id: str = required(_name, "part of every topic and Home Assistant id")
+    mqtt: MQTTConfig = section(MQTTConfig, "the broker and the topics (`mqtt` below)")
+    model: ModelConfig = section(ModelConfig, "the captioning model (`model` below)")
+    cameras: list[CameraConfig] = section(CameraConfig, "at least one camera (`cameras[]` below)",
+                                          many=True, needed=True)
+    logging: LoggingConfig = section(LoggingConfig, "`logging` below")
+    source_path: str | None = None  # the file it was read from
