@@ -1,4 +1,4 @@
-"""The MQTT session (mqtt_publisher.py) and `edge-captioner watch` against REAL Mosquitto brokers.
+"""The MQTT session (edge_captioner/mqtt/) and `edge-captioner watch` against REAL Mosquitto brokers.
 
 Simple cases use the shared broker on 127.0.0.1:1883 (a private one when none runs there) under a
 unique base topic and discovery prefix per test, and delete their retained messages afterwards.
@@ -42,7 +42,7 @@ from mosquitto import (
 
 from edge_captioner.config import DiscoveryConfig, MQTTConfig, TLSConfig
 from edge_captioner.errors import BadInput
-from edge_captioner.mqtt_publisher import (
+from edge_captioner.mqtt import (
     ACTIONS,
     Command,
     Publisher,
@@ -306,7 +306,7 @@ def test_online_retained_then_offline_on_clean_stop(shared_port, names, make_pub
 CHILD = textwrap.dedent("""
     import sys, time
     from edge_captioner.config import DiscoveryConfig, MQTTConfig
-    from edge_captioner.mqtt_publisher import Publisher
+    from edge_captioner.mqtt import Publisher
     port, base_topic, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     config = MQTTConfig(port=port, base_topic=base_topic, discovery=DiscoveryConfig(prefix=prefix))
     publisher = Publisher(config, "dev1", [("cam", False)], "tiny-en", print, "0.1.0")
