@@ -492,6 +492,33 @@ def test_commands_valid_and_malformed(shared_port, names, make_publisher, caplog
         assert seqs(sub.wait_for(lambda m: True)) == [99]
 
 
+def test_a_command_handler_runs_off_the_network_thread_and_may_publish(shared_port, names, make_publisher):
+    """The handler publishes and waits for the broker's confirmation: inside paho's on_message it
+    would wait in vain (the network thread that reads the PUBACK would be the one waiting)."""
+    ran: list[tuple[str, bool]] = []
+    publisher = None
+
+    def on_command(command: Command) -> None:
+        sent = publisher.stats["sent"]
+        publisher.publish_state(command.camera, "paused")
+        publisher.publish_caption(command.camera, caption(1))
+        deadline = time.monotonic() + 3
+        while publisher.stats["sent"] == sent and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ran.append((threading.current_thread().name, publisher.stats["sent"] > sent))
+
+    publisher = make_publisher(shared_port, on_command=on_command)
+    publisher.start()
+    assert publisher.wait_connected(5)
+    state = f"{names.base}/front_door/state"
+    with MQTTCollector(shared_port, [state]) as sub:
+        publish(shared_port, f"{names.base}/front_door/set", b'{"action": "pause"}')
+        wait_until(lambda: ran, what="the handler")
+        sub.wait_for(lambda m: m.payload == b"paused")
+    assert ran == [("mqtt-commands", True)]
+    assert retained(shared_port, state)[state].payload == b"paused"
+
+
 # -- broker down, restarted, full queue (private brokers) ------------------------------------------
 GATE = {"watcher": "watch-pw"}  # the test's subscriber; the publisher is "cam"
 BOTH = {**GATE, "cam": "cam-pw"}
