@@ -27,6 +27,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge_captioner.mqtt import topics  # noqa: E402
+
+BASE_TOPIC = "soak"
 
 
 def proc_figures(pid: int) -> dict:
@@ -52,7 +57,7 @@ def main() -> int:
     config = work / "config.yaml"
     config.write_text(
         f"device_id: {device}\n"
-        f"mqtt: {{host: {args.host}, port: {args.port}, base_topic: soak,"
+        f"mqtt: {{host: {args.host}, port: {args.port}, base_topic: {BASE_TOPIC},"
         " discovery: {enabled: false}}\n"
         f"model: {{bundle: {json.dumps(str(args.bundle))}}}\n"
         f"cameras:\n  - {{name: porch, source: sample, interval_s: {args.interval},"
@@ -60,7 +65,8 @@ def main() -> int:
     )
     received = []
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{device}-sub")
-    sub.on_connect = lambda c, *_: c.subscribe(f"soak/{device}/+/caption", qos=1)
+    captions = topics.camera_topic(topics.device_base(BASE_TOPIC, device), topics.ANY, topics.CAPTION)
+    sub.on_connect = lambda c, *_: c.subscribe(captions, qos=1)
     sub.on_message = lambda _c, _u, msg: received.append(time.monotonic())
     sub.connect(args.host, args.port)
     sub.loop_start()

@@ -3,7 +3,7 @@
 Data flows one way. Each camera has a `Camera` (camera/: a grab thread keeping the latest frame)
 and a `CameraWorker` thread here: latest frame -> `SceneChangeGate` (gate.py) -> the shared
 `Captioner` (captioner.py; one interpreter pair, so one caption at a time behind a lock) ->
-`Publisher` (mqtt_publisher.py). Commands from MQTT come back through `on_command`.
+`Publisher` (mqtt/session.py). Commands from MQTT come back through `on_command`.
 
 Publishing rule (SPEC.md): a caption is published when its text changes, and the last one is
 re-published at least every heartbeat_s; an unchanged scene is not re-captioned at all, so a static
@@ -17,6 +17,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -28,7 +29,7 @@ from .captioner import Captioner, CaptionResult
 from .cli_support import set_log_level
 from .config import CameraConfig, Config, load_config
 from .gate import SceneChangeGate
-from .mqtt_publisher import Command, Publisher
+from .mqtt import Command, Publisher
 from .notify import Watchdog, ready, status, stopping
 
 log = logging.getLogger(__name__)
@@ -222,9 +223,31 @@ class CameraWorker:
         self.stats.published += 1
         log.debug("%s: heartbeat: %s", self.config.name, payload["caption"])
 
+    def caption_now(self) -> None:  # TEMP until worker split merges
+        self.command(Command(self.config.name, "caption_now"))
+
+    def pause(self) -> None:  # TEMP until worker split merges
+        self.command(Command(self.config.name, "pause"))
+
+    def resume(self) -> None:  # TEMP until worker split merges
+        self.command(Command(self.config.name, "resume"))
+
+    def set_interval(self, seconds: float) -> None:  # TEMP until worker split merges
+        self.command(Command(self.config.name, "set_interval", seconds))
+
 
 def _iso(frame: Frame) -> str:
     return frame.wall.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+# What each command (mqtt.ACTIONS) does to its camera's worker. Run on the MQTT session's command
+# dispatcher thread, never inside paho's callback: a handler may publish.
+COMMAND_HANDLERS: dict[str, Callable[[CameraWorker, Command], None]] = {
+    "caption_now": lambda worker, command: worker.caption_now(),
+    "pause": lambda worker, command: worker.pause(),
+    "resume": lambda worker, command: worker.resume(),
+    "set_interval": lambda worker, command: worker.set_interval(command.interval_s),
+}
 
 
 class Daemon:
@@ -255,7 +278,7 @@ class Daemon:
         if worker is None:
             log.warning("command for unknown camera %r ignored", command.camera)
             return
-        worker.command(command)
+        COMMAND_HANDLERS[command.action](worker, command)
 
     def healthy(self) -> bool:
         """Every worker loop and every grab loop moved recently (for the systemd watchdog)."""

@@ -27,7 +27,8 @@ import paho.mqtt.client as mqtt
 
 from .config import MQTTConfig
 from .errors import EXIT_OK, BadInput
-from .mqtt_publisher import (
+from .mqtt import topics
+from .mqtt.client import (
     REFUSED,
     connect_async,
     describe_connect_error,
@@ -72,18 +73,13 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
+WATCHED = (topics.CAPTION, topics.STATE, topics.STATUS)  # the leaves `watch` shows
+
+
 def split_topic(topic: str, base_topic: str) -> tuple[str, str | None, str] | None:
-    """`<base_topic>/<device>/<camera>/<leaf>` -> (device, camera, leaf); `.../<device>/status` ->
-    (device, None, "status"); anything else -> None. base_topic may itself contain slashes."""
-    prefix = base_topic.rstrip("/") + "/"
-    if not topic.startswith(prefix):
-        return None
-    parts = topic[len(prefix):].split("/")
-    if len(parts) == 2 and parts[1] == "status":
-        return parts[0], None, "status"
-    if len(parts) == 3 and parts[2] in ("caption", "state"):
-        return parts[0], parts[1], parts[2]
-    return None
+    """(device, camera, leaf) of a topic `watch` shows (camera None for the status); else None."""
+    parts = topics.split(topic, base_topic)
+    return parts if parts is not None and parts[2] in WATCHED else None
 
 
 def format_message(
@@ -105,10 +101,10 @@ def format_message(
     if json_mode:
         return _json_line(topic, device, camera, leaf, text)
     suffix = "  (retained)" if retained else ""
-    if leaf == "status":
+    if leaf == topics.STATUS:
         return f"{received.strftime(TIME_FORMAT)}  {_clean(device)}  status: {_clean(text)}{suffix}"
     where = f"{_clean(device)}/{_clean(camera)}"
-    if leaf == "state":
+    if leaf == topics.STATE:
         return f"{received.strftime(TIME_FORMAT)}  {where}  state: {_clean(text)}{suffix}"
     try:
         data = json.loads(text)
@@ -129,13 +125,13 @@ def format_message(
 
 
 def _json_line(topic: str, device: str, camera: str | None, leaf: str, text: str) -> str:
-    if leaf == "caption":
+    if leaf == topics.CAPTION:
         try:
             data = json.loads(text)
         except ValueError:
             data = None
         obj = {"topic": topic, **data} if isinstance(data, dict) else {"topic": topic, "raw": text}
-    elif leaf == "state":
+    elif leaf == topics.STATE:
         obj = {"topic": topic, "device": device, "camera": camera, "state": text}
     else:
         obj = {"topic": topic, "device": device, "status": text}
@@ -155,8 +151,7 @@ class _Watcher:
         self._unreachable_said = False
         self._connected = False
         self.where = f"{config.host}:{config.port}"
-        base = config.base_topic.rstrip("/")
-        self.subscriptions = [(f"{base}/+/+/caption", 1), (f"{base}/+/+/state", 1), (f"{base}/+/status", 1)]
+        self.subscriptions = [(topic, 1) for topic in topics.all_devices_filters(config.base_topic, WATCHED)]
         self.client = make_client(config, new_watch_client_id())
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self.on_connect

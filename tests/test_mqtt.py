@@ -1,4 +1,4 @@
-"""The MQTT session (mqtt_publisher.py) and `edge-captioner watch` against REAL Mosquitto brokers.
+"""The MQTT session (edge_captioner/mqtt/) and `edge-captioner watch` against REAL Mosquitto brokers.
 
 Simple cases use the shared broker on 127.0.0.1:1883 (a private one when none runs there) under a
 unique base topic and discovery prefix per test, and delete their retained messages afterwards.
@@ -42,7 +42,7 @@ from mosquitto import (
 
 from edge_captioner.config import DiscoveryConfig, MQTTConfig, TLSConfig
 from edge_captioner.errors import BadInput
-from edge_captioner.mqtt_publisher import (
+from edge_captioner.mqtt import (
     ACTIONS,
     Command,
     Publisher,
@@ -306,7 +306,7 @@ def test_online_retained_then_offline_on_clean_stop(shared_port, names, make_pub
 CHILD = textwrap.dedent("""
     import sys, time
     from edge_captioner.config import DiscoveryConfig, MQTTConfig
-    from edge_captioner.mqtt_publisher import Publisher
+    from edge_captioner.mqtt import Publisher
     port, base_topic, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     config = MQTTConfig(port=port, base_topic=base_topic, discovery=DiscoveryConfig(prefix=prefix))
     publisher = Publisher(config, "dev1", [("cam", False)], "tiny-en", print, "0.1.0")
@@ -490,6 +490,33 @@ def test_commands_valid_and_malformed(shared_port, names, make_publisher, caplog
     with MQTTCollector(shared_port, [f"{names.base}/+/caption"]) as sub:
         publisher.publish_caption("front_door", caption(99))
         assert seqs(sub.wait_for(lambda m: True)) == [99]
+
+
+def test_a_command_handler_runs_off_the_network_thread_and_may_publish(shared_port, names, make_publisher):
+    """The handler publishes and waits for the broker's confirmation: inside paho's on_message it
+    would wait in vain (the network thread that reads the PUBACK would be the one waiting)."""
+    ran: list[tuple[str, bool]] = []
+    publisher = None
+
+    def on_command(command: Command) -> None:
+        sent = publisher.stats["sent"]
+        publisher.publish_state(command.camera, "paused")
+        publisher.publish_caption(command.camera, caption(1))
+        deadline = time.monotonic() + 3
+        while publisher.stats["sent"] == sent and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ran.append((threading.current_thread().name, publisher.stats["sent"] > sent))
+
+    publisher = make_publisher(shared_port, on_command=on_command)
+    publisher.start()
+    assert publisher.wait_connected(5)
+    state = f"{names.base}/front_door/state"
+    with MQTTCollector(shared_port, [state]) as sub:
+        publish(shared_port, f"{names.base}/front_door/set", b'{"action": "pause"}')
+        wait_until(lambda: ran, what="the handler")
+        sub.wait_for(lambda m: m.payload == b"paused")
+    assert ran == [("mqtt-commands", True)]
+    assert retained(shared_port, state)[state].payload == b"paused"
 
 
 # -- broker down, restarted, full queue (private brokers) ------------------------------------------

@@ -1,0 +1,128 @@
+"""Home Assistant MQTT discovery: pure functions from the device's cameras to (topic, payload)
+messages, each to be published retained, QoS 1 (the session keeps them in latest-value slots and
+sends them again when Home Assistant announces itself on `<prefix>/status`)."""
+
+from __future__ import annotations
+
+from . import topics
+from .commands import MAX_INTERVAL_S
+
+
+def _title(camera: str) -> str:
+    words = camera.replace("_", " ").replace("-", " ").split()
+    return " ".join(words).capitalize() if words else camera
+
+
+def discovery_messages(
+    device_id: str,
+    base: str,
+    cameras: list[tuple[str, bool]],
+    model_name: str,
+    sw_version: str,
+    prefix: str = "homeassistant",
+    enabled: bool = True,
+) -> list[tuple[str, bytes]]:
+    """(topic, payload) for Home Assistant MQTT discovery, all to be published retained, QoS 1.
+
+    base is `<base_topic>/<device_id>`. Per camera (discovery_entities): the caption as a sensor
+    (cut to Home Assistant's 255-character limit; the whole caption JSON as attributes), its
+    confidence and latency as sensors, an event entity that fires on every caption (a repeated
+    one included), the camera's connectivity (streaming or paused: connected; lost: not), a
+    caption-now button, a pause switch, an interval number (the `/set` commands), and when the
+    camera publishes snapshots an image entity. The caption, confidence and latency are
+    unavailable while the camera is lost (rather than showing a stale caption), as everything is
+    while the daemon is offline. An EMPTY payload deletes an entity: that is what goes out for
+    every entity when `enabled` is false, and for the image entity of a camera whose snapshots
+    are off (it may exist from an earlier configuration)."""
+    device = {
+        "identifiers": [f"edge_captioner_{device_id}"],
+        "name": f"edge-captioner {device_id}",
+        "manufacturer": "edge-captioner",
+        "model": model_name,
+        "sw_version": sw_version,
+    }
+    # (no support_url: the project has no public address to give yet)
+    origin = {"name": "edge-captioner", "sw_version": sw_version}
+    messages: list[tuple[str, bytes]] = []
+    for camera, snapshot in cameras:
+        for component, key, config in discovery_entities(base, camera, snapshot):
+            topic = topics.discovery_topic(prefix, component, device_id, f"{camera}_{key}")
+            if not enabled or config is None:
+                messages.append((topic, b""))
+                continue
+            unique_id = f"{device_id}_{camera}_{key}"
+            messages.append((topic, topics.json_bytes({
+                "unique_id": unique_id,
+                # default_entity_id replaces object_id (deprecated in HA 2025.10, gone in 2026.4):
+                # the same entity ids as before, now with their domain
+                "default_entity_id": f"{component}.{unique_id}",
+                **config,
+                "device": device,
+                "origin": origin,
+            })))
+    return messages
+
+
+def discovery_entities(base: str, camera: str, snapshot: bool
+                       ) -> list[tuple[str, str, dict | None]]:
+    """(component, key, config without ids and device) of each entity of one camera; None for
+    an entity to delete. Pure: Home Assistant's MQTT integration documents each key."""
+    caption = topics.camera_topic(base, camera, topics.CAPTION)
+    state = topics.camera_topic(base, camera, topics.STATE)
+    title = _title(camera)
+    daemon_online = {"topic": topics.status_topic(base), "payload_available": topics.ONLINE,
+                     "payload_not_available": topics.OFFLINE}
+    camera_seeing = {"topic": state, "payload_available": "online",
+                     "payload_not_available": "offline",
+                     "value_template": "{{ 'offline' if value == 'lost' else 'online' }}"}
+    while_seeing = {"availability": [daemon_online, camera_seeing], "availability_mode": "all"}
+    while_online = {"availability": [daemon_online]}
+    command = topics.camera_topic(base, camera, topics.SET)
+    image = topics.camera_topic(base, camera, topics.SNAPSHOT)
+    return [
+        ("sensor", "caption", {
+            "name": f"{title} caption", "state_topic": caption,
+            "value_template": "{{ value_json.caption[:255] }}",
+            "json_attributes_topic": caption, "icon": "mdi:image-text",
+            **while_seeing}),
+        ("sensor", "confidence", {
+            "name": f"{title} caption confidence", "state_topic": caption,
+            "value_template": "{{ (value_json.confidence * 100) | round(1) }}",
+            "unit_of_measurement": "%", "state_class": "measurement", "icon": "mdi:percent",
+            "entity_category": "diagnostic", **while_seeing}),
+        ("sensor", "latency", {
+            "name": f"{title} caption latency", "state_topic": caption,
+            "value_template": "{{ value_json.latency_ms }}", "unit_of_measurement": "ms",
+            "device_class": "duration", "state_class": "measurement",
+            "entity_category": "diagnostic", **while_seeing}),
+        ("event", "captioned", {
+            "name": f"{title} captioned", "state_topic": caption,
+            "event_types": ["caption"],
+            "value_template": ('{{ {"event_type": "caption", "caption": value_json.caption, '
+                               '"confidence": value_json.confidence, "seq": value_json.seq} '
+                               '| tojson }}'),
+            **while_online}),
+        ("binary_sensor", "camera", {
+            "name": f"{title} camera", "state_topic": state,
+            "device_class": "connectivity",
+            "value_template": "{{ 'OFF' if value == 'lost' else 'ON' }}",
+            "payload_on": "ON", "payload_off": "OFF", **while_online}),
+        ("button", "caption_now", {
+            "name": f"{title} caption now", "command_topic": command,
+            "payload_press": '{"action": "caption_now"}', "icon": "mdi:camera-iris",
+            **while_online}),
+        ("switch", "paused", {
+            "name": f"{title} paused", "command_topic": command, "state_topic": state,
+            "payload_on": '{"action": "pause"}', "payload_off": '{"action": "resume"}',
+            "value_template": "{{ 'ON' if value == 'paused' else 'OFF' }}",
+            "state_on": "ON", "state_off": "OFF", "icon": "mdi:pause", **while_online}),
+        ("number", "interval", {
+            "name": f"{title} caption interval", "command_topic": command,
+            "command_template": '{"interval_s": {{ value }}}', "min": 0.1,
+            "max": MAX_INTERVAL_S, "step": 0.1, "unit_of_measurement": "s", "mode": "box",
+            "entity_category": "config", "icon": "mdi:timer-outline", **while_online}),
+        ("image", "snapshot", {
+            "name": f"{title} snapshot", "image_topic": image,
+            "content_type": "image/jpeg", **while_seeing} if snapshot else None),
+    ]
+
