@@ -1,0 +1,383 @@
+"""One camera's caption loop: frame source -> `SceneChangeGate` -> captioning engine -> caption sink.
+
+The worker knows its collaborators only by the Protocols below: `camera.Camera` is a FrameSource,
+`CaptionService` (the shared `Captioner` behind a lock) a CaptionEngine, `mqtt.Publisher`
+a CaptionSink. The one decision the loop makes, whether a frame's caption is published, is the pure
+`publish_rule`; a published caption is a `CaptionEvent`, which becomes the MQTT payload dict only
+as it is handed to the sink.
+
+Publishing rule (SPEC.md): a caption is published when its text changes, and the last one is
+re-published at least every heartbeat_s; an unchanged scene is not re-captioned at all, so a static
+scene costs a thumbnail difference per frame and nothing else.
+
+Commands (caption_now, pause, resume, set_interval) arrive on the MQTT thread: they are recorded
+and the loop is woken; what they cause, such as publishing the camera's state, happens on the
+worker's own thread, so the MQTT thread never waits for a caption in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+import cv2
+import numpy as np
+
+from .config import CameraConfig
+from .gate import SceneChangeGate
+
+if TYPE_CHECKING:
+    from .camera import Frame
+    from .captioner import Captioner, CaptionResult
+
+# The loop's lines are the daemon's in the journal ("edge_captioner.daemon: porch: a person ..."), as
+# they were before the worker had a module of its own: log filters and tests read them by that name.
+log = logging.getLogger("edge_captioner.daemon")
+
+SNAPSHOT_JPEG_QUALITY = 80
+FRAME_WAIT_S = 0.5  # how long one pass of the loop waits for a frame (or, paused, for a command)
+
+
+# -- the collaborators ---------------------------------------------------------------------------
+class FrameSource(Protocol):
+    """What the worker uses of `camera.Camera`."""
+
+    @property
+    def state(self) -> str: ...  # "starting" | "streaming" | "lost" | "ended"
+    @property
+    def last_progress(self) -> float: ...  # for the daemon's watchdog, next to the worker's own
+
+    def latest(self, newer_than: int = 0, timeout: float | None = None) -> Frame | None: ...
+
+
+class Findings(Protocol):
+    """What the bundle's detector and classifier found (`perception.Findings`)."""
+
+    def to_json(self) -> dict: ...
+
+
+class EngineCaption(Protocol):
+    """What the worker uses of `captioner.CaptionResult`."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def findings(self) -> Findings | None: ...
+    @property
+    def truncated(self) -> bool: ...
+
+
+class CaptionEngine(Protocol):
+    @property
+    def language(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+
+    def caption(self, image: np.ndarray, place: str | None = None) -> EngineCaption: ...
+
+
+class CaptionSink(Protocol):
+    """`mqtt.Publisher`'s side that takes captions and camera states."""
+
+    def publish_caption(self, camera: str, payload: dict, snapshot: bytes | None = None) -> None: ...
+    def publish_withheld(self, camera: str, payload: dict) -> None: ...
+    def publish_state(self, camera: str, state: str) -> None: ...
+
+
+class CaptionService:
+    """The one Captioner, shared by all cameras: TFLite interpreters are not thread-safe."""
+
+    def __init__(self, captioner: Captioner):
+        self.captioner = captioner
+        self._lock = threading.Lock()
+
+    @property
+    def language(self) -> str:
+        return self.captioner.bundle.language
+
+    @property
+    def model_name(self) -> str:
+        return self.captioner.bundle.name
+
+    def caption(self, image: np.ndarray, place: str | None = None) -> CaptionResult:
+        with self._lock:
+            return self.captioner.caption(image, place=place)
+
+
+# -- what is published ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaptionEvent:
+    """A camera's caption (or, with `withheld`, one not sure enough to be its caption)."""
+
+    camera: str
+    caption: str
+    confidence: float  # 0..1
+    language: str
+    timestamp: datetime  # when the frame was taken
+    model: str
+    latency_ms: float
+    seq: int  # numbers the camera's published captions; a withheld one keeps the last one's
+    findings: Findings | None = None  # what the bundle's detector and classifier found
+    truncated: bool = False  # cut at the length limit: it may end mid-phrase
+    withheld: str | None = None  # why it is not the camera's caption
+
+    def payload(self) -> dict:
+        """The MQTT JSON payload (SPEC.md): this key order and rounding are the wire format."""
+        payload = {
+            "camera": self.camera,
+            "caption": self.caption,
+            "confidence": round(float(self.confidence), 4),
+            "language": self.language,
+            "timestamp": self.timestamp.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "model": self.model,
+            "latency_ms": round(self.latency_ms, 1),
+            "seq": self.seq,
+        }
+        if self.findings is not None:
+            # as in `caption --json`; Home Assistant shows it among the caption sensor's attributes
+            payload["found"] = self.findings.to_json()
+        if self.truncated:
+            payload["truncated"] = True
+        if self.withheld is not None:
+            payload["withheld"] = self.withheld
+        return payload
+
+
+def withheld_reason(confidence: float, min_confidence: float) -> str:
+    # from the confidence as the payload rounds it, so that the reason agrees with the payload
+    return (f"confidence {round(float(confidence), 4):.2f} is below min_confidence "
+            f"{min_confidence:.2f}")
+
+
+# -- the publishing rule -------------------------------------------------------------------------
+class Outcome(enum.StrEnum):
+    RUN_MODEL = "run_model"  # caption the frame, then ask again with its caption
+    REPEAT_LAST = "repeat_last"  # the gate's heartbeat: the last caption again, without the model
+    TOO_SOON = "too_soon"  # within interval_s of the last caption: nothing
+    UNCHANGED = "unchanged"  # the scene, or the caption, is unchanged: nothing (and counted)
+    WITHHELD = "withheld"  # under min_confidence: to the withheld topic, not the camera's caption
+    CHANGED = "changed"  # published: a new text (or the camera's first caption)
+    FORCED = "forced"  # published: caption_now asked for it
+    HEARTBEAT = "heartbeat"  # published: the same text, but heartbeat_s have passed
+
+
+PUBLISHED = (Outcome.CHANGED, Outcome.FORCED, Outcome.HEARTBEAT)
+
+
+def publish_rule(reason: str, last_caption: str | None, caption: str | None, confidence: float,
+                 min_confidence: float, since_publish_s: float, heartbeat_s: float) -> Outcome:
+    """What to do with a frame, given the gate's `reason` (gate.GateDecision) for it.
+
+    `caption` is None until the model has run on the frame (RUN_MODEL asks for it); `last_caption`
+    is the text last published for the camera (None before the first); `since_publish_s` is the
+    time since the last caption or heartbeat went out (infinite before the first)."""
+    if reason == "unchanged":
+        return Outcome.UNCHANGED
+    if reason == "too_soon":
+        return Outcome.TOO_SOON
+    if caption is None:
+        if reason == "heartbeat" and last_caption is not None:
+            return Outcome.REPEAT_LAST
+        return Outcome.RUN_MODEL
+    if confidence < min_confidence:
+        return Outcome.WITHHELD
+    if last_caption is None or caption != last_caption:
+        return Outcome.CHANGED
+    if reason == "forced":
+        return Outcome.FORCED
+    # A scene that keeps moving without changing its caption resets the gate's heartbeat clock at
+    # every run: the heartbeat then comes from here.
+    if since_publish_s >= heartbeat_s:
+        return Outcome.HEARTBEAT
+    return Outcome.UNCHANGED
+
+
+# -- the worker ----------------------------------------------------------------------------------
+@dataclass
+class WorkerStats:
+    captions: int = 0  # model runs
+    published: int = 0
+    skipped_unchanged: int = 0
+    withheld: int = 0  # under the camera's min_confidence
+
+
+@dataclass
+class CameraWorker:
+    config: CameraConfig
+    camera: FrameSource
+    engine: CaptionEngine
+    sink: CaptionSink
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.name = self.config.name
+        self.gate = SceneChangeGate(self.config.scene_change_threshold,
+                                    max_interval_s=self.config.heartbeat_s,
+                                    min_interval_s=self.config.interval_s)
+        self.interval_s = self.config.interval_s
+        # changed on the worker's thread only; the daemon reads it to keep a paused camera "paused"
+        self.paused = False
+        self.last_progress = self.clock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._requests = threading.Lock()
+        # the newest pause (True) or resume (False) not applied yet: a pause and a resume that come
+        # within one pass of the loop leave the camera resumed, and its state said once
+        self._pause_request: bool | None = None
+        self._interval_request: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"worker-{self.name}", daemon=True)
+        self._frame_seq = 0  # the newest frame taken from the camera
+        self._last: CaptionEvent | None = None  # the last published caption
+        self._published_at = -math.inf
+
+    # -- commands (from the MQTT thread): record, wake the loop, return ------------------------
+    def caption_now(self) -> None:
+        self.gate.force()
+        self._command("caption_now")
+
+    def pause(self) -> None:
+        with self._requests:
+            self._pause_request = True
+        self._command("pause")
+
+    def resume(self) -> None:
+        with self._requests:
+            self._pause_request = False
+        self._command("resume")
+
+    def set_interval(self, seconds: float) -> None:
+        with self._requests:
+            self._interval_request = seconds
+        self._command("set_interval", f" {seconds:g} s")
+
+    def _command(self, action: str, detail: str = "") -> None:
+        log.info("%s: command %s%s", self.name, action, detail)
+        self._wake.set()
+
+    def camera_state(self) -> str:
+        return "streaming" if self.camera.state in ("streaming", "starting") else "lost"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the caption in flight, then return."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.step()
+
+    def step(self) -> None:
+        """One pass of the loop: wait for a newer frame, apply the commands, handle the frame."""
+        self.last_progress = self.clock()
+        frame = self.camera.latest(newer_than=self._frame_seq, timeout=FRAME_WAIT_S)
+        self._apply_requests()
+        if frame is None:
+            return  # no heartbeat either: a lost camera must not look like a quiet scene
+        self._frame_seq = frame.seq
+        if self.paused and not self.gate.forced:
+            self._wake.wait(FRAME_WAIT_S)
+            self._wake.clear()
+            return
+        try:
+            self._handle(frame)
+        except Exception:  # noqa: BLE001 - one bad frame must not end the camera
+            log.exception("%s: captioning failed for frame %d", self.name, frame.seq)
+
+    def _apply_requests(self) -> None:
+        with self._requests:
+            pause, self._pause_request = self._pause_request, None
+            interval, self._interval_request = self._interval_request, None
+        if interval is not None:
+            self.interval_s = interval
+            self.gate.min_interval_s = interval
+        if pause is not None:
+            self.paused = pause
+            self.sink.publish_state(self.name, "paused" if pause else self.camera_state())
+
+    def _handle(self, frame: Frame) -> None:
+        now = self.clock()
+        decision = self.gate.check(frame.image, now)
+        outcome = self._rule(decision.reason, None, 0.0, now)
+        if outcome is Outcome.REPEAT_LAST:
+            # the scene has not changed: say the same again, without running the model
+            self._repeat_last(frame)
+            self.gate.accept(frame.image, now)
+            return
+        if outcome is not Outcome.RUN_MODEL:
+            self.stats.skipped_unchanged += outcome is Outcome.UNCHANGED
+            return
+        result = self.engine.caption(frame.image, self.config.place)
+        self.stats.captions += 1
+        self.gate.accept(frame.image, now)
+        outcome = self._rule(decision.reason, result.text, result.confidence, now)
+        if outcome is Outcome.WITHHELD:
+            self._withhold(self._event(frame, result, self._last_seq()))
+        elif outcome in PUBLISHED:
+            self._publish(frame, self._event(frame, result, self._last_seq() + 1))
+        else:
+            self.stats.skipped_unchanged += 1
+
+    def _rule(self, reason: str, caption: str | None, confidence: float, now: float) -> Outcome:
+        return publish_rule(reason, self._last.caption if self._last is not None else None,
+                            caption, confidence, self.config.min_confidence,
+                            now - self._published_at, self.config.heartbeat_s)
+
+    def _last_seq(self) -> int:
+        return self._last.seq if self._last is not None else 0
+
+    def _event(self, frame: Frame, result: EngineCaption, seq: int) -> CaptionEvent:
+        return CaptionEvent(camera=self.name, caption=result.text, confidence=result.confidence,
+                            language=self.engine.language, timestamp=frame.wall,
+                            model=self.engine.model_name, latency_ms=result.latency_ms, seq=seq,
+                            findings=result.findings, truncated=result.truncated)
+
+    def _publish(self, frame: Frame, event: CaptionEvent) -> None:
+        snapshot = None
+        if self.config.snapshot:
+            ok, jpeg = cv2.imencode(".jpg", frame.image,
+                                    [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
+            snapshot = jpeg.tobytes() if ok else None
+        payload = event.payload()
+        self.sink.publish_caption(self.name, payload, snapshot)
+        self._last = event
+        self._published_at = self.clock()
+        self.stats.published += 1
+        log.info("%s: %s (%.2f, %.0f ms)", self.name, payload["caption"], payload["confidence"],
+                 payload["latency_ms"])
+
+    def _withhold(self, event: CaptionEvent) -> None:
+        """A caption under the camera's min_confidence: not the camera's caption (the state and
+        Home Assistant keep the last sure one); the newest such one goes, not retained, to
+        `<base>/<camera>/withheld` with the reason, for whoever wants to see it."""
+        event = dataclasses.replace(
+            event, withheld=withheld_reason(event.confidence, self.config.min_confidence))
+        self.sink.publish_withheld(self.name, event.payload())
+        self.stats.withheld += 1
+        log.info("%s: withheld %r (%s)", self.name, event.caption, event.withheld)
+
+    def _repeat_last(self, frame: Frame) -> None:
+        assert self._last is not None
+        event = dataclasses.replace(self._last, seq=self._last_seq() + 1, timestamp=frame.wall)
+        self._published_at = self.clock()
+        self.sink.publish_caption(self.name, event.payload(), None)
+        self._last = event
+        self.stats.published += 1
+        log.debug("%s: heartbeat: %s", self.name, event.caption)
