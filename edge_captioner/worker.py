@@ -10,9 +10,10 @@ Publishing rule (SPEC.md): a caption is published when its text changes, and the
 re-published at least every heartbeat_s; an unchanged scene is not re-captioned at all, so a static
 scene costs a thumbnail difference per frame and nothing else.
 
-Commands (caption_now, pause, resume, set_interval) arrive on the MQTT thread: they are recorded
-and the loop is woken; what they cause, such as publishing the camera's state, happens on the
-worker's own thread, so the MQTT thread never waits for a caption in flight.
+Commands (caption_now, pause, resume, set_interval) arrive on the MQTT session's command
+dispatcher thread: they are recorded and the loop is woken; what they cause, such as publishing
+the camera's state, happens on the worker's own thread, so the dispatcher never waits for a
+caption in flight.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ class CameraWorker:
         self._last: CaptionEvent | None = None  # the last published caption
         self._published_at = -math.inf
 
-    # -- commands (from the MQTT thread): record, wake the loop, return ------------------------
+    # -- commands (from the MQTT command dispatcher): record, wake the loop, return -------------
     def caption_now(self) -> None:
         self.gate.force()
         self._command("caption_now")
