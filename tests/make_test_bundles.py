@@ -1,13 +1,16 @@
 """Regenerate the tiny bundles committed under tests/data/bundles, which the device tests (runtime,
 daemon, CLI, bundle loading, faults, fuzzing) load instead of training a model in every test run.
 
-    PYTHONPATH=. python tests/make_test_bundles.py          # about 3 minutes on 2 cores
+    PYTHONPATH=. python tests/make_test_bundles.py     # 1 to 3 minutes on 2 cores
 
-The recipe is fixed (data seeds, training seed, calibration images): a run on the same machine
-and TensorFlow writes the same graphs and vocabularies byte for byte, and manifests that differ
-only in "created". The conversion tests train and convert the same recipe themselves (conftest's
-tiny_model, converted_tiny_bundles), and test_committed_bundles checks that what they get has the
-committed bundles' form, so a conversion change that alters it shows there: run this script then.
+The recipe is fixed (data seeds, training seed with TensorFlow's op determinism, calibration
+images): on one machine and TensorFlow, a run writes the Show-and-Tell bundles' graphs and
+vocabularies byte for byte again, and manifests that differ only in "created" (the attention
+model's training came out slightly different in one of three runs on a busy machine).
+
+The conversion tests train and convert the same recipe themselves (conftest's tiny_model,
+converted_tiny_bundles), and test_committed_bundles checks that what they get has the committed
+bundles' form, so a conversion change that alters it shows there: run this script then.
 
 Bundles written (each int8 bundle with its float32 twin):
   tiny-int8, tiny-float                   Show-and-Tell, int16x8 decoder (the converter's default)
