@@ -58,6 +58,7 @@ def test_the_int8_step_returns_log_probabilities(tiny_int8_decoder_bundles, tiny
             assert np.exp(logprobs.astype(np.float64)).sum() == pytest.approx(1.0, abs=0.1)
 
 
+@pytest.mark.slow  # `evaluate` with the COCO metrics: about 30 s on 2 cores
 def test_int8_decoder_captions_match_the_float_twin(tiny_int8_decoder_bundles, tiny_test_data,
                                                     capsys):
     int8, flt = tiny_int8_decoder_bundles
