@@ -1,6 +1,14 @@
-"""Shared fixtures: a tiny but REAL model pipeline (synth -> train -> convert), built once per run.
+"""Shared fixtures: tiny but REAL models and bundles.
 
-Everything runs through the real console entry points, so these fixtures also exercise the CLI.
+The device tests (runtime, daemon, CLI, bundle loading, faults, fuzzing) load tiny bundles
+committed under tests/data/bundles (tiny_bundles, tiny_int8_decoder_bundles,
+tiny_attention_bundles), which tests/make_test_bundles.py regenerates with the recipe below; no
+device test trains. The conversion tests (training, converting, recovering, mirroring) train that
+same recipe once per run (tiny_model, tiny_attention_model) and convert it
+(converted_tiny_bundles, converted_tiny_attention_bundles), so they test today's conversion code.
+Both kinds caption the same synthetic images (tiny_test_data: `synth`, no TensorFlow, under a
+second). Everything runs through the real console entry points, so these fixtures also exercise
+the CLI.
 """
 
 from __future__ import annotations
@@ -13,54 +21,49 @@ from pathlib import Path
 
 import pytest
 
+from make_test_bundles import (
+    ATTENTION_TRAIN,
+    TEST_SYNTH,
+    TINY,
+    TINY_ATTENTION,
+    TINY_INT8_DECODER,
+    TINY_TRAIN,
+    TRAIN_SYNTH,
+    committed,
+    convert,
+    synth,
+    train,
+)
+from make_test_bundles import run_convert_cli as run_convert_cli  # the test modules' import
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # What the Edge TPU compiler and int8 kernels take well in the encoder (test_pipeline, test_attention)
 ENCODER_OPS = {"CONV_2D", "FULLY_CONNECTED", "RESHAPE", "TANH", "ADD", "MUL", "QUANTIZE",
                "DEQUANTIZE", "LOGISTIC"}
 
-TINY_TRAIN = [
-    "--epochs", "15", "--batch-size", "32", "--width", "0.25", "--units", "48",
-    "--embedding-dim", "24", "--feature-dim", "64", "--image-size", "64", "--seed", "3",
-    "--lr", "5e-3",
-]
-
-
-def run_convert_cli(*args: str) -> int:
-    from conversion.cli import main
-
-    return main([str(a) for a in args])
-
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "train"
-    assert run_convert_cli("synth", out, "--count", "600", "--seed", "11", "--size", "64",
-                           "--workers", "2") == 0
-    return out
+    return synth(out, TRAIN_SYNTH, workers=2)
 
 
 @pytest.fixture(scope="session")
 def tiny_test_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "test"
-    assert run_convert_cli("synth", out, "--count", "60", "--seed", "12", "--size", "64",
-                           "--workers", "1") == 0
-    return out
+    return synth(out, TEST_SYNTH)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("model") / "tiny"
-    assert run_convert_cli("train", tiny_data, out, *TINY_TRAIN) == 0
-    return out
+    return train(tiny_data, out, TINY_TRAIN)
 
 
 def convert_tiny(model: Path, data: Path, root: Path, stem: str) -> tuple[Path, Path]:
     """(int8 bundle, float32 bundle) of a tiny model, calibrated on 80 of its training images."""
-    int8, flt = root / f"{stem}-int8", root / f"{stem}-float"
-    assert run_convert_cli("convert", model, int8, "--representative", data,
-                           "--calibration-images", "80", "--float", flt) == 0
-    return int8, flt
+    return convert(model, data, root / f"{stem}-int8", root / f"{stem}-float")
 
 
 def check_integer_only(int8: Path, decoder_ops: set[str], encoder_ops: set[str] = ENCODER_OPS
@@ -100,8 +103,26 @@ def caption_without_tensorflow(bundle: Path, image: Path, caption_args: str = ""
 
 
 @pytest.fixture(scope="session")
-def tiny_bundles(tiny_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
-    """(int8 bundle, float32 bundle) of the tiny model."""
+def tiny_bundles() -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of the tiny model, as committed: never write into them."""
+    return committed(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_int8_decoder_bundles() -> tuple[Path, Path]:
+    """The tiny model with the pure-int8 decoder (as the shipped bundles), and its float twin."""
+    return committed(TINY_INT8_DECODER)
+
+
+@pytest.fixture(scope="session")
+def tiny_attention_bundles() -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of the tiny attention model, as committed."""
+    return committed(TINY_ATTENTION)
+
+
+@pytest.fixture(scope="session")
+def converted_tiny_bundles(tiny_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of this run's tiny model."""
     return convert_tiny(tiny_model, tiny_data, tmp_path_factory.mktemp("bundles"), "tiny")
 
 
@@ -109,14 +130,13 @@ def tiny_bundles(tiny_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
 def tiny_attention_model(tiny_data, tmp_path_factory) -> Path:
     """The tiny model with the attention decoder: the same data, settings and budget."""
     out = tmp_path_factory.mktemp("model") / "tiny-attention"
-    assert run_convert_cli("train", tiny_data, out, *TINY_TRAIN, "--decoder", "attention",
-                           "--attention-dim", "32") == 0
-    return out
+    return train(tiny_data, out, ATTENTION_TRAIN)
 
 
 @pytest.fixture(scope="session")
-def tiny_attention_bundles(tiny_attention_model, tiny_data, tmp_path_factory) -> tuple[Path, Path]:
-    """(int8 bundle, float32 bundle) of the tiny attention model."""
+def converted_tiny_attention_bundles(tiny_attention_model, tiny_data, tmp_path_factory
+                                     ) -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of this run's tiny attention model."""
     return convert_tiny(tiny_attention_model, tiny_data, tmp_path_factory.mktemp("bundles"),
                         "tiny-attention")
 

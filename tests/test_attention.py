@@ -30,8 +30,9 @@ def test_the_attention_model_trains(tiny_attention_model):
     assert state["history"][-1]["loss"] < state["history"][0]["loss"] * 0.8
 
 
-def test_int8_attention_bundle_is_integer_only_and_says_what_it_holds(tiny_attention_bundles):
-    int8, flt = tiny_attention_bundles
+def test_int8_attention_bundle_is_integer_only_and_says_what_it_holds(
+        converted_tiny_attention_bundles):
+    int8, flt = converted_tiny_attention_bundles
     manifest = check_integer_only(int8, ATTENTION_DECODER_OPS)
     assert manifest["decoder_type"] == "attention"
     wiring = manifest["decoder"]

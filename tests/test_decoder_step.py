@@ -19,16 +19,6 @@ INT8_DECODER_OPS = {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT"
                     "DEQUANTIZE", "LOG_SOFTMAX"}
 
 
-@pytest.fixture(scope="module")
-def int8_decoder_bundles(tiny_model, tiny_data, tmp_path_factory):
-    """The tiny model with the pure-int8 decoder (as the shipped bundles), and its float twin."""
-    root = tmp_path_factory.mktemp("int8-decoder")
-    int8, flt = root / "int8", root / "float"
-    assert run_convert_cli("convert", tiny_model, int8, "--representative", tiny_data,
-                           "--calibration-images", "80", "--decoder", "int8", "--float", flt) == 0
-    return int8, flt
-
-
 def _images(test_data, count=12):
     paths = sorted((test_data / "images").glob("*.jpg"))[:count]
     return [cv2.imread(str(p)) for p in paths]
@@ -40,8 +30,8 @@ def _shipped(name):
     return Path(__file__).resolve().parents[1] / "edge_captioner" / "data" / "bundles" / name
 
 
-def test_an_int8_decoder_ends_in_log_softmax_and_says_so(int8_decoder_bundles):
-    int8, flt = int8_decoder_bundles
+def test_an_int8_decoder_ends_in_log_softmax_and_says_so(tiny_int8_decoder_bundles):
+    int8, flt = tiny_int8_decoder_bundles
     manifest = json.loads((int8 / "manifest.json").read_text())
     assert manifest["quantization"] == {"encoder": "int8", "decoder": "int8"}
     for graph in ("encoder", "decoder"):
@@ -54,8 +44,8 @@ def test_an_int8_decoder_ends_in_log_softmax_and_says_so(int8_decoder_bundles):
         assert wiring["logits"] == "log_probs" and wiring["normalised"] is True
 
 
-def test_the_int8_step_returns_log_probabilities(int8_decoder_bundles, tiny_test_data):
-    for bundle in int8_decoder_bundles:
+def test_the_int8_step_returns_log_probabilities(tiny_int8_decoder_bundles, tiny_test_data):
+    for bundle in tiny_int8_decoder_bundles:
         captioner = Captioner(bundle)
         model, vocab = captioner.model, captioner.bundle.vocab
         assert model.wiring.normalised
@@ -68,8 +58,10 @@ def test_the_int8_step_returns_log_probabilities(int8_decoder_bundles, tiny_test
             assert np.exp(logprobs.astype(np.float64)).sum() == pytest.approx(1.0, abs=0.1)
 
 
-def test_int8_decoder_captions_match_the_float_twin(int8_decoder_bundles, tiny_test_data, capsys):
-    int8, flt = int8_decoder_bundles
+@pytest.mark.slow  # `evaluate` with the COCO metrics: about 30 s on 2 cores
+def test_int8_decoder_captions_match_the_float_twin(tiny_int8_decoder_bundles, tiny_test_data,
+                                                    capsys):
+    int8, flt = tiny_int8_decoder_bundles
     assert run_convert_cli("evaluate", int8, tiny_test_data, "--reference", flt, "--json") == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["identical_captions"] >= 0.7
@@ -97,11 +89,11 @@ def _random_walk(step, initial, vocab_size, seed=0, steps=60):
 
 
 @pytest.mark.parametrize("bundle", ["int8-decoder", "16x8-decoder", "shipped-en"])
-def test_inputs_set_once_give_what_inputs_set_every_step_give(bundle, int8_decoder_bundles,
+def test_inputs_set_once_give_what_inputs_set_every_step_give(bundle, tiny_int8_decoder_bundles,
                                                               tiny_bundles, tiny_test_data):
     """Same interpreter: the step that does not set unchanged inputs again (constants over a
     caption) and the step that sets them all agree exactly, and so do the searches on them."""
-    path = {"int8-decoder": int8_decoder_bundles[0], "16x8-decoder": tiny_bundles[0],
+    path = {"int8-decoder": tiny_int8_decoder_bundles[0], "16x8-decoder": tiny_bundles[0],
             "shipped-en": _shipped("render-en")}[bundle]
     captioner = Captioner(path)
     model, vocab = captioner.model, captioner.bundle.vocab

@@ -59,7 +59,8 @@ def test_a_mirroring_encoder_starts_an_image_and_its_mirror_image_alike():
 
 
 def test_convert_mirror_keeps_the_encoder_integer_only_on_edge_tpu_ops(tiny_model, tiny_data,
-                                                                      tiny_test_data, tiny_bundles,
+                                                                      tiny_test_data,
+                                                                      converted_tiny_bundles,
                                                                       tmp_path):
     int8, flt = tmp_path / "int8", tmp_path / "float"
     assert run_convert_cli("convert", tiny_model, int8, "--representative", tiny_data,
@@ -88,7 +89,7 @@ def test_convert_mirror_keeps_the_encoder_integer_only_on_edge_tpu_ops(tiny_mode
 
     # recover reads a mirroring bundle's weights back as the model's own: the mirrored CNN is
     # left out, and the 0.5 of the mean that the converter folds into the layers after it undone
-    _, plain_float = tiny_bundles
+    _, plain_float = converted_tiny_bundles
     mirrored, plain = (graph_weights(b / "encoder.tflite") for b in (flt, plain_float))
     assert mirrored.keys() == plain.keys() and "image_gates" in plain
     for name, (kernel, _) in plain.items():

@@ -60,8 +60,8 @@ def test_training_is_deterministic_and_resumes(tiny_data, tmp_path):
     assert state["epochs_done"] == 3 and [h["epoch"] for h in state["history"]] == [1, 2, 3]
 
 
-def test_int8_bundle_is_integer_only_with_edge_tpu_friendly_ops(tiny_bundles):
-    int8, flt = tiny_bundles
+def test_int8_bundle_is_integer_only_with_edge_tpu_friendly_ops(converted_tiny_bundles):
+    int8, flt = converted_tiny_bundles
     manifest = check_integer_only(int8, DECODER_OPS)
     # a 16x8 decoder ends in raw logits (TFLite has no 16x8 LOG_SOFTMAX): the runtime normalises
     assert manifest["decoder"]["logits"] == "logits" and manifest["decoder"]["normalised"] is False
@@ -74,9 +74,9 @@ def test_int8_bundle_is_integer_only_with_edge_tpu_friendly_ops(tiny_bundles):
     assert (flt / "encoder.tflite").stat().st_size > 2 * (int8 / "encoder.tflite").stat().st_size
 
 
-def test_evaluate_compares_int8_with_float_and_writes_a_report(tiny_bundles, tiny_test_data,
-                                                                tmp_path, capsys):
-    int8, flt = tiny_bundles
+def test_evaluate_compares_int8_with_float_and_writes_a_report(converted_tiny_bundles,
+                                                                tiny_test_data, tmp_path, capsys):
+    int8, flt = converted_tiny_bundles
     report = tmp_path / "report"
     assert run_convert_cli("evaluate", int8, tiny_test_data, "--reference", flt, "--json",
                            "--report", report) == 0
@@ -93,16 +93,16 @@ def test_evaluate_compares_int8_with_float_and_writes_a_report(tiny_bundles, tin
     assert (report / "report.png").stat().st_size > 10_000
 
 
-def test_the_tiny_model_beats_chance(tiny_bundles, tiny_test_data, capsys):
+def test_the_tiny_model_beats_chance(converted_tiny_bundles, tiny_test_data, capsys):
     """A model that learned nothing would say the same caption for every image."""
-    int8, _ = tiny_bundles
+    int8, _ = converted_tiny_bundles
     assert run_convert_cli("evaluate", int8, tiny_test_data, "--json") == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]
     assert metrics["place_accuracy"] > 0.4  # five places: chance is 0.2
 
 
 def test_float_scene_metrics_scores_the_float_model_like_evaluate_scores_its_bundle(
-        tiny_model, tiny_bundles, tiny_test_data, capsys, python_exe):
+        tiny_model, converted_tiny_bundles, tiny_test_data, capsys, python_exe):
     """benchmarks/float_scene_metrics.py: the trained weights, not converted, give the figures
     `evaluate` gives for the float32 bundle (same preprocessing, same greedy decoding)."""
     import subprocess
@@ -113,7 +113,7 @@ def test_float_scene_metrics_scores_the_float_model_like_evaluate_scores_its_bun
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     unconverted = json.loads(done.stdout.strip().splitlines()[-1])
-    _, flt = tiny_bundles
+    _, flt = converted_tiny_bundles
     assert run_convert_cli("evaluate", flt, tiny_test_data, "--json") == 0
     bundle = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]
     for key in ("object_f1", "count_accuracy", "place_accuracy", "scene_exact"):

@@ -22,10 +22,10 @@ def _images(test_data, count=8):
 
 
 def test_a_model_recovered_from_its_float_bundle_computes_what_the_trained_one_does(
-        tiny_model, tiny_bundles, tiny_test_data, tmp_path):
+        tiny_model, converted_tiny_bundles, tiny_test_data, tmp_path):
     from conversion.convert import load_trained
 
-    _, flt = tiny_bundles
+    _, flt = converted_tiny_bundles
     out = tmp_path / "recovered"
     assert run_convert_cli("recover", flt, out) == 0
     config = json.loads((out / "config.json").read_text())

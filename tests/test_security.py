@@ -61,8 +61,28 @@ class Setup:
     passwords: dict[str, str]
     hub: MQTTCollector
     daemons: dict[str, Runner]
+    device_ids: dict[str, str]
     configs: dict[str, Path]
+    envs: dict[str, dict]
     tmp: Path
+
+    def launch(self, *names: str) -> None:
+        """Start the daemons `names` (again), then wait for each one's status online and a first
+        caption."""
+        mark = len(self.hub.messages)
+        for name in names:
+            runs = sum(1 for _ in self.tmp.glob(f"{name}*.log"))
+            self.daemons[name] = Runner(name, self.device_ids[name], self.configs[name],
+                                        self.tmp / f"{name}{f'-{runs}' if runs else ''}.log",
+                                        self.envs[name])
+        for name in names:
+            runner = self.daemons[name]
+            wait_until(lambda r=runner: any(m.topic == f"{r.base}/status" and m.payload == b"online"
+                                            for m in self.hub.messages[mark:]),
+                       STARTUP_S, f"{name}: status online", runner)
+            wait_until(lambda r=runner: any(m.topic == r.topic("caption")
+                                            for m in self.hub.messages[mark:]),
+                       20, f"{name}: a first caption", runner)
 
 
 def acl_text(device_ids: list[str]) -> str:
@@ -96,10 +116,6 @@ def write_config(path: Path, device_id: str, port: int, clip: Path, **mqtt_extra
     return path
 
 
-def start_daemon(name: str, device_id: str, config: Path, log_path: Path, env: dict) -> Runner:
-    return Runner(name, device_id, config, log_path, env)
-
-
 def wait_until(predicate, timeout: float, what: str, runner: Runner | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -119,7 +135,7 @@ def payloads_since(hub: MQTTCollector, topic: str, mark: int) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> Setup:
+def started(tmp_path_factory) -> Setup:
     tmp = tmp_path_factory.mktemp("security")
     passwords = {user: f"{user}-{secrets.token_urlsafe(24)}" for user in ("captioner", "hub", "intruder")}
     unique = uuid.uuid4().hex[:8]
@@ -139,16 +155,11 @@ def setup(tmp_path_factory) -> Setup:
                                  password_file=str(password_file)),
             "env": write_config(tmp / "env.yaml", device_ids["env"], broker.port, clip),
         }
-        daemons["file"] = start_daemon("file", device_ids["file"], configs["file"], tmp / "file.log",
-                                       child_env())
-        daemons["env"] = start_daemon("env", device_ids["env"], configs["env"], tmp / "env.log",
-                                      child_env(EDGE_CAPTIONER_MQTT_PASSWORD=passwords["captioner"]))
-        for runner in daemons.values():
-            wait_until(lambda r=runner: any(m.topic == f"{r.base}/status" and m.payload == b"online"
-                                            for m in hub.messages),
-                       STARTUP_S, f"{runner.name}: status online", runner)
-            wait_until(lambda r=runner: captions(hub, r), 20, f"{runner.name}: a first caption", runner)
-        yield Setup(broker, passwords, hub, daemons, configs, tmp)
+        envs = {"file": child_env(),
+                "env": child_env(EDGE_CAPTIONER_MQTT_PASSWORD=passwords["captioner"])}
+        setup = Setup(broker, passwords, hub, daemons, device_ids, configs, envs, tmp)
+        setup.launch("file", "env")
+        yield setup
     finally:
         for runner in daemons.values():
             if runner.alive():
@@ -157,6 +168,16 @@ def setup(tmp_path_factory) -> Setup:
         if hub is not None:
             hub.stop()
         broker.stop()
+
+
+@pytest.fixture
+def setup(started) -> Setup:
+    """The module's broker, hub and daemons, both daemons running: test_password_never_leaks
+    stops them (for complete logs), so a test that runs after it starts them again."""
+    stopped = [name for name, runner in started.daemons.items() if not runner.alive()]
+    if stopped:
+        started.launch(*stopped)
+    return started
 
 
 def connect_result(port: int, username: str | None, password: str | None) -> mqtt.ReasonCode:
