@@ -86,7 +86,7 @@ class Setup:
 
 
 def acl_text(device_ids: list[str]) -> str:
-    """The ACL of README.md's security section: the captioner writes its own base topic and its
+    """The ACL of docs/security.md: the captioner writes its own base topic and its
     own discovery configs, and reads only its `set` topics and Home Assistant's birth message."""
     lines = ["user captioner"]
     for device_id in device_ids:
