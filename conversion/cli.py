@@ -17,6 +17,9 @@ from edge_captioner.cli_support import (
     run_command,
 )
 
+from .backbones import IMAGE_BACKBONES
+from .decoders import DECODERS
+
 
 def _languages(text: str) -> list[str]:
     langs = [x.strip() for x in text.split(",") if x.strip()]
@@ -112,11 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--captions", choices=["auto", "canonical", "all"], default="auto",
                        help="train on the first (canonical) caption of each image or on all; "
                        "auto: canonical for synthetic sets, all otherwise")
-    train.add_argument("--backbone", choices=["small", "mobilenet_v2", "mobilenet_v3"],
-                       default="small")
+    train.add_argument("--backbone", choices=IMAGE_BACKBONES, default="small")
     train.add_argument("--backbone-weights", choices=["imagenet"], default=None,
                        help="pre-trained MobileNet weights (downloads them: needs internet)")
-    train.add_argument("--decoder", choices=["show_and_tell", "attention"], default="show_and_tell",
+    train.add_argument("--decoder", choices=list(DECODERS), default="show_and_tell",
                        help="Show-and-Tell, or soft attention over the CNN's spatial map (Show, "
                        "Attend and Tell); see the README's decoder comparison")
     train.add_argument("--attention-dim", type=positive_int, default=64,

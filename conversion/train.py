@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ from edge_captioner.vocab import Vocabulary
 
 from .datasets import CaptionDataset, ImageEntry, load_dataset
 from .tokenizer import DEFAULT_MIN_COUNT, build_vocabulary
+
+if TYPE_CHECKING:
+    from .model import NetworkConfig
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +108,7 @@ def prepare_data(ds: CaptionDataset, language: str, size: int, resize: str, capt
 
 @dataclass
 class SceneTargets:
-    """What the scene heads learn (see model.Captioner.scene_training_model): per image, how many
+    """What the scene heads learn (see model.CaptionNetwork.scene_training_model): per image, how many
     of each kind (a class 0..count_classes-1 per kind) and which place."""
     kinds: list[str]
     places: list[str]
@@ -311,28 +315,43 @@ def _batches_class():
     return CaptionBatches
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+@dataclass
+class RunPlan:
+    """What a run trains: decided from the command line for a new run, read back from OUT's
+    config.json and vocab.txt for a resumed one (so that its checkpoint loads)."""
+    config: NetworkConfig
+    vocab: Vocabulary
+    scene: SceneTargets | None  # the scene heads' targets, None: no scene heads
+    scene_weight: float  # their loss weight
+    scene_only: bool  # the CNN and scene heads alone, no caption decoder (--scene-only)
+    details: SceneDetails | None  # a --scene-only run's extra heads' targets
+    augment: str  # flip | none
+
+
+def check_output_dir(args: argparse.Namespace) -> bool:
+    """Refuse contradicting options and a non-empty OUT that the run may not continue or replace;
+    True when the run resumes from OUT's checkpoint."""
     out = Path(args.out)
-    resume = args.resume and (out / "checkpoint.keras").is_file()
     if args.scene_only and args.freeze_backbone:
         raise BadInput("--scene-only trains the CNN, --freeze-backbone freezes it: pick one")
     if out.is_dir() and any(out.iterdir()) and not (args.resume or args.force):
         raise BadInput(f"{out}: directory is not empty (use --resume to continue, --force to "
                        "start over)")
-    ds = load_dataset(args.data, images_dir=args.images)
-    caption_mode = args.captions
-    if caption_mode == "auto":
-        caption_mode = "canonical" if any(e.scene for e in ds.images[:50]) else "all"
+    return args.resume and (out / "checkpoint.keras").is_file()
 
-    out.mkdir(parents=True, exist_ok=True)
-    _log_to_file(out / "train.log")
 
+def caption_mode_for(ds: CaptionDataset, requested: str) -> str:
+    """`--captions auto`: canonical for a synthetic set (it has scene records), all otherwise."""
+    if requested != "auto":
+        return requested
+    return "canonical" if any(e.scene for e in ds.images[:50]) else "all"
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Keras, TF and numpy, and TF's deterministic ops (costs a little speed)."""
     import keras
 
-    from .float_decode import float_greedy
-    from .model import Captioner, ModelConfig, masked_accuracy, masked_loss
-
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         # Keras 3 also trains on JAX (KERAS_BACKEND=jax, e.g. on a lent GPU); weights files are the
         # same either way, and `convert` always reads them with TensorFlow
@@ -340,209 +359,323 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         tf.config.experimental.enable_op_determinism()
 
-    if args.init_from and not resume:
-        # The backbone comes from another trained model: take its shape from there.
-        base = _read_train_config(Path(args.init_from))["model"]
-        for key in ("image_size", "backbone", "width", "feature_dim"):
-            setattr(args, key, base[key])
-        # the scene heads read the CNN's feature: with a frozen CNN, keep the base model's heads
-        inherited_scene_input = base.get("scene_input") if args.freeze_backbone else None
-    data = prepare_data(ds, args.lang, args.image_size, args.resize, caption_mode,
-                        args.val_fraction, args.seed, args.max_images,
-                        args.skip_missing)
-    train_caps = [c for c, v in zip(data.captions, data.is_val, strict=True) if not v]
-    if resume:
-        vocab = Vocabulary.load(out / "vocab.txt")
-        saved = json.loads((out / "config.json").read_text())
-        config = ModelConfig(**saved["model"])
-        # the heads of the first run (same kinds, places, classes), so the checkpoint loads
-        supervision = saved.get("scene_supervision")
-        scene_weight = supervision["weight"] if supervision else 0.0
-        scene = scene_targets(data.entries, supervision) if supervision else None
-        scene_only = bool(saved.get("scene_only"))
-        details = (scene_details(data.entries, scene.kinds, supervision["details"])
-                   if scene_only else None)
-    else:
-        min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
-        vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
-        lengths = [len(vocab.encode(c)) for caps in train_caps for c in caps]
-        max_length = args.max_length or caption_length_limit(lengths)
-        cut = sum(n > max_length for n in lengths)
-        if cut:
-            log.info("%d of %d training captions are longer than %d tokens and are cut", cut,
-                     len(lengths), max_length)
-        config = ModelConfig(
-            vocab_size=len(vocab), image_size=args.image_size, max_length=max_length,
-            embedding_dim=args.embedding_dim, units=args.units, feature_dim=args.feature_dim,
-            backbone=args.backbone, backbone_weights=args.backbone_weights, width=args.width,
-            decoder=args.decoder, attention_dim=args.attention_dim,
-        )
-        # Scene heads only where the CNN trains and the data set has scene records (synthetic).
-        scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
-        scene = scene_targets(data.entries) if scene_weight else None
-        scene_only = args.scene_only
-        if scene_only and scene is None:
-            raise BadInput("--scene-only needs a data set with scene records (synthetic) and a "
-                           "--scene-loss above 0")
-        details = scene_details(data.entries, scene.kinds) if scene_only else None
-        if scene_weight and scene is None:
-            log.info("no scene records in %s: training without the scene heads", args.data)
-            scene_weight = 0.0
-        if args.init_from and args.freeze_backbone:
-            config.scene_input = inherited_scene_input
-        elif args.scene_input or scene_only:
-            # a --scene-only CNN is for decoders that read its heads (train --init-from it)
-            if scene is None:
-                raise BadInput("--scene-input needs a data set with scene records (synthetic) "
-                               "and a --scene-loss above 0")
-            config.scene_input = [len(scene.kinds), scene.count_classes, len(scene.places)]
-        vocab.save(out / "vocab.txt")
-        (out / "config.json").write_text(json.dumps({
-            "model": config.to_dict(),
-            "language": args.lang,
-            "resize": args.resize,
-            "colour_order": "RGB",
-            "caption_mode": caption_mode,
-            "seed": args.seed,
-            "data": str(args.data),
-            "scene_supervision": ({"weight": scene_weight, **scene.describe(),
-                                   **({"details": details.describe()} if details else {})}
-                                  if scene else None),
-            # the CNN and scene heads alone, no caption decoder (see --scene-only)
-            **({"scene_only": True} if scene_only else {}),
-            "augment": args.augment,
-        }, indent=2))
 
-    if scene_only:
-        # one row per image: the heads read the image alone, whatever its captions
+def take_backbone_shape(args: argparse.Namespace) -> list[int] | None:
+    """`--init-from MODEL`: the backbone comes from another trained model, so its image size,
+    backbone and feature size are set on `args`; returns the scene_input a frozen-backbone run
+    keeps (the scene heads read the CNN's feature: with a frozen CNN, keep the base's heads)."""
+    base = _read_train_config(Path(args.init_from))["model"]
+    for key in ("image_size", "backbone", "width", "feature_dim"):
+        setattr(args, key, base[key])
+    return base.get("scene_input") if args.freeze_backbone else None
+
+
+def plan_resumed_run(out: Path, data: TrainingData) -> RunPlan:
+    """The plan of the run that wrote OUT: its vocabulary, network and scene heads (same kinds,
+    places and classes), so that its checkpoint loads."""
+    from .model import NetworkConfig
+
+    saved = json.loads((out / "config.json").read_text())
+    supervision = saved.get("scene_supervision")
+    scene = scene_targets(data.entries, supervision) if supervision else None
+    scene_only = bool(saved.get("scene_only"))
+    return RunPlan(
+        config=NetworkConfig(**saved["model"]),
+        vocab=Vocabulary.load(out / "vocab.txt"),
+        scene=scene,
+        scene_weight=supervision["weight"] if supervision else 0.0,
+        scene_only=scene_only,
+        details=(scene_details(data.entries, scene.kinds, supervision["details"])
+                 if scene_only else None),
+        augment=saved.get("augment", "none"),  # as the first run did
+    )
+
+
+def build_vocab(args: argparse.Namespace, data: TrainingData) -> tuple[Vocabulary, int]:
+    """The vocabulary of the training captions and the decoder's max_length for them."""
+    train_caps = [c for c, v in zip(data.captions, data.is_val, strict=True) if not v]
+    min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
+    vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
+    lengths = [len(vocab.encode(c)) for caps in train_caps for c in caps]
+    max_length = args.max_length or caption_length_limit(lengths)
+    cut = sum(n > max_length for n in lengths)
+    if cut:
+        log.info("%d of %d training captions are longer than %d tokens and are cut", cut,
+                 len(lengths), max_length)
+    return vocab, max_length
+
+
+def plan_new_run(args: argparse.Namespace, data: TrainingData,
+                 inherited_scene_input: list[int] | None) -> RunPlan:
+    """The network and scene heads that the command line asks for, on this data."""
+    from .model import NetworkConfig
+
+    vocab, max_length = build_vocab(args, data)
+    config = NetworkConfig(
+        vocab_size=len(vocab), image_size=args.image_size, max_length=max_length,
+        embedding_dim=args.embedding_dim, units=args.units, feature_dim=args.feature_dim,
+        backbone=args.backbone, backbone_weights=args.backbone_weights, width=args.width,
+        decoder=args.decoder, attention_dim=args.attention_dim,
+    )
+    # Scene heads only where the CNN trains and the data set has scene records (synthetic).
+    scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
+    scene = scene_targets(data.entries) if scene_weight else None
+    scene_only = args.scene_only
+    if scene_only and scene is None:
+        raise BadInput("--scene-only needs a data set with scene records (synthetic) and a "
+                       "--scene-loss above 0")
+    details = scene_details(data.entries, scene.kinds) if scene_only else None
+    if scene_weight and scene is None:
+        log.info("no scene records in %s: training without the scene heads", args.data)
+        scene_weight = 0.0
+    if args.init_from and args.freeze_backbone:
+        config.scene_input = inherited_scene_input
+    elif args.scene_input or scene_only:
+        # a --scene-only CNN is for decoders that read its heads (train --init-from it)
+        if scene is None:
+            raise BadInput("--scene-input needs a data set with scene records (synthetic) "
+                           "and a --scene-loss above 0")
+        config.scene_input = [len(scene.kinds), scene.count_classes, len(scene.places)]
+    return RunPlan(config, vocab, scene, scene_weight, scene_only, details, args.augment)
+
+
+def write_run_config(out: Path, plan: RunPlan, args: argparse.Namespace,
+                     caption_mode: str) -> None:
+    """OUT/vocab.txt and OUT/config.json: what `convert` and a resumed run rebuild from."""
+    scene, details = plan.scene, plan.details
+    plan.vocab.save(out / "vocab.txt")
+    (out / "config.json").write_text(json.dumps({
+        "model": plan.config.to_dict(),
+        "language": args.lang,
+        "resize": args.resize,
+        "colour_order": "RGB",
+        "caption_mode": caption_mode,
+        "seed": args.seed,
+        "data": str(args.data),
+        "scene_supervision": ({"weight": plan.scene_weight, **scene.describe(),
+                               **({"details": details.describe()} if details else {})}
+                              if scene else None),
+        # the CNN and scene heads alone, no caption decoder (see --scene-only)
+        **({"scene_only": True} if plan.scene_only else {}),
+        "augment": args.augment,
+    }, indent=2))
+
+
+def make_batches(data: TrainingData, plan: RunPlan, args: argparse.Namespace):
+    """(training batches, validation batches, which rows train): one row per caption, or per
+    image in a --scene-only run (the heads read the image alone, whatever its captions)."""
+    if plan.scene_only:
         index = np.arange(len(data.images))
         seqs = np.zeros((len(index), 2), np.int32)
     else:
-        index, seqs = encode_captions(vocab, data.captions, config.max_length)
+        index, seqs = encode_captions(plan.vocab, data.captions, plan.config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()
-    augment = saved.get("augment", "none") if resume else args.augment  # as the first run did
-    targets = scene_arrays(scene, details) if scene is not None else None
+    targets = scene_arrays(plan.scene, plan.details) if plan.scene is not None else None
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
-                            args.seed, scene=targets, flip=augment == "flip",
-                            tokens=not scene_only)
+                            args.seed, scene=targets, flip=plan.augment == "flip",
+                            tokens=not plan.scene_only)
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
-                          args.seed, shuffle=False, scene=targets, tokens=not scene_only)
+                          args.seed, shuffle=False, scene=targets, tokens=not plan.scene_only)
+    return train_batches, val_batches, train_rows
 
-    captioner = Captioner(config)
-    model = captioner.training_model
+
+def freeze_backbone(network, data: TrainingData, train_batches, val_batches):
+    """Features once, then a decoder-only model: the CNN's forward pass dominates an epoch. The
+    batches then yield the backbone's outputs instead of images; returns the model to train."""
+    network.backbone.trainable = False
+    for head in network.scene_heads or ():
+        head.trainable = False  # they read the frozen feature for the decoder (scene_input)
+    log.info("frozen backbone: computing image features once")
+    features = network.backbone.predict(data.images, batch_size=128, verbose=0)
+    train_batches.images = val_batches.images = features  # a list where it outputs locations
+    if train_batches.flip:
+        # the decoder still sees mirrored scenes: their features are computed once too
+        train_batches.mirrored = network.backbone.predict(
+            np.ascontiguousarray(data.images[:, :, ::-1]), batch_size=128, verbose=0)
+    return network.feature_training_model()
+
+
+def build_network(plan: RunPlan, args: argparse.Namespace, resume: bool, data: TrainingData,
+                  train_batches, val_batches):
+    """(the network, the Keras model to fit, its losses, loss weights and metrics): the caption
+    model, with the scene heads' outputs where it has them, or the CNN and heads alone."""
+    import keras
+
+    from .model import CaptionNetwork, masked_accuracy, masked_loss
+
+    network = CaptionNetwork(plan.config)
+    model = network.training_model
     if args.init_from and not resume:
-        _copy_backbone(captioner, Path(args.init_from))
+        _copy_backbone(network, Path(args.init_from))
     if args.freeze_backbone:
-        # Features once, then a decoder-only model: the CNN's forward pass dominates an epoch.
-        captioner.backbone.trainable = False
-        for head in captioner.scene_heads or ():
-            head.trainable = False  # they read the frozen feature for the decoder (scene_input)
-        log.info("frozen backbone: computing image features once")
-        features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
-        train_batches.images = val_batches.images = features  # a list for attention
-        if train_batches.flip:
-            # the decoder still sees mirrored scenes: their features are computed once too
-            train_batches.mirrored = captioner.backbone.predict(
-                np.ascontiguousarray(data.images[:, :, ::-1]), batch_size=128, verbose=0)
-        model = captioner.feature_training_model()
+        model = freeze_backbone(network, data, train_batches, val_batches)
+    scene, details = plan.scene, plan.details
     loss, loss_weights, metrics = masked_loss, None, [masked_accuracy]
-    if scene_only:
-        model = captioner.scene_only_model(len(scene.kinds), scene.count_classes,
-                                           len(scene.places), len(details.colours) + 1,
-                                           len(details.wheres) + 1, len(details.lightings))
+    if plan.scene_only:
+        model = network.scene_only_model(len(scene.kinds), scene.count_classes,
+                                         len(scene.places), len(details.colours) + 1,
+                                         len(details.wheres) + 1, len(details.lightings))
         scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        loss = {name: scene_loss for name in targets}
+        loss = {name: scene_loss for name in scene_arrays(scene, details)}
         loss_weights, metrics = None, None
         log.info("scene-only: the CNN and its heads (%d kinds x %d counts, %d places, %d colours, "
                  "%d spots, %d lightings), no decoder", len(scene.kinds), scene.count_classes,
                  len(scene.places), len(details.colours), len(details.wheres),
                  len(details.lightings))
     elif scene is not None:
-        model = captioner.scene_training_model(len(scene.kinds), scene.count_classes,
-                                               len(scene.places))
+        model = network.scene_training_model(len(scene.kinds), scene.count_classes,
+                                             len(scene.places))
         scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         loss = {"logits": masked_loss, "scene_counts": scene_loss, "scene_place": scene_loss}
-        loss_weights = {"logits": 1.0, "scene_counts": scene_weight, "scene_place": scene_weight}
+        loss_weights = {"logits": 1.0, "scene_counts": plan.scene_weight,
+                        "scene_place": plan.scene_weight}
         metrics = {"logits": [masked_accuracy]}
         log.info("scene heads: %d kinds x %d counts, %d places, loss weight %g", len(scene.kinds),
-                 scene.count_classes, len(scene.places), scene_weight)
-    steps = len(train_batches) * args.epochs
+                 scene.count_classes, len(scene.places), plan.scene_weight)
+    return network, model, loss, loss_weights, metrics
+
+
+def compile_model(model, loss, loss_weights, metrics, lr: float, steps: int) -> None:
+    """Adam on a cosine decay from `lr` over `steps`, gradients clipped."""
+    import keras
+
     schedule = keras.optimizers.schedules.CosineDecay(
-        args.lr, decay_steps=steps, alpha=0.01, warmup_target=None)
+        lr, decay_steps=steps, alpha=0.01, warmup_target=None)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=loss,
                   loss_weights=loss_weights, metrics=metrics)
 
-    state = {"epochs_done": 0, "history": [], "samples": []}
-    if resume:
-        state = json.loads((out / "state.json").read_text())
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(out / "checkpoint.keras")
-        if args.freeze_backbone:
-            captioner.training_model.load_weights(out / "model.weights.h5")
-        # the shuffle order of the next epoch, as in an uninterrupted run
-        train_batches.epoch = state["epochs_done"]
-        train_batches._order = train_batches._make_order()
-        log.info("resuming after epoch %d", state["epochs_done"])
-    if state["epochs_done"] >= args.epochs:
-        log.info("already trained %d epochs", state["epochs_done"])
-        return 0
 
-    val_images = np.flatnonzero(data.is_val)
-    sample_rows = val_images[:3]
+def restore_checkpoint(out: Path, model, network, train_batches, frozen: bool) -> dict:
+    """A resumed run's state.json, with the model and optimizer as the last finished epoch left
+    them and the batches at the next epoch's shuffle order, as in an uninterrupted run."""
+    state = json.loads((out / "state.json").read_text())
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(out / "checkpoint.keras")
+    if frozen:
+        network.training_model.load_weights(out / "model.weights.h5")
+    train_batches.epoch = state["epochs_done"]
+    train_batches._order = train_batches._make_order()
+    log.info("resuming after epoch %d", state["epochs_done"])
+    return state
 
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            record = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
-            if scene_only:
-                # no captions to sample: how often the heads are right on the validation images
-                outputs = model.predict(data.images[val_images], batch_size=128, verbose=0)
-                figures = scene_only_accuracy(outputs, {k: v[val_images]
-                                                        for k, v in targets.items()})
-                record["val_heads"] = {k: round(v, 5) for k, v in figures.items()}
-                self._save(record, [])
-                log.info("epoch %d/%d loss %.4f val_loss %.4f | heads right: %s", epoch + 1,
-                         args.epochs, logs.get("loss", float("nan")),
-                         logs.get("val_loss", float("nan")),
-                         ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
-                return
-            ids = float_greedy(captioner, data.images[sample_rows], vocab)
-            samples = [{"image": data.entries[r].file_name, "caption": vocab.decode(i),
-                        "reference": data.captions[r][0]} for r, i in zip(sample_rows, ids,
-                                                                          strict=True)]
-            self._save(record, samples)
-            # with scene heads, Keras names the caption output's figures logits_*
-            caption_loss = logs.get("val_logits_loss", logs.get("val_loss", float("nan")))
-            accuracy = logs.get("val_logits_masked_accuracy",
-                                logs.get("val_masked_accuracy", float("nan")))
-            log.info("epoch %d/%d loss %.4f val_loss %.4f acc %.3f | %s", epoch + 1, args.epochs,
-                     logs.get("loss", float("nan")), caption_loss, accuracy,
-                     samples[0]["caption"] if samples else "")
 
-        def _save(self, record, samples):
-            state["epochs_done"] = record["epoch"]
-            state["history"].append(record)
-            state["samples"] = samples
-            # the whole captioner (with the frozen backbone, if any) is what `convert` reads
-            captioner.training_model.save_weights(out / "model.weights.h5")
-            model.save(out / "checkpoint.keras")
-            (out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+class EpochReport:
+    """After each epoch: what the epoch did (sample captions of three validation images, or in
+    a --scene-only run how often the heads are right), one log line, and the checkpoint:
+    model.weights.h5, checkpoint.keras and state.json in OUT."""
 
-    if scene_only:
+    def __init__(self, out: Path, state: dict, network, model, plan: RunPlan,
+                 data: TrainingData, epochs: int):
+        self.out, self.state, self.network, self.model = out, state, network, model
+        self.plan, self.data, self.epochs = plan, data, epochs
+        self.val_images = np.flatnonzero(data.is_val)
+
+    def __call__(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        record = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
+        if self.plan.scene_only:
+            self._heads(record, logs)
+        else:
+            self._captions(record, logs)
+
+    def _heads(self, record: dict, logs: dict) -> None:
+        # no captions to sample: how often the heads are right on the validation images
+        rows = self.val_images
+        outputs = self.model.predict(self.data.images[rows], batch_size=128, verbose=0)
+        targets = scene_arrays(self.plan.scene, self.plan.details)
+        figures = scene_only_accuracy(outputs, {k: v[rows] for k, v in targets.items()})
+        record["val_heads"] = {k: round(v, 5) for k, v in figures.items()}
+        self.save(record, [])
+        log.info("epoch %d/%d loss %.4f val_loss %.4f | heads right: %s", record["epoch"],
+                 self.epochs, logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
+                 ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+
+    def _captions(self, record: dict, logs: dict) -> None:
+        from .float_decode import float_greedy
+
+        data, vocab = self.data, self.plan.vocab
+        sample_rows = self.val_images[:3]
+        ids = float_greedy(self.network, data.images[sample_rows], vocab)
+        samples = [{"image": data.entries[r].file_name, "caption": vocab.decode(i),
+                    "reference": data.captions[r][0]}
+                   for r, i in zip(sample_rows, ids, strict=True)]
+        self.save(record, samples)
+        # with scene heads, Keras names the caption output's figures logits_*
+        caption_loss = logs.get("val_logits_loss", logs.get("val_loss", float("nan")))
+        accuracy = logs.get("val_logits_masked_accuracy",
+                            logs.get("val_masked_accuracy", float("nan")))
+        log.info("epoch %d/%d loss %.4f val_loss %.4f acc %.3f | %s", record["epoch"],
+                 self.epochs, logs.get("loss", float("nan")), caption_loss, accuracy,
+                 samples[0]["caption"] if samples else "")
+
+    def save(self, record: dict, samples: list) -> None:
+        state = self.state
+        state["epochs_done"] = record["epoch"]
+        state["history"].append(record)
+        state["samples"] = samples
+        # the whole network (with the frozen backbone, if any) is what `convert` reads
+        self.network.training_model.save_weights(self.out / "model.weights.h5")
+        self.model.save(self.out / "checkpoint.keras")
+        (self.out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+
+
+def fit_with_checkpoints(model, train_batches, val_batches, epochs: int, report: EpochReport
+                         ) -> None:
+    """Fit from the epoch after the last finished one, the report checkpointing every epoch."""
+    import keras
+
+    started = time.perf_counter()
+    model.fit(train_batches, validation_data=val_batches, epochs=epochs,
+              initial_epoch=report.state["epochs_done"],
+              callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
+              verbose=1 if sys.stderr.isatty() else 2)
+    log.info("trained in %.0f s; weights in %s", time.perf_counter() - started,
+             report.out / "model.weights.h5")
+
+
+def log_run(plan: RunPlan, data: TrainingData, train_rows: np.ndarray, epochs: int) -> None:
+    """One line saying what the run trains on."""
+    if plan.scene_only:
         log.info("training on %d images (%d for validation), %d epochs, no decoder",
-                 int(train_rows.sum()), int(data.is_val.sum()), args.epochs)
+                 int(train_rows.sum()), int(data.is_val.sum()), epochs)
     else:
         log.info("training on %d captions of %d images (%d for validation), vocabulary %d, "
                  "max length %d, %d epochs, %s decoder", int(train_rows.sum()), len(data.images),
-                 int(data.is_val.sum()), len(vocab), config.max_length, args.epochs,
-                 config.decoder)
-    started = time.perf_counter()
-    model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
-              initial_epoch=state["epochs_done"], callbacks=[EpochEnd()],
-              verbose=1 if sys.stderr.isatty() else 2)
-    log.info("trained in %.0f s; weights in %s", time.perf_counter() - started,
-             out / "model.weights.h5")
+                 int(data.is_val.sum()), len(plan.vocab), plan.config.max_length, epochs,
+                 plan.config.decoder)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    resume = check_output_dir(args)
+    ds = load_dataset(args.data, images_dir=args.images)
+    caption_mode = caption_mode_for(ds, args.captions)
+    out.mkdir(parents=True, exist_ok=True)
+    _log_to_file(out / "train.log")
+    seed_everything(args.seed)
+    inherited_scene_input = take_backbone_shape(args) if args.init_from and not resume else None
+    data = prepare_data(ds, args.lang, args.image_size, args.resize, caption_mode,
+                        args.val_fraction, args.seed, args.max_images, args.skip_missing)
+    if resume:
+        plan = plan_resumed_run(out, data)
+    else:
+        plan = plan_new_run(args, data, inherited_scene_input)
+        write_run_config(out, plan, args, caption_mode)
+
+    train_batches, val_batches, train_rows = make_batches(data, plan, args)
+    network, model, loss, loss_weights, metrics = build_network(plan, args, resume, data,
+                                                                train_batches, val_batches)
+    compile_model(model, loss, loss_weights, metrics, args.lr, len(train_batches) * args.epochs)
+    state = {"epochs_done": 0, "history": [], "samples": []}
+    if resume:
+        state = restore_checkpoint(out, model, network, train_batches, args.freeze_backbone)
+    if state["epochs_done"] >= args.epochs:
+        log.info("already trained %d epochs", state["epochs_done"])
+        return 0
+    log_run(plan, data, train_rows, args.epochs)
+    report = EpochReport(out, state, network, model, plan, data, args.epochs)
+    fit_with_checkpoints(model, train_batches, val_batches, args.epochs, report)
     return 0
 
 
@@ -554,17 +687,17 @@ def _read_train_config(model_dir: Path) -> dict:
         raise BadInput(f"{path}: not a trained model's configuration: {exc}") from None
 
 
-def _copy_backbone(captioner, model_dir: Path) -> None:
+def _copy_backbone(network, model_dir: Path) -> None:
     """Start from the CNN of another trained model (e.g. the English one for Chinese)."""
-    from .model import Captioner, ModelConfig
+    from .model import CaptionNetwork, NetworkConfig
 
-    other = Captioner(ModelConfig(**_read_train_config(model_dir)["model"]))
+    other = CaptionNetwork(NetworkConfig(**_read_train_config(model_dir)["model"]))
     other.training_model.load_weights(model_dir / "model.weights.h5")
-    captioner.backbone.set_weights(other.backbone.get_weights())
-    if captioner.scene_heads and other.scene_heads:
+    network.backbone.set_weights(other.backbone.get_weights())
+    if network.scene_heads and other.scene_heads:
         # scene_input ([kinds, count classes, places]) is what shapes the heads
-        if captioner.config.scene_input == other.config.scene_input:
-            for mine, theirs in zip(captioner.scene_heads, other.scene_heads, strict=True):
+        if network.config.scene_input == other.config.scene_input:
+            for mine, theirs in zip(network.scene_heads, other.scene_heads, strict=True):
                 mine.set_weights(theirs.get_weights())
         else:
             # another data set's kinds or places: the heads start afresh, the CNN still transfers
