@@ -36,7 +36,7 @@ from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
 
 from .datasets import load_dataset
 from .tflite_check import graph_report
-from .train import load_images
+from .training_data import load_images
 
 log = logging.getLogger(__name__)
 

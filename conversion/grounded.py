@@ -146,7 +146,7 @@ def cmd_train_grounded(args: argparse.Namespace) -> int:
 
     from .model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
     from .tokenizer import build_vocabulary
-    from .train import caption_length_limit, encode_captions
+    from .training_data import caption_length_limit, encode_captions
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)

@@ -29,6 +29,19 @@ from .backbones import BACKBONES, backbone_class  # noqa: E402
 from .decoders import DECODERS, decoder_class  # noqa: E402
 
 
+def _import_every_type() -> None:
+    """Every type's custom Keras layers (StaticFlatten, LocationEmbedding, ...) register when their
+    module is imported, and keras.models.load_model finds a checkpoint.keras's layers by that
+    registered name only: importing this module makes any checkpoint loadable."""
+    for name in BACKBONES:
+        backbone_class(name)
+    for name in DECODERS:
+        decoder_class(name)
+
+
+_import_every_type()
+
+
 @dataclass
 class NetworkConfig:
     """The network's architecture: config.json's "model" and the manifest's "training.model"."""

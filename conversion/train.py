@@ -11,6 +11,12 @@ OUT receives:
 
 Deterministic for a seed: one seed drives Keras/TF, the shuffling and the validation split, and TF's
 op determinism is switched on (costs a little speed).
+
+The run, step by step (`cmd_train`): check_output_dir, the data (training_data.prepare_data), the
+plan (plan_new_run with build_vocab, or plan_resumed_run) and write_run_config, make_batches,
+build_network and compile_model, restore_checkpoint when resuming, fit_with_checkpoints (an
+EpochReport checkpoints and logs every epoch). Options may come from a recipe (`--recipe FILE`,
+recipes.py).
 """
 
 from __future__ import annotations
@@ -18,301 +24,39 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from edge_captioner.errors import BadInput
-from edge_captioner.preprocess import prepare_image
 from edge_captioner.vocab import Vocabulary
 
-from .datasets import CaptionDataset, ImageEntry, load_dataset
+from .datasets import CaptionDataset, load_dataset
+from .scene_targets import (
+    SceneDetails,
+    SceneTargets,
+    scene_arrays,
+    scene_details,
+    scene_only_accuracy,
+    scene_targets,
+)
 from .tokenizer import DEFAULT_MIN_COUNT, build_vocabulary
+from .training_data import (
+    TrainingData,
+    _batches_class,
+    caption_length_limit,
+    encode_captions,
+    prepare_data,
+)
 
 if TYPE_CHECKING:
     from .model import NetworkConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainingData:
-    images: np.ndarray  # (N, S, S, 3) uint8 RGB
-    captions: list[list[str]]  # per image, the captions trained on
-    entries: list[ImageEntry]
-    is_val: np.ndarray  # (N,) bool
-
-
-def select_captions(entry: ImageEntry, language: str, mode: str) -> list[str]:
-    """`canonical`: the first caption only (our synthetic sets put the canonical one first)."""
-    captions = entry.captions.get(language, [])
-    return captions[:1] if mode == "canonical" else captions
-
-
-def load_images(entries: list[ImageEntry], size: int, resize: str) -> np.ndarray:
-    images = np.empty((len(entries), size, size, 3), np.uint8)
-
-    def read(k: int) -> None:
-        frame = cv2.imread(str(entries[k].path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise BadInput(f"{entries[k].path}: cannot read image (declared at {entries[k].source})")
-        images[k] = prepare_image(frame, size, resize)
-
-    # cv2 releases the GIL while decoding: threads make this I/O+decode bound step ~2x faster.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(read, range(len(entries))))
-    return images
-
-
-def prepare_data(ds: CaptionDataset, language: str, size: int, resize: str, caption_mode: str,
-                 val_fraction: float, seed: int, max_images: int | None,
-                 skip_missing: bool = False) -> TrainingData:
-    if language not in ds.languages:
-        raise BadInput(f"{ds.root}: no {language} captions in this data set "
-                       f"(it has: {', '.join(ds.languages) or 'none'})")
-    entries = [e for e in ds.images if e.split != "test" and select_captions(e, language,
-                                                                             caption_mode)]
-    if max_images:
-        entries = entries[:max_images]
-    missing = [e for e in entries if not e.path.is_file()]
-    if missing and skip_missing:
-        log.warning("skipping %d images whose files are missing, first: %s (%s)", len(missing),
-                    missing[0].path, missing[0].source)
-        entries = [e for e in entries if e.path.is_file()]
-    elif missing:
-        raise BadInput(f"{missing[0].source}: {len(missing)} of {len(entries)} images missing, "
-                       f"first: {missing[0].path} (run `edge-captioner-convert stats`)")
-    if len(entries) < 2:
-        raise BadInput(f"{ds.root}: need at least 2 images with {language} captions to train")
-    has_val_split = any(e.split == "val" for e in entries)
-    if has_val_split:
-        is_val = np.array([e.split == "val" for e in entries])
-    else:
-        rng = np.random.default_rng([seed, 2])
-        is_val = np.zeros(len(entries), bool)
-        n_val = max(1, int(round(len(entries) * val_fraction)))
-        is_val[rng.choice(len(entries), n_val, replace=False)] = True
-    log.info("loading %d images at %dx%d", len(entries), size, size)
-    images = load_images(entries, size, resize)
-    captions = [select_captions(e, language, caption_mode) for e in entries]
-    return TrainingData(images, captions, entries, is_val)
-
-
-@dataclass
-class SceneTargets:
-    """What the scene heads learn (see model.CaptionNetwork.scene_training_model): per image, how many
-    of each kind (a class 0..count_classes-1 per kind) and which place."""
-    kinds: list[str]
-    places: list[str]
-    count_classes: int
-    counts: np.ndarray  # (N, len(kinds)) int32
-    place: np.ndarray  # (N,) int32
-
-    def describe(self) -> dict:
-        return {"kinds": self.kinds, "places": self.places, "count_classes": self.count_classes}
-
-
-def scene_targets(entries: list[ImageEntry], known: dict | None = None) -> SceneTargets | None:
-    """Targets from the entries' scene records (synthetic data sets have them), or None when any
-    entry has none. `known` (a resumed run's describe()) fixes the kinds, places and classes."""
-    if not entries or not all(e.scene for e in entries):
-        return None
-    records = [e.scene for e in entries]
-    if known:
-        kinds, places, count_classes = known["kinds"], known["places"], known["count_classes"]
-    else:
-        kinds = sorted({g["kind"] for r in records for g in r.get("objects", [])})
-        places = sorted({r["place"] for r in records})
-        count_classes = 1 + max((g["count"] for r in records for g in r.get("objects", [])),
-                                default=0)
-    kind_index = {k: i for i, k in enumerate(kinds)}
-    place_index = {p: i for i, p in enumerate(places)}
-    counts = np.zeros((len(records), len(kinds)), np.int32)
-    place = np.zeros(len(records), np.int32)
-    for n, record in enumerate(records):
-        place[n] = place_index.get(record["place"], 0)
-        for group in record.get("objects", []):
-            if group["kind"] in kind_index:
-                counts[n, kind_index[group["kind"]]] = min(group["count"], count_classes - 1)
-    return SceneTargets(kinds, places, count_classes, counts, place)
-
-
-@dataclass
-class SceneDetails:
-    """What a `--scene-only` run's extra heads learn besides counts and place: the rest of what the
-    canonical caption says. Per kind, its colour and its spot (class 0: the kind is absent, k: the
-    (k-1)th name), and the lighting. With these the CNN alone learns the whole canonical caption
-    (its group order follows from spots and kinds, scenes.canonical_order), so a decoder trained
-    afterwards on the frozen CNN only has to put it into words."""
-    colours: list[str]
-    wheres: list[str]
-    lightings: list[str]
-    colour: np.ndarray  # (N, kinds) int32
-    where: np.ndarray  # (N, kinds) int32
-    lighting: np.ndarray  # (N,) int32
-
-    def describe(self) -> dict:
-        return {"colours": self.colours, "wheres": self.wheres, "lightings": self.lightings}
-
-
-def scene_details(entries: list[ImageEntry], kinds: list[str],
-                  known: dict | None = None) -> SceneDetails:
-    """The `SceneDetails` of entries that all have scene records (see scene_targets); `known` (a
-    resumed run's describe()) fixes the names. A name this run does not know counts as absent."""
-    records = [e.scene for e in entries]
-    groups = [g for r in records for g in r.get("objects", [])]
-    if known:
-        colours, wheres, lightings = known["colours"], known["wheres"], known["lightings"]
-    else:
-        colours = sorted({str(g.get("colour")) for g in groups})
-        wheres = sorted({str(g.get("where")) for g in groups})
-        lightings = sorted({str(r.get("lighting")) for r in records})
-    kind_index = {k: i for i, k in enumerate(kinds)}
-    colour_class = {c: i + 1 for i, c in enumerate(colours)}
-    where_class = {w: i + 1 for i, w in enumerate(wheres)}
-    lighting_index = {x: i for i, x in enumerate(lightings)}
-    colour = np.zeros((len(records), len(kinds)), np.int32)
-    where = np.zeros((len(records), len(kinds)), np.int32)
-    lighting = np.zeros(len(records), np.int32)
-    for n, record in enumerate(records):
-        lighting[n] = lighting_index.get(str(record.get("lighting")), 0)
-        for group in record.get("objects", []):
-            if group["kind"] in kind_index:
-                k = kind_index[group["kind"]]
-                colour[n, k] = colour_class.get(str(group.get("colour")), 0)
-                where[n, k] = where_class.get(str(group.get("where")), 0)
-    return SceneDetails(colours, wheres, lightings, colour, where, lighting)
-
-
-def scene_arrays(scene: SceneTargets, details: SceneDetails | None = None) -> dict[str, np.ndarray]:
-    """The scene heads' targets by output name, each indexed by image (what the batches yield)."""
-    arrays = {"scene_counts": scene.counts, "scene_place": scene.place}
-    if details is not None:
-        arrays |= {"scene_colour": details.colour, "scene_where": details.where,
-                   "scene_lighting": details.lighting}
-    return arrays
-
-
-def scene_only_accuracy(outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict:
-    """Validation figures of a `--scene-only` run: `groups`, the share of object groups (a kind
-    present in the image) whose count is right (what evaluate's count accuracy measures of the
-    captions); `place` and `lighting` per image; `colour` and `where` per group."""
-    present = targets["scene_counts"] > 0
-    figures = {"groups": "scene_counts", "colour": "scene_colour", "where": "scene_where"}
-    result = {}
-    for name, key in figures.items():
-        if key in outputs:
-            right = np.argmax(outputs[key], axis=-1) == targets[key]
-            result[name] = float(right[present].mean()) if present.any() else 1.0
-    for name in ("place", "lighting"):
-        key = f"scene_{name}"
-        if key in outputs:
-            result[name] = float((np.argmax(outputs[key], axis=-1) == targets[key]).mean())
-    return result
-
-
-def flip_half(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mirror left-right a random half (each image with probability 1/2) of a batch of images
-    (N, H, W, C), in place on the batch copy. Our captions never say left or right, so a mirrored
-    scene keeps its caption and its scene record; it doubles the scenes the CNN sees, against the
-    overfitting measured on the shipped bundle's training (loss 0.05 against validation 0.13)."""
-    mirrored = rng.random(len(images)) < 0.5
-    images[mirrored] = images[mirrored, :, ::-1]
-    return images
-
-
-MAX_CAPTION_TOKENS = 48
-
-
-def caption_length_limit(lengths: list[int]) -> int:
-    """The decoder's max_length (tokens incl. <start> and <end>) for captions of these token
-    counts: room for the longest one, up to MAX_CAPTION_TOKENS (a rare run-on caption of a real
-    data set should not double every training step). Not a percentile: the longest synthetic
-    captions are the three-group scenes, the ones the count metric fails most, and the 99th
-    percentile (the rule before) cut a quarter of the Chinese ones."""
-    return min(MAX_CAPTION_TOKENS, max(lengths, default=2))
-
-
-def encode_captions(vocab: Vocabulary, captions: list[list[str]], max_length: int):
-    """(image index, padded token ids) per caption; long captions are cut, keeping <end>."""
-    index, seqs = [], []
-    for k, caps in enumerate(captions):
-        for cap in caps:
-            ids = vocab.encode(cap)
-            if len(ids) > max_length:
-                ids = ids[: max_length - 1] + [vocab.end_id]
-            seqs.append(ids + [vocab.pad_id] * (max_length - len(ids)))
-            index.append(k)
-    return np.array(index, np.int64), np.array(seqs, np.int32)
-
-
-def _batches_class():
-    import keras
-
-    class CaptionBatches(keras.utils.PyDataset):
-        """Batches of (image, tokens[:-1]) -> tokens[1:], reshuffled every epoch from a seed."""
-
-        def __init__(self, images, index, seqs, batch_size, seed, shuffle=True, scene=None,
-                     flip=False, tokens=True):
-            super().__init__()
-            self.flip = flip  # mirror a random half of each batch (training images only)
-            # with a frozen backbone `images` are its features: then these are the features of
-            # the mirrored images (an array, or a list like `images`), swapped in instead
-            self.mirrored = None
-            self.images, self.index, self.seqs = images, index, seqs
-            self.scene = scene  # scene_arrays(): the scene heads' targets by output, or None
-            self.tokens = tokens  # False: images only, no caption (a --scene-only run)
-            self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
-            self.epoch = 0
-            self._order = self._make_order()
-
-        def _make_order(self):
-            if not self.shuffle:
-                return np.arange(len(self.index))
-            return np.random.default_rng([self.seed, 3, self.epoch]).permutation(len(self.index))
-
-        def __len__(self):
-            return math.ceil(len(self.index) / self.batch_size)
-
-        def __getitem__(self, k):
-            rows = self._order[k * self.batch_size: (k + 1) * self.batch_size]
-            seqs = self.seqs[rows]
-            # `images` is one array, or a list of arrays (a frozen attention backbone's
-            # features and locations): each is indexed by image
-            arrays = self.images if isinstance(self.images, list) else [self.images]
-            arrays = [a[self.index[rows]] for a in arrays]
-            if self.flip:
-                rng = np.random.default_rng([self.seed, 4, self.epoch, k])
-                if self.mirrored is None:
-                    arrays[0] = flip_half(arrays[0], rng)
-                else:
-                    chosen = rng.random(len(rows)) < 0.5
-                    mirrored = (self.mirrored if isinstance(self.mirrored, list)
-                                else [self.mirrored])
-                    for array, other in zip(arrays, mirrored, strict=True):
-                        array[chosen] = other[self.index[rows][chosen]]
-            if not self.tokens:
-                images = self.index[rows]
-                return arrays[0], {k: v[images] for k, v in self.scene.items()}
-            inputs = (*arrays, seqs[:, :-1])
-            if self.scene is None:
-                return inputs, seqs[:, 1:]
-            images = self.index[rows]
-            return inputs, {"logits": seqs[:, 1:], **{k: v[images] for k, v in self.scene.items()}}
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self._order = self._make_order()
-
-    return CaptionBatches
 
 
 @dataclass
