@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How to run the attention decoder over a caption in training: an unrolled loop (what
-conversion/model.py does) against keras.layers.RNN over a cell, on the same layers.
+conversion/decoders/attention.py does) against keras.layers.RNN over a cell, on the same layers.
 
     python benchmarks/attention_loop.py [--units 256 --attention-dim 64 --image-size 128 ...]
 
@@ -26,46 +26,49 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from conversion.model import SQUEEZE_CHANNELS, Captioner, ModelConfig, masked_loss  # noqa: E402
+from conversion.backbones.cnn import SQUEEZE_CHANNELS  # noqa: E402
+from conversion.decoders.attention import AttentionDecoder  # noqa: E402
+from conversion.model import CaptionNetwork, NetworkConfig, masked_loss  # noqa: E402
 
 
 class PassThroughCell(layers.Layer):
     """One attention step; keys, values and image gates ride along as unchanged states."""
 
-    def __init__(self, captioner: Captioner):
+    def __init__(self, decoder: AttentionDecoder):
         super().__init__()
-        self.captioner = captioner
+        self.decoder = decoder
         # Attributes, so that Keras tracks (and trains) the step's layers as this cell's: the
-        # captioner itself is a plain object
-        self.step_layers = [captioner.query, captioner.score, captioner.recurrent_gates,
-                            captioner.context_gates]
-        c = captioner.config
-        self.n, self.a = captioner.locations_count, c.attention_dim
+        # decoder itself is a plain object
+        self.step_layers = [decoder.query, decoder.score, decoder.recurrent_gates,
+                            decoder.context_gates]
+        c = decoder.config
+        self.n, self.a = decoder.locations_count, c.attention_dim
         self.state_size = [c.units, c.units, self.n * self.a, self.n * SQUEEZE_CHANNELS,
                            4 * c.units]
         self.output_size = c.units
 
     def call(self, token_gates, states):
         h, cell, keys, values, gates = states
-        h, cell, _ = self.captioner._attention_step(
+        h, cell, _ = self.decoder.step(
             token_gates, h, cell, gates, ops.reshape(keys, (-1, self.n, self.a)),
             ops.reshape(values, (-1, self.n, SQUEEZE_CHANNELS)))
         return h, [h, cell, keys, values, gates]
 
 
-def rnn_model(captioner: Captioner) -> keras.Model:
-    c = captioner.config
-    n, t = captioner.locations_count, c.max_length - 1
+def rnn_model(network: CaptionNetwork) -> keras.Model:
+    decoder = network.decoder_type
+    c = network.config
+    n, t = decoder.locations_count, c.max_length - 1
     feature = keras.Input((c.feature_dim,))
     locations = keras.Input((n, SQUEEZE_CHANNELS))
     tokens = keras.Input((t,), dtype="int32")
-    k = captioner._attention_constants(feature, locations)
-    token_gates = captioner.token_gates(captioner.embedding(tokens))
+    k = decoder.constants(feature, locations)
+    token_gates = decoder.token_gates(decoder.embedding(tokens))
     initial = [k["h0"], k["c0"], ops.reshape(k["keys"], (-1, n * c.attention_dim)),
                ops.reshape(k["values"], (-1, n * SQUEEZE_CHANNELS)), k["image_gates"]]
-    hs = layers.RNN(PassThroughCell(captioner), return_sequences=True)(token_gates,
-                                                                       initial_state=initial)
-    return keras.Model([feature, locations, tokens], captioner.logits(hs))
+    hs = layers.RNN(PassThroughCell(decoder), return_sequences=True)(token_gates,
+                                                                     initial_state=initial)
+    return keras.Model([feature, locations, tokens], decoder.logits(hs))
 
 
 def main() -> int:
@@ -78,18 +81,18 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=30)
     args = parser.parse_args()
-    config = ModelConfig(vocab_size=args.vocab, image_size=args.image_size,
-                         max_length=args.max_length, units=args.units,
-                         attention_dim=args.attention_dim, decoder="attention")
-    captioner = Captioner(config)
+    config = NetworkConfig(vocab_size=args.vocab, image_size=args.image_size,
+                           max_length=args.max_length, units=args.units,
+                           attention_dim=args.attention_dim, decoder="attention")
+    network = CaptionNetwork(config)
     rng = np.random.default_rng(0)
     b, t = args.batch_size, args.max_length - 1
     x = [rng.normal(size=(b, config.feature_dim)).astype("f4"),
-         rng.normal(size=(b, captioner.locations_count, SQUEEZE_CHANNELS)).astype("f4"),
+         rng.normal(size=(b, network.decoder_type.locations_count, SQUEEZE_CHANNELS)).astype("f4"),
          rng.integers(1, args.vocab, (b, t)).astype("i4")]
     y = rng.integers(1, args.vocab, (b, t)).astype("i4")
-    models = {"unrolled": captioner.feature_training_model(),
-              "keras.layers.RNN": rnn_model(captioner)}
+    models = {"unrolled": network.feature_training_model(),
+              "keras.layers.RNN": rnn_model(network)}
     trained = {name: len(m.trainable_variables) for name, m in models.items()}
     assert len(set(trained.values())) == 1, f"not the same weights trained: {trained}"
     times: dict[str, list[float]] = {name: [] for name in models}

@@ -23,13 +23,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversion.datasets import load_dataset  # noqa: E402
-from conversion.train import (  # noqa: E402
-    load_images,
+from conversion.scene_targets import (  # noqa: E402
     scene_arrays,
     scene_details,
     scene_only_accuracy,
     scene_targets,
 )
+from conversion.training_data import load_images  # noqa: E402
 from edge_captioner.errors import BadInput  # noqa: E402
 
 

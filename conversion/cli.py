@@ -7,15 +7,21 @@ lazily so that `--help` and the data commands do not pay for importing TensorFlo
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from edge_captioner import __version__
 from edge_captioner.cli_support import (
     add_common_options,
     lazy_command,
+    one_line,
     positive_int,
     run_command,
 )
+from edge_captioner.errors import EXIT_BAD_INPUT, BadInput
+
+from .backbones import IMAGE_BACKBONES
+from .decoders import DECODERS
 
 
 def _languages(text: str) -> list[str]:
@@ -40,7 +46,16 @@ def _size(text: str) -> tuple[int, int]:
     return dims[0], dims[1]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_recipe_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--recipe", metavar="FILE",
+                         help="read this command's options from a recipe (recipes/*.yaml); "
+                         "options given on the command line override the recipe's")
+
+
+def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
+                 ) -> argparse.ArgumentParser:
+    """The console script's parser; `commands`, if given, receives each command's parser by
+    name."""
     parser = argparse.ArgumentParser(
         prog="edge-captioner-convert",
         description="Workstation toolkit: data sets, training, int8 conversion, evaluation.",
@@ -112,11 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--captions", choices=["auto", "canonical", "all"], default="auto",
                        help="train on the first (canonical) caption of each image or on all; "
                        "auto: canonical for synthetic sets, all otherwise")
-    train.add_argument("--backbone", choices=["small", "mobilenet_v2", "mobilenet_v3"],
-                       default="small")
+    train.add_argument("--backbone", choices=IMAGE_BACKBONES, default="small")
     train.add_argument("--backbone-weights", choices=["imagenet"], default=None,
                        help="pre-trained MobileNet weights (downloads them: needs internet)")
-    train.add_argument("--decoder", choices=["show_and_tell", "attention"], default="show_and_tell",
+    train.add_argument("--decoder", choices=list(DECODERS), default="show_and_tell",
                        help="Show-and-Tell, or soft attention over the CNN's spatial map (Show, "
                        "Attend and Tell); see the README's decoder comparison")
     train.add_argument("--attention-dim", type=positive_int, default=64,
@@ -157,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "captions never say left or right, so a mirrored scene has the same "
                        "caption); with --freeze-backbone the CNN's features of the mirrored "
                        "images are computed once too")
+    _add_recipe_option(train)
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
     train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))
@@ -239,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     grounded.add_argument("--encoder", metavar="DIR",
                           help="with --data: an `encoder` output directory to read the images with")
     grounded.add_argument("--limit", type=positive_int, help="with --data: at most N images")
+    _add_recipe_option(grounded)
     grounded.set_defaults(func=lazy_command("conversion.grounded", "cmd_train_grounded"))
 
     encoder = sub.add_parser(
@@ -304,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--report", metavar="DIR",
                           help="write an HTML page (and a PNG) of captions, worst first")
     evaluate.set_defaults(func=lazy_command("conversion.evaluate", "cmd_evaluate"))
+    if commands is not None:
+        commands.update(sub.choices)
     return parser
 
 
@@ -311,7 +329,16 @@ DECODER_CHOICES = ("int8", "16x8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command("edge-captioner-convert", build_parser(), argv)
+    from .recipes import with_recipe
+
+    commands: dict[str, argparse.ArgumentParser] = {}
+    parser = build_parser(commands)
+    try:
+        argv = with_recipe(list(sys.argv[1:] if argv is None else argv), parser, commands)
+    except BadInput as exc:
+        print(f"edge-captioner-convert: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run_command("edge-captioner-convert", parser, argv)
 
 
 if __name__ == "__main__":

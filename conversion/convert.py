@@ -3,7 +3,7 @@
 Two graphs per bundle (see model.py): the encoder (uint8 image -> h0, c0, image_gates[, keys,
 values]) and ONE decoder step (token one-hot, h, c, image_gates[, keys, values] -> logits, h', c'
 [, attention]), both with static batch-1 shapes. The manifest's "decoder" section (the wiring,
-model.Captioner.decoder_wiring) says which encoder output feeds which decoder input and which
+model.CaptionNetwork.decoder_wiring) says which encoder output feeds which decoder input and which
 outputs are fed back; the runtime needs nothing else to run either decoder type.
 
 Calibration uses real images of DATA and REAL decoder inputs: the float model greedily captions
@@ -36,7 +36,7 @@ from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
 
 from .datasets import load_dataset
 from .tflite_check import graph_report
-from .train import load_images
+from .training_data import load_images
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ DECODER_MODES = {"int8": "int8", "16x8": "int16x8"}
 
 
 def load_trained(model_dir: Path):
-    """Rebuild the Captioner from a `train` output directory and load its weights."""
-    from .model import Captioner, ModelConfig
+    """Rebuild the CaptionNetwork from a `train` output directory and load its weights."""
+    from .model import CaptionNetwork, NetworkConfig
 
     config_path = model_dir / "config.json"
     weights = model_dir / "model.weights.h5"
@@ -55,14 +55,14 @@ def load_trained(model_dir: Path):
                            "output directory)")
     try:
         train_config = json.loads(config_path.read_text())
-        config = ModelConfig(**train_config["model"])
+        config = NetworkConfig(**train_config["model"])
     except (ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{config_path}: not a training configuration: {exc}") from None
     if train_config.get("scene_only"):
         raise BadInput(f"{model_dir}: a CNN without a caption decoder (train --scene-only); train "
                        f"a decoder on it first: train DATA OUT --init-from {model_dir} "
                        "--freeze-backbone")
-    captioner = Captioner(config)
+    captioner = CaptionNetwork(config)
     captioner.training_model.load_weights(weights)
     return captioner, train_config, Vocabulary.load(model_dir / "vocab.txt")
 

@@ -1,9 +1,10 @@
-"""Batched greedy decoding with the float weights in numpy, for either decoder type.
+"""Batched greedy decoding with the float weights in numpy, for any decoder type.
 
 Used where the float model must caption many images fast on the workstation: the sample captions
-printed each epoch, and the REAL decoder states collected to calibrate int8 conversion. It is the
-exported one-step decoder's arithmetic (see model.py) in numpy, so it needs no TFLite and no
-per-step Keras call (a Keras `predict` per token costs milliseconds).
+printed each epoch, and the REAL decoder states collected to calibrate int8 conversion. Each
+decoder type's numpy step (`Decoder.numpy_step`, in conversion/decoders/) is its exported one-step
+decoder's arithmetic, so this needs no TFLite and no per-step Keras call (a Keras `predict` per
+token costs milliseconds).
 
 The state is a dict keyed by the exported decoder's input NAMES (h, c, image_gates[, keys,
 values]); `initial_state` builds it from the encoder's outputs with the manifest's wiring, so the
@@ -12,93 +13,29 @@ states collected for calibration are keyed exactly as the converter's representa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 State = dict[str, np.ndarray]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _lstm(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lstm_step(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM's cell update from gate pre-activations (Keras order i, f, g, o): (h', c')."""
     i, f, g, o = np.split(gates, 4, axis=-1)
-    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-    return _sigmoid(o) * np.tanh(c), c
-
-
-def _weights(decoder, name: str) -> list[np.ndarray]:
-    return [np.asarray(w) for w in decoder.get_layer(name).get_weights()]
-
-
-@dataclass
-class ShowAndTellStep:
-    token_kernel: np.ndarray  # (V, 4U): embedding @ K_x
-    recurrent: np.ndarray  # (U, 4U)
-    logits_kernel: np.ndarray  # (U, V)
-    logits_bias: np.ndarray  # (V,)
-
-    @classmethod
-    def from_decoder(cls, decoder) -> ShowAndTellStep:
-        return cls(_weights(decoder, "token_gates")[0], _weights(decoder, "recurrent_gates")[0],
-                   *_weights(decoder, "logits"))
-
-    def __call__(self, tokens: np.ndarray, state: State):
-        """-> (logits, new state, attention or None)"""
-        gates = self.token_kernel[tokens] + state["h"] @ self.recurrent + state["image_gates"]
-        h, c = _lstm(gates, state["c"])
-        return h @ self.logits_kernel + self.logits_bias, {**state, "h": h, "c": c}, None
-
-
-@dataclass
-class AttentionStep:
-    token_kernel: np.ndarray  # (V, 4U): embedding @ K_token
-    recurrent: np.ndarray  # (U, 4U)
-    context_kernel: np.ndarray  # (D, 4U)
-    query_kernel: np.ndarray  # (U, A)
-    score_kernel: np.ndarray  # (A,)
-    logits_kernel: np.ndarray
-    logits_bias: np.ndarray
-
-    @classmethod
-    def from_decoder(cls, decoder) -> AttentionStep:
-        return cls(
-            token_kernel=_weights(decoder, "token_onehot_gates")[0],
-            recurrent=_weights(decoder, "recurrent_gates")[0],
-            context_kernel=_weights(decoder, "context_gates")[0],
-            query_kernel=_weights(decoder, "attention_query")[0],
-            score_kernel=_weights(decoder, "attention_score")[0][:, 0],
-            logits_kernel=_weights(decoder, "logits")[0],
-            logits_bias=_weights(decoder, "logits")[1],
-        )
-
-    def __call__(self, tokens: np.ndarray, state: State):
-        h = state["h"]
-        query = (h @ self.query_kernel)[:, np.newaxis, :]
-        attention = _softmax(np.tanh(state["keys"] + query) @ self.score_kernel)  # (B, L)
-        context = np.einsum("bl,bld->bd", attention, state["values"])
-        gates = (self.token_kernel[tokens] + h @ self.recurrent + state["image_gates"]
-                 + context @ self.context_kernel)
-        h, c = _lstm(gates, state["c"])
-        return (h @ self.logits_kernel + self.logits_bias, {**state, "h": h, "c": c}, attention)
-
-
-def step_for(decoder):
-    """The numpy step of an exported Keras one-step decoder (model.Captioner.export_models)."""
-    names = {layer.name for layer in decoder.layers}
-    return AttentionStep.from_decoder(decoder) if "attention_score" in names else \
-        ShowAndTellStep.from_decoder(decoder)
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c), c
 
 
 def initial_state(encoder_outputs: dict[str, np.ndarray], wiring: dict) -> State:
-    """Decoder inputs from encoder outputs, as the manifest's wiring says (model.decoder_wiring)."""
+    """Decoder inputs from encoder outputs, as the manifest's wiring says (Decoder.wiring)."""
     return {name: np.asarray(encoder_outputs[source], np.float32)
             for name, source in wiring["initial"].items()}
 
@@ -134,13 +71,14 @@ def greedy_batch(
     return out
 
 
-def float_greedy(captioner, images: np.ndarray, vocab, collect: list | None = None,
+def float_greedy(network, images: np.ndarray, vocab, collect: list | None = None,
                  mirror: bool = False) -> list[list[int]]:
-    """Greedy token ids for images with a Captioner's float weights: its exported Keras encoder
-    (with `mirror`, the test-time mirroring one), then the numpy twin of its exported one-step
-    decoder, wired as the manifest would wire them (what `train` samples each epoch, what
+    """Greedy token ids for images with a CaptionNetwork's float weights: its exported Keras
+    encoder (with `mirror`, the test-time mirroring one), then the numpy twin of its exported
+    one-step decoder, wired as the manifest would wire them (what `train` samples each epoch, what
     `convert` calibrates the decoder on, and what benchmarks/float_scene_metrics.py scores)."""
-    encoder, decoder = captioner.export_models(batch_size=None, mirror=mirror)
+    encoder, decoder = network.export_models(batch_size=None, mirror=mirror)
     encoded = encoder.predict(np.asarray(images, np.float32), batch_size=64, verbose=0)
-    return greedy_batch(step_for(decoder), initial_state(encoded, captioner.decoder_wiring()),
-                        vocab.start_id, vocab.end_id, captioner.config.max_length, collect=collect)
+    return greedy_batch(network.decoder_type.numpy_step(decoder),
+                        initial_state(encoded, network.decoder_wiring()),
+                        vocab.start_id, vocab.end_id, network.config.max_length, collect=collect)

@@ -144,9 +144,9 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
 def cmd_train_grounded(args: argparse.Namespace) -> int:
     import keras
 
-    from .model import Captioner, ModelConfig, masked_accuracy, masked_loss
+    from .model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
     from .tokenizer import build_vocabulary
-    from .train import caption_length_limit, encode_captions
+    from .training_data import caption_length_limit, encode_captions
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)
@@ -169,13 +169,13 @@ def cmd_train_grounded(args: argparse.Namespace) -> int:
     log.info("%d inputs, %d captions (%.0f s), vocabulary %d, max length %d; e.g. %r",
              len(vectors), len(flat), time.perf_counter() - started, len(vocab), max_length,
              flat[0])
-    config = ModelConfig(vocab_size=len(vocab), max_length=max_length,
-                         embedding_dim=args.embedding_dim, units=args.units,
-                         feature_dim=args.feature_dim, backbone="evidence",
-                         evidence_dim=EVIDENCE_SPEC.length, dropout=0.1)
+    config = NetworkConfig(vocab_size=len(vocab), max_length=max_length,
+                           embedding_dim=args.embedding_dim, units=args.units,
+                           feature_dim=args.feature_dim, backbone="evidence",
+                           evidence_dim=EVIDENCE_SPEC.length, dropout=0.1)
     index, seqs = encode_captions(vocab, captions, max_length)
-    captioner = Captioner(config)
-    model = captioner.training_model
+    network = CaptionNetwork(config)
+    model = network.training_model
     model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=masked_loss,
                   metrics=[masked_accuracy])
     x = {"evidence": vectors[index], "tokens": seqs[:, :-1]}

@@ -8,13 +8,15 @@ The weights are the bundle's own: from an int8 bundle, the dequantized int8 valu
 them to int8 gives back the same int8 weights, because each channel's largest value sits on the
 int8 grid's end (+-127 steps) and so yields the same scale.
 
-What the export folded is unfolded to an equivalent form, not the original one:
+What the export folded is unfolded to an equivalent form, not the original one, by each type's
+`recover` hook (the backbone's and the decoder's, conversion/backbones and conversion/decoders):
 - a CONV_2D carries its BatchNormalization as a bias: the BN layer is set to the identity
-  (gamma 1, variance 1 - epsilon, mean 0) with that bias as its beta;
-- the decoder's one-hot token FULLY_CONNECTED is embedding @ K_embed (model.export_models): an SVD
-  splits it back into an embedding table and the LSTM's token kernel with the same product.
+  (gamma 1, variance 1 - epsilon, mean 0) with that bias as its beta (backbones/cnn.py);
+- the decoder's one-hot token FULLY_CONNECTED is embedding @ K_embed: an SVD splits it back into an
+  embedding table and the LSTM's token kernel with the same product (decoders/base.py).
 
-Only Show-and-Tell bundles on the small CNN: their graphs map one op to one Keras layer. Written
+Only the types whose graphs map one op to one Keras layer (`recoverable`): Show-and-Tell bundles on
+the small CNN. Written
 against TFLite's tensor names (the Keras layer path, e.g. "encoder_1/backbone_1/c3_1/convolution"),
 which every converted bundle of this project carries.
 """
@@ -38,6 +40,8 @@ from .tflite_check import _interpreter
 log = logging.getLogger(__name__)
 
 WEIGHT_OPS = {"CONV_2D", "FULLY_CONNECTED"}
+# {layer name: (kernel as TFLite stores it, bias or None)}: what the types' `recover` hooks read
+GraphWeights = dict[str, tuple[np.ndarray, np.ndarray | None]]
 
 
 def _layer_name(weight_name: str, output_name: str) -> str | None:
@@ -67,7 +71,7 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
     return real.astype(np.float32)
 
 
-def graph_weights(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+def graph_weights(path: Path) -> GraphWeights:
     """{layer name: (kernel as TFLite stores it, bias or None)} of every CONV_2D and
     FULLY_CONNECTED in a .tflite graph, dequantized to float32."""
     it = _interpreter(path)
@@ -96,71 +100,36 @@ def graph_weights(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]
     return out
 
 
-def split_token_kernel(token_kernel: np.ndarray, embedding_dim: int
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """(V, 4U) = embedding (V, E) @ K_embed (E, 4U). Exact for a float bundle's kernel, which
-    export_models folded from the two (rank at most E). An int8 kernel's rounding is full rank
-    where V > E: the split is then the nearest rank-E kernel (least squares), which differs from
-    the int8 one by less than a quantization step, and converting it again rounds most values back
-    to the same int8 step (tests/test_recover.py)."""
-    u, s, vt = np.linalg.svd(token_kernel.astype(np.float64), full_matrices=False)
-    rank = min(embedding_dim, len(s))
-    embedding = np.zeros((token_kernel.shape[0], embedding_dim))
-    k_embed = np.zeros((embedding_dim, token_kernel.shape[1]))
-    embedding[:, :rank] = u[:, :rank] * np.sqrt(s[:rank])
-    k_embed[:rank] = np.sqrt(s[:rank])[:, np.newaxis] * vt[:rank]
-    return embedding.astype(np.float32), k_embed.astype(np.float32)
-
-
 def recover(bundle_path: Path, out: Path):
-    """Rebuild the Captioner of a bundle; write it to OUT as a `train` output directory."""
-    from .model import Captioner, ModelConfig
+    """Rebuild the CaptionNetwork of a bundle; write it to OUT as a `train` output directory."""
+    from .backbones import backbone_class
+    from .decoders import decoder_class
+    from .model import CaptionNetwork, NetworkConfig
 
     bundle = load_bundle(bundle_path)  # refuses a bundle whose files do not match their hashes
     manifest = bundle.manifest
     try:
-        config = ModelConfig(**manifest["training"]["model"])
+        config = NetworkConfig(**manifest["training"]["model"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{bundle_path}: the manifest has no usable training.model: {exc}") from None
-    if config.decoder != "show_and_tell" or config.backbone != "small":
+    if not (backbone_class(config.backbone).recoverable
+            and decoder_class(config.decoder).recoverable):
         raise BadInput(f"{bundle_path}: recover reads Show-and-Tell bundles on the small CNN only "
                        f"(this one: {config.decoder} on {config.backbone})")
     weights = graph_weights(bundle.file("encoder.tflite")) | graph_weights(
         bundle.file("decoder.tflite"))
-    captioner = Captioner(config)
-
-    # the Dense layers by the name their weights carry in the graphs
-    dense_layers = {"feature": captioner.backbone.get_layer("feature"),
-                    "init_h": captioner.init_h, "init_c": captioner.init_c,
-                    "logits": captioner.logits}
-    for layer in captioner.scene_heads or ():
-        dense_layers[layer.name] = layer
-
+    network = CaptionNetwork(config)
     try:
-        for layer in captioner.backbone.layers:
-            if isinstance(layer.get_config().get("kernel_size"), (list, tuple)):  # a Conv2D
-                kernel, bias = weights[layer.name]
-                layer.set_weights([kernel.transpose(1, 2, 3, 0)]
-                                  + ([bias] if layer.use_bias else []))
-                if not layer.use_bias:  # its BatchNormalization became this bias
-                    bn = captioner.backbone.get_layer(f"{layer.name}_bn")
-                    ones = np.ones_like(bias)
-                    bn.set_weights([ones, bias, np.zeros_like(bias), ones - bn.epsilon])
-        for name, layer in dense_layers.items():
-            kernel, bias = weights[name]
+        network.backbone_type.recover(weights)
+        for layer in network.scene_heads or ():
+            kernel, bias = weights[layer.name]
             layer.set_weights([kernel.T, bias])
-        feature_kernel, lstm_bias = weights["image_gates"]
-        token_kernel, _ = weights["token_gates"]
-        recurrent, _ = weights["recurrent_gates"]
+        network.decoder_type.recover(weights)
     except KeyError as exc:
         raise BadInput(f"{bundle_path}: no weights for layer {exc} in its graphs") from None
-    embedding, k_embed = split_token_kernel(token_kernel.T, config.embedding_dim)
-    captioner.embedding.set_weights([embedding])
-    captioner.lstm.set_weights([np.concatenate([k_embed, feature_kernel.T]), recurrent.T,
-                                lstm_bias])
 
     out.mkdir(parents=True, exist_ok=True)
-    captioner.training_model.save_weights(out / "model.weights.h5")
+    network.training_model.save_weights(out / "model.weights.h5")
     shutil.copyfile(bundle.file("vocab.txt"), out / "vocab.txt")
     training = manifest["training"]
     (out / "config.json").write_text(json.dumps({
@@ -174,7 +143,7 @@ def recover(bundle_path: Path, out: Path):
         "recovered_from": {"bundle": str(bundle_path), "name": manifest["name"],
                            "quantization": manifest.get("quantization")},
     }, indent=2))
-    return captioner
+    return network
 
 
 def cmd_recover(args: argparse.Namespace) -> int:

@@ -11,6 +11,12 @@ OUT receives:
 
 Deterministic for a seed: one seed drives Keras/TF, the shuffling and the validation split, and TF's
 op determinism is switched on (costs a little speed).
+
+The run, step by step (`cmd_train`): check_output_dir, the data (training_data.prepare_data), the
+plan (plan_new_run with build_vocab, or plan_resumed_run) and write_run_config, make_batches,
+build_network and compile_model, restore_checkpoint when resuming, fit_with_checkpoints (an
+EpochReport checkpoints and logs every epoch). Options may come from a recipe (`--recipe FILE`,
+recipes.py).
 """
 
 from __future__ import annotations
@@ -18,321 +24,78 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from edge_captioner.errors import BadInput
-from edge_captioner.preprocess import prepare_image
 from edge_captioner.vocab import Vocabulary
 
-from .datasets import CaptionDataset, ImageEntry, load_dataset
+from .datasets import CaptionDataset, load_dataset
+from .scene_targets import (
+    SceneDetails,
+    SceneTargets,
+    scene_arrays,
+    scene_details,
+    scene_only_accuracy,
+    scene_targets,
+)
 from .tokenizer import DEFAULT_MIN_COUNT, build_vocabulary
+from .training_data import (
+    TrainingData,
+    _batches_class,
+    caption_length_limit,
+    encode_captions,
+    prepare_data,
+)
+
+if TYPE_CHECKING:
+    from .model import NetworkConfig
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainingData:
-    images: np.ndarray  # (N, S, S, 3) uint8 RGB
-    captions: list[list[str]]  # per image, the captions trained on
-    entries: list[ImageEntry]
-    is_val: np.ndarray  # (N,) bool
+class RunPlan:
+    """What a run trains: decided from the command line for a new run, read back from OUT's
+    config.json and vocab.txt for a resumed one (so that its checkpoint loads)."""
+    config: NetworkConfig
+    vocab: Vocabulary
+    scene: SceneTargets | None  # the scene heads' targets, None: no scene heads
+    scene_weight: float  # their loss weight
+    scene_only: bool  # the CNN and scene heads alone, no caption decoder (--scene-only)
+    details: SceneDetails | None  # a --scene-only run's extra heads' targets
+    augment: str  # flip | none
 
 
-def select_captions(entry: ImageEntry, language: str, mode: str) -> list[str]:
-    """`canonical`: the first caption only (our synthetic sets put the canonical one first)."""
-    captions = entry.captions.get(language, [])
-    return captions[:1] if mode == "canonical" else captions
-
-
-def load_images(entries: list[ImageEntry], size: int, resize: str) -> np.ndarray:
-    images = np.empty((len(entries), size, size, 3), np.uint8)
-
-    def read(k: int) -> None:
-        frame = cv2.imread(str(entries[k].path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise BadInput(f"{entries[k].path}: cannot read image (declared at {entries[k].source})")
-        images[k] = prepare_image(frame, size, resize)
-
-    # cv2 releases the GIL while decoding: threads make this I/O+decode bound step ~2x faster.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(read, range(len(entries))))
-    return images
-
-
-def prepare_data(ds: CaptionDataset, language: str, size: int, resize: str, caption_mode: str,
-                 val_fraction: float, seed: int, max_images: int | None,
-                 skip_missing: bool = False) -> TrainingData:
-    if language not in ds.languages:
-        raise BadInput(f"{ds.root}: no {language} captions in this data set "
-                       f"(it has: {', '.join(ds.languages) or 'none'})")
-    entries = [e for e in ds.images if e.split != "test" and select_captions(e, language,
-                                                                             caption_mode)]
-    if max_images:
-        entries = entries[:max_images]
-    missing = [e for e in entries if not e.path.is_file()]
-    if missing and skip_missing:
-        log.warning("skipping %d images whose files are missing, first: %s (%s)", len(missing),
-                    missing[0].path, missing[0].source)
-        entries = [e for e in entries if e.path.is_file()]
-    elif missing:
-        raise BadInput(f"{missing[0].source}: {len(missing)} of {len(entries)} images missing, "
-                       f"first: {missing[0].path} (run `edge-captioner-convert stats`)")
-    if len(entries) < 2:
-        raise BadInput(f"{ds.root}: need at least 2 images with {language} captions to train")
-    has_val_split = any(e.split == "val" for e in entries)
-    if has_val_split:
-        is_val = np.array([e.split == "val" for e in entries])
-    else:
-        rng = np.random.default_rng([seed, 2])
-        is_val = np.zeros(len(entries), bool)
-        n_val = max(1, int(round(len(entries) * val_fraction)))
-        is_val[rng.choice(len(entries), n_val, replace=False)] = True
-    log.info("loading %d images at %dx%d", len(entries), size, size)
-    images = load_images(entries, size, resize)
-    captions = [select_captions(e, language, caption_mode) for e in entries]
-    return TrainingData(images, captions, entries, is_val)
-
-
-@dataclass
-class SceneTargets:
-    """What the scene heads learn (see model.Captioner.scene_training_model): per image, how many
-    of each kind (a class 0..count_classes-1 per kind) and which place."""
-    kinds: list[str]
-    places: list[str]
-    count_classes: int
-    counts: np.ndarray  # (N, len(kinds)) int32
-    place: np.ndarray  # (N,) int32
-
-    def describe(self) -> dict:
-        return {"kinds": self.kinds, "places": self.places, "count_classes": self.count_classes}
-
-
-def scene_targets(entries: list[ImageEntry], known: dict | None = None) -> SceneTargets | None:
-    """Targets from the entries' scene records (synthetic data sets have them), or None when any
-    entry has none. `known` (a resumed run's describe()) fixes the kinds, places and classes."""
-    if not entries or not all(e.scene for e in entries):
-        return None
-    records = [e.scene for e in entries]
-    if known:
-        kinds, places, count_classes = known["kinds"], known["places"], known["count_classes"]
-    else:
-        kinds = sorted({g["kind"] for r in records for g in r.get("objects", [])})
-        places = sorted({r["place"] for r in records})
-        count_classes = 1 + max((g["count"] for r in records for g in r.get("objects", [])),
-                                default=0)
-    kind_index = {k: i for i, k in enumerate(kinds)}
-    place_index = {p: i for i, p in enumerate(places)}
-    counts = np.zeros((len(records), len(kinds)), np.int32)
-    place = np.zeros(len(records), np.int32)
-    for n, record in enumerate(records):
-        place[n] = place_index.get(record["place"], 0)
-        for group in record.get("objects", []):
-            if group["kind"] in kind_index:
-                counts[n, kind_index[group["kind"]]] = min(group["count"], count_classes - 1)
-    return SceneTargets(kinds, places, count_classes, counts, place)
-
-
-@dataclass
-class SceneDetails:
-    """What a `--scene-only` run's extra heads learn besides counts and place: the rest of what the
-    canonical caption says. Per kind, its colour and its spot (class 0: the kind is absent, k: the
-    (k-1)th name), and the lighting. With these the CNN alone learns the whole canonical caption
-    (its group order follows from spots and kinds, scenes.canonical_order), so a decoder trained
-    afterwards on the frozen CNN only has to put it into words."""
-    colours: list[str]
-    wheres: list[str]
-    lightings: list[str]
-    colour: np.ndarray  # (N, kinds) int32
-    where: np.ndarray  # (N, kinds) int32
-    lighting: np.ndarray  # (N,) int32
-
-    def describe(self) -> dict:
-        return {"colours": self.colours, "wheres": self.wheres, "lightings": self.lightings}
-
-
-def scene_details(entries: list[ImageEntry], kinds: list[str],
-                  known: dict | None = None) -> SceneDetails:
-    """The `SceneDetails` of entries that all have scene records (see scene_targets); `known` (a
-    resumed run's describe()) fixes the names. A name this run does not know counts as absent."""
-    records = [e.scene for e in entries]
-    groups = [g for r in records for g in r.get("objects", [])]
-    if known:
-        colours, wheres, lightings = known["colours"], known["wheres"], known["lightings"]
-    else:
-        colours = sorted({str(g.get("colour")) for g in groups})
-        wheres = sorted({str(g.get("where")) for g in groups})
-        lightings = sorted({str(r.get("lighting")) for r in records})
-    kind_index = {k: i for i, k in enumerate(kinds)}
-    colour_class = {c: i + 1 for i, c in enumerate(colours)}
-    where_class = {w: i + 1 for i, w in enumerate(wheres)}
-    lighting_index = {x: i for i, x in enumerate(lightings)}
-    colour = np.zeros((len(records), len(kinds)), np.int32)
-    where = np.zeros((len(records), len(kinds)), np.int32)
-    lighting = np.zeros(len(records), np.int32)
-    for n, record in enumerate(records):
-        lighting[n] = lighting_index.get(str(record.get("lighting")), 0)
-        for group in record.get("objects", []):
-            if group["kind"] in kind_index:
-                k = kind_index[group["kind"]]
-                colour[n, k] = colour_class.get(str(group.get("colour")), 0)
-                where[n, k] = where_class.get(str(group.get("where")), 0)
-    return SceneDetails(colours, wheres, lightings, colour, where, lighting)
-
-
-def scene_arrays(scene: SceneTargets, details: SceneDetails | None = None) -> dict[str, np.ndarray]:
-    """The scene heads' targets by output name, each indexed by image (what the batches yield)."""
-    arrays = {"scene_counts": scene.counts, "scene_place": scene.place}
-    if details is not None:
-        arrays |= {"scene_colour": details.colour, "scene_where": details.where,
-                   "scene_lighting": details.lighting}
-    return arrays
-
-
-def scene_only_accuracy(outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict:
-    """Validation figures of a `--scene-only` run: `groups`, the share of object groups (a kind
-    present in the image) whose count is right (what evaluate's count accuracy measures of the
-    captions); `place` and `lighting` per image; `colour` and `where` per group."""
-    present = targets["scene_counts"] > 0
-    figures = {"groups": "scene_counts", "colour": "scene_colour", "where": "scene_where"}
-    result = {}
-    for name, key in figures.items():
-        if key in outputs:
-            right = np.argmax(outputs[key], axis=-1) == targets[key]
-            result[name] = float(right[present].mean()) if present.any() else 1.0
-    for name in ("place", "lighting"):
-        key = f"scene_{name}"
-        if key in outputs:
-            result[name] = float((np.argmax(outputs[key], axis=-1) == targets[key]).mean())
-    return result
-
-
-def flip_half(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mirror left-right a random half (each image with probability 1/2) of a batch of images
-    (N, H, W, C), in place on the batch copy. Our captions never say left or right, so a mirrored
-    scene keeps its caption and its scene record; it doubles the scenes the CNN sees, against the
-    overfitting measured on the shipped bundle's training (loss 0.05 against validation 0.13)."""
-    mirrored = rng.random(len(images)) < 0.5
-    images[mirrored] = images[mirrored, :, ::-1]
-    return images
-
-
-MAX_CAPTION_TOKENS = 48
-
-
-def caption_length_limit(lengths: list[int]) -> int:
-    """The decoder's max_length (tokens incl. <start> and <end>) for captions of these token
-    counts: room for the longest one, up to MAX_CAPTION_TOKENS (a rare run-on caption of a real
-    data set should not double every training step). Not a percentile: the longest synthetic
-    captions are the three-group scenes, the ones the count metric fails most, and the 99th
-    percentile (the rule before) cut a quarter of the Chinese ones."""
-    return min(MAX_CAPTION_TOKENS, max(lengths, default=2))
-
-
-def encode_captions(vocab: Vocabulary, captions: list[list[str]], max_length: int):
-    """(image index, padded token ids) per caption; long captions are cut, keeping <end>."""
-    index, seqs = [], []
-    for k, caps in enumerate(captions):
-        for cap in caps:
-            ids = vocab.encode(cap)
-            if len(ids) > max_length:
-                ids = ids[: max_length - 1] + [vocab.end_id]
-            seqs.append(ids + [vocab.pad_id] * (max_length - len(ids)))
-            index.append(k)
-    return np.array(index, np.int64), np.array(seqs, np.int32)
-
-
-def _batches_class():
-    import keras
-
-    class CaptionBatches(keras.utils.PyDataset):
-        """Batches of (image, tokens[:-1]) -> tokens[1:], reshuffled every epoch from a seed."""
-
-        def __init__(self, images, index, seqs, batch_size, seed, shuffle=True, scene=None,
-                     flip=False, tokens=True):
-            super().__init__()
-            self.flip = flip  # mirror a random half of each batch (training images only)
-            # with a frozen backbone `images` are its features: then these are the features of
-            # the mirrored images (an array, or a list like `images`), swapped in instead
-            self.mirrored = None
-            self.images, self.index, self.seqs = images, index, seqs
-            self.scene = scene  # scene_arrays(): the scene heads' targets by output, or None
-            self.tokens = tokens  # False: images only, no caption (a --scene-only run)
-            self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
-            self.epoch = 0
-            self._order = self._make_order()
-
-        def _make_order(self):
-            if not self.shuffle:
-                return np.arange(len(self.index))
-            return np.random.default_rng([self.seed, 3, self.epoch]).permutation(len(self.index))
-
-        def __len__(self):
-            return math.ceil(len(self.index) / self.batch_size)
-
-        def __getitem__(self, k):
-            rows = self._order[k * self.batch_size: (k + 1) * self.batch_size]
-            seqs = self.seqs[rows]
-            # `images` is one array, or a list of arrays (a frozen attention backbone's
-            # features and locations): each is indexed by image
-            arrays = self.images if isinstance(self.images, list) else [self.images]
-            arrays = [a[self.index[rows]] for a in arrays]
-            if self.flip:
-                rng = np.random.default_rng([self.seed, 4, self.epoch, k])
-                if self.mirrored is None:
-                    arrays[0] = flip_half(arrays[0], rng)
-                else:
-                    chosen = rng.random(len(rows)) < 0.5
-                    mirrored = (self.mirrored if isinstance(self.mirrored, list)
-                                else [self.mirrored])
-                    for array, other in zip(arrays, mirrored, strict=True):
-                        array[chosen] = other[self.index[rows][chosen]]
-            if not self.tokens:
-                images = self.index[rows]
-                return arrays[0], {k: v[images] for k, v in self.scene.items()}
-            inputs = (*arrays, seqs[:, :-1])
-            if self.scene is None:
-                return inputs, seqs[:, 1:]
-            images = self.index[rows]
-            return inputs, {"logits": seqs[:, 1:], **{k: v[images] for k, v in self.scene.items()}}
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self._order = self._make_order()
-
-    return CaptionBatches
-
-
-def cmd_train(args: argparse.Namespace) -> int:
+def check_output_dir(args: argparse.Namespace) -> bool:
+    """Refuse contradicting options and a non-empty OUT that the run may not continue or replace;
+    True when the run resumes from OUT's checkpoint."""
     out = Path(args.out)
-    resume = args.resume and (out / "checkpoint.keras").is_file()
     if args.scene_only and args.freeze_backbone:
         raise BadInput("--scene-only trains the CNN, --freeze-backbone freezes it: pick one")
     if out.is_dir() and any(out.iterdir()) and not (args.resume or args.force):
         raise BadInput(f"{out}: directory is not empty (use --resume to continue, --force to "
                        "start over)")
-    ds = load_dataset(args.data, images_dir=args.images)
-    caption_mode = args.captions
-    if caption_mode == "auto":
-        caption_mode = "canonical" if any(e.scene for e in ds.images[:50]) else "all"
+    return args.resume and (out / "checkpoint.keras").is_file()
 
-    out.mkdir(parents=True, exist_ok=True)
-    _log_to_file(out / "train.log")
 
+def caption_mode_for(ds: CaptionDataset, requested: str) -> str:
+    """`--captions auto`: canonical for a synthetic set (it has scene records), all otherwise."""
+    if requested != "auto":
+        return requested
+    return "canonical" if any(e.scene for e in ds.images[:50]) else "all"
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Keras, TF and numpy, and TF's deterministic ops (costs a little speed)."""
     import keras
 
-    from .float_decode import float_greedy
-    from .model import Captioner, ModelConfig, masked_accuracy, masked_loss
-
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         # Keras 3 also trains on JAX (KERAS_BACKEND=jax, e.g. on a lent GPU); weights files are the
         # same either way, and `convert` always reads them with TensorFlow
@@ -340,209 +103,323 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         tf.config.experimental.enable_op_determinism()
 
-    if args.init_from and not resume:
-        # The backbone comes from another trained model: take its shape from there.
-        base = _read_train_config(Path(args.init_from))["model"]
-        for key in ("image_size", "backbone", "width", "feature_dim"):
-            setattr(args, key, base[key])
-        # the scene heads read the CNN's feature: with a frozen CNN, keep the base model's heads
-        inherited_scene_input = base.get("scene_input") if args.freeze_backbone else None
-    data = prepare_data(ds, args.lang, args.image_size, args.resize, caption_mode,
-                        args.val_fraction, args.seed, args.max_images,
-                        args.skip_missing)
-    train_caps = [c for c, v in zip(data.captions, data.is_val, strict=True) if not v]
-    if resume:
-        vocab = Vocabulary.load(out / "vocab.txt")
-        saved = json.loads((out / "config.json").read_text())
-        config = ModelConfig(**saved["model"])
-        # the heads of the first run (same kinds, places, classes), so the checkpoint loads
-        supervision = saved.get("scene_supervision")
-        scene_weight = supervision["weight"] if supervision else 0.0
-        scene = scene_targets(data.entries, supervision) if supervision else None
-        scene_only = bool(saved.get("scene_only"))
-        details = (scene_details(data.entries, scene.kinds, supervision["details"])
-                   if scene_only else None)
-    else:
-        min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
-        vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
-        lengths = [len(vocab.encode(c)) for caps in train_caps for c in caps]
-        max_length = args.max_length or caption_length_limit(lengths)
-        cut = sum(n > max_length for n in lengths)
-        if cut:
-            log.info("%d of %d training captions are longer than %d tokens and are cut", cut,
-                     len(lengths), max_length)
-        config = ModelConfig(
-            vocab_size=len(vocab), image_size=args.image_size, max_length=max_length,
-            embedding_dim=args.embedding_dim, units=args.units, feature_dim=args.feature_dim,
-            backbone=args.backbone, backbone_weights=args.backbone_weights, width=args.width,
-            decoder=args.decoder, attention_dim=args.attention_dim,
-        )
-        # Scene heads only where the CNN trains and the data set has scene records (synthetic).
-        scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
-        scene = scene_targets(data.entries) if scene_weight else None
-        scene_only = args.scene_only
-        if scene_only and scene is None:
-            raise BadInput("--scene-only needs a data set with scene records (synthetic) and a "
-                           "--scene-loss above 0")
-        details = scene_details(data.entries, scene.kinds) if scene_only else None
-        if scene_weight and scene is None:
-            log.info("no scene records in %s: training without the scene heads", args.data)
-            scene_weight = 0.0
-        if args.init_from and args.freeze_backbone:
-            config.scene_input = inherited_scene_input
-        elif args.scene_input or scene_only:
-            # a --scene-only CNN is for decoders that read its heads (train --init-from it)
-            if scene is None:
-                raise BadInput("--scene-input needs a data set with scene records (synthetic) "
-                               "and a --scene-loss above 0")
-            config.scene_input = [len(scene.kinds), scene.count_classes, len(scene.places)]
-        vocab.save(out / "vocab.txt")
-        (out / "config.json").write_text(json.dumps({
-            "model": config.to_dict(),
-            "language": args.lang,
-            "resize": args.resize,
-            "colour_order": "RGB",
-            "caption_mode": caption_mode,
-            "seed": args.seed,
-            "data": str(args.data),
-            "scene_supervision": ({"weight": scene_weight, **scene.describe(),
-                                   **({"details": details.describe()} if details else {})}
-                                  if scene else None),
-            # the CNN and scene heads alone, no caption decoder (see --scene-only)
-            **({"scene_only": True} if scene_only else {}),
-            "augment": args.augment,
-        }, indent=2))
 
-    if scene_only:
-        # one row per image: the heads read the image alone, whatever its captions
+def take_backbone_shape(args: argparse.Namespace) -> list[int] | None:
+    """`--init-from MODEL`: the backbone comes from another trained model, so its image size,
+    backbone and feature size are set on `args`; returns the scene_input a frozen-backbone run
+    keeps (the scene heads read the CNN's feature: with a frozen CNN, keep the base's heads)."""
+    base = _read_train_config(Path(args.init_from))["model"]
+    for key in ("image_size", "backbone", "width", "feature_dim"):
+        setattr(args, key, base[key])
+    return base.get("scene_input") if args.freeze_backbone else None
+
+
+def plan_resumed_run(out: Path, data: TrainingData) -> RunPlan:
+    """The plan of the run that wrote OUT: its vocabulary, network and scene heads (same kinds,
+    places and classes), so that its checkpoint loads."""
+    from .model import NetworkConfig
+
+    saved = json.loads((out / "config.json").read_text())
+    supervision = saved.get("scene_supervision")
+    scene = scene_targets(data.entries, supervision) if supervision else None
+    scene_only = bool(saved.get("scene_only"))
+    return RunPlan(
+        config=NetworkConfig(**saved["model"]),
+        vocab=Vocabulary.load(out / "vocab.txt"),
+        scene=scene,
+        scene_weight=supervision["weight"] if supervision else 0.0,
+        scene_only=scene_only,
+        details=(scene_details(data.entries, scene.kinds, supervision["details"])
+                 if scene_only else None),
+        augment=saved.get("augment", "none"),  # as the first run did
+    )
+
+
+def build_vocab(args: argparse.Namespace, data: TrainingData) -> tuple[Vocabulary, int]:
+    """The vocabulary of the training captions and the decoder's max_length for them."""
+    train_caps = [c for c, v in zip(data.captions, data.is_val, strict=True) if not v]
+    min_count = args.min_count or DEFAULT_MIN_COUNT[args.lang]
+    vocab = build_vocabulary([c for caps in train_caps for c in caps], args.lang, min_count)
+    lengths = [len(vocab.encode(c)) for caps in train_caps for c in caps]
+    max_length = args.max_length or caption_length_limit(lengths)
+    cut = sum(n > max_length for n in lengths)
+    if cut:
+        log.info("%d of %d training captions are longer than %d tokens and are cut", cut,
+                 len(lengths), max_length)
+    return vocab, max_length
+
+
+def plan_new_run(args: argparse.Namespace, data: TrainingData,
+                 inherited_scene_input: list[int] | None) -> RunPlan:
+    """The network and scene heads that the command line asks for, on this data."""
+    from .model import NetworkConfig
+
+    vocab, max_length = build_vocab(args, data)
+    config = NetworkConfig(
+        vocab_size=len(vocab), image_size=args.image_size, max_length=max_length,
+        embedding_dim=args.embedding_dim, units=args.units, feature_dim=args.feature_dim,
+        backbone=args.backbone, backbone_weights=args.backbone_weights, width=args.width,
+        decoder=args.decoder, attention_dim=args.attention_dim,
+    )
+    # Scene heads only where the CNN trains and the data set has scene records (synthetic).
+    scene_weight = 0.0 if args.freeze_backbone else args.scene_loss
+    scene = scene_targets(data.entries) if scene_weight else None
+    scene_only = args.scene_only
+    if scene_only and scene is None:
+        raise BadInput("--scene-only needs a data set with scene records (synthetic) and a "
+                       "--scene-loss above 0")
+    details = scene_details(data.entries, scene.kinds) if scene_only else None
+    if scene_weight and scene is None:
+        log.info("no scene records in %s: training without the scene heads", args.data)
+        scene_weight = 0.0
+    if args.init_from and args.freeze_backbone:
+        config.scene_input = inherited_scene_input
+    elif args.scene_input or scene_only:
+        # a --scene-only CNN is for decoders that read its heads (train --init-from it)
+        if scene is None:
+            raise BadInput("--scene-input needs a data set with scene records (synthetic) "
+                           "and a --scene-loss above 0")
+        config.scene_input = [len(scene.kinds), scene.count_classes, len(scene.places)]
+    return RunPlan(config, vocab, scene, scene_weight, scene_only, details, args.augment)
+
+
+def write_run_config(out: Path, plan: RunPlan, args: argparse.Namespace,
+                     caption_mode: str) -> None:
+    """OUT/vocab.txt and OUT/config.json: what `convert` and a resumed run rebuild from."""
+    scene, details = plan.scene, plan.details
+    plan.vocab.save(out / "vocab.txt")
+    (out / "config.json").write_text(json.dumps({
+        "model": plan.config.to_dict(),
+        "language": args.lang,
+        "resize": args.resize,
+        "colour_order": "RGB",
+        "caption_mode": caption_mode,
+        "seed": args.seed,
+        "data": str(args.data),
+        "scene_supervision": ({"weight": plan.scene_weight, **scene.describe(),
+                               **({"details": details.describe()} if details else {})}
+                              if scene else None),
+        # the CNN and scene heads alone, no caption decoder (see --scene-only)
+        **({"scene_only": True} if plan.scene_only else {}),
+        "augment": args.augment,
+    }, indent=2))
+
+
+def make_batches(data: TrainingData, plan: RunPlan, args: argparse.Namespace):
+    """(training batches, validation batches, which rows train): one row per caption, or per
+    image in a --scene-only run (the heads read the image alone, whatever its captions)."""
+    if plan.scene_only:
         index = np.arange(len(data.images))
         seqs = np.zeros((len(index), 2), np.int32)
     else:
-        index, seqs = encode_captions(vocab, data.captions, config.max_length)
+        index, seqs = encode_captions(plan.vocab, data.captions, plan.config.max_length)
     train_rows = ~data.is_val[index]
     Batches = _batches_class()
-    augment = saved.get("augment", "none") if resume else args.augment  # as the first run did
-    targets = scene_arrays(scene, details) if scene is not None else None
+    targets = scene_arrays(plan.scene, plan.details) if plan.scene is not None else None
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
-                            args.seed, scene=targets, flip=augment == "flip",
-                            tokens=not scene_only)
+                            args.seed, scene=targets, flip=plan.augment == "flip",
+                            tokens=not plan.scene_only)
     val_batches = Batches(data.images, index[~train_rows], seqs[~train_rows], args.batch_size,
-                          args.seed, shuffle=False, scene=targets, tokens=not scene_only)
+                          args.seed, shuffle=False, scene=targets, tokens=not plan.scene_only)
+    return train_batches, val_batches, train_rows
 
-    captioner = Captioner(config)
-    model = captioner.training_model
+
+def freeze_backbone(network, data: TrainingData, train_batches, val_batches):
+    """Features once, then a decoder-only model: the CNN's forward pass dominates an epoch. The
+    batches then yield the backbone's outputs instead of images; returns the model to train."""
+    network.backbone.trainable = False
+    for head in network.scene_heads or ():
+        head.trainable = False  # they read the frozen feature for the decoder (scene_input)
+    log.info("frozen backbone: computing image features once")
+    features = network.backbone.predict(data.images, batch_size=128, verbose=0)
+    train_batches.images = val_batches.images = features  # a list where it outputs locations
+    if train_batches.flip:
+        # the decoder still sees mirrored scenes: their features are computed once too
+        train_batches.mirrored = network.backbone.predict(
+            np.ascontiguousarray(data.images[:, :, ::-1]), batch_size=128, verbose=0)
+    return network.feature_training_model()
+
+
+def build_network(plan: RunPlan, args: argparse.Namespace, resume: bool, data: TrainingData,
+                  train_batches, val_batches):
+    """(the network, the Keras model to fit, its losses, loss weights and metrics): the caption
+    model, with the scene heads' outputs where it has them, or the CNN and heads alone."""
+    import keras
+
+    from .model import CaptionNetwork, masked_accuracy, masked_loss
+
+    network = CaptionNetwork(plan.config)
+    model = network.training_model
     if args.init_from and not resume:
-        _copy_backbone(captioner, Path(args.init_from))
+        _copy_backbone(network, Path(args.init_from))
     if args.freeze_backbone:
-        # Features once, then a decoder-only model: the CNN's forward pass dominates an epoch.
-        captioner.backbone.trainable = False
-        for head in captioner.scene_heads or ():
-            head.trainable = False  # they read the frozen feature for the decoder (scene_input)
-        log.info("frozen backbone: computing image features once")
-        features = captioner.backbone.predict(data.images, batch_size=128, verbose=0)
-        train_batches.images = val_batches.images = features  # a list for attention
-        if train_batches.flip:
-            # the decoder still sees mirrored scenes: their features are computed once too
-            train_batches.mirrored = captioner.backbone.predict(
-                np.ascontiguousarray(data.images[:, :, ::-1]), batch_size=128, verbose=0)
-        model = captioner.feature_training_model()
+        model = freeze_backbone(network, data, train_batches, val_batches)
+    scene, details = plan.scene, plan.details
     loss, loss_weights, metrics = masked_loss, None, [masked_accuracy]
-    if scene_only:
-        model = captioner.scene_only_model(len(scene.kinds), scene.count_classes,
-                                           len(scene.places), len(details.colours) + 1,
-                                           len(details.wheres) + 1, len(details.lightings))
+    if plan.scene_only:
+        model = network.scene_only_model(len(scene.kinds), scene.count_classes,
+                                         len(scene.places), len(details.colours) + 1,
+                                         len(details.wheres) + 1, len(details.lightings))
         scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        loss = {name: scene_loss for name in targets}
+        loss = {name: scene_loss for name in scene_arrays(scene, details)}
         loss_weights, metrics = None, None
         log.info("scene-only: the CNN and its heads (%d kinds x %d counts, %d places, %d colours, "
                  "%d spots, %d lightings), no decoder", len(scene.kinds), scene.count_classes,
                  len(scene.places), len(details.colours), len(details.wheres),
                  len(details.lightings))
     elif scene is not None:
-        model = captioner.scene_training_model(len(scene.kinds), scene.count_classes,
-                                               len(scene.places))
+        model = network.scene_training_model(len(scene.kinds), scene.count_classes,
+                                             len(scene.places))
         scene_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         loss = {"logits": masked_loss, "scene_counts": scene_loss, "scene_place": scene_loss}
-        loss_weights = {"logits": 1.0, "scene_counts": scene_weight, "scene_place": scene_weight}
+        loss_weights = {"logits": 1.0, "scene_counts": plan.scene_weight,
+                        "scene_place": plan.scene_weight}
         metrics = {"logits": [masked_accuracy]}
         log.info("scene heads: %d kinds x %d counts, %d places, loss weight %g", len(scene.kinds),
-                 scene.count_classes, len(scene.places), scene_weight)
-    steps = len(train_batches) * args.epochs
+                 scene.count_classes, len(scene.places), plan.scene_weight)
+    return network, model, loss, loss_weights, metrics
+
+
+def compile_model(model, loss, loss_weights, metrics, lr: float, steps: int) -> None:
+    """Adam on a cosine decay from `lr` over `steps`, gradients clipped."""
+    import keras
+
     schedule = keras.optimizers.schedules.CosineDecay(
-        args.lr, decay_steps=steps, alpha=0.01, warmup_target=None)
+        lr, decay_steps=steps, alpha=0.01, warmup_target=None)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=loss,
                   loss_weights=loss_weights, metrics=metrics)
 
-    state = {"epochs_done": 0, "history": [], "samples": []}
-    if resume:
-        state = json.loads((out / "state.json").read_text())
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(out / "checkpoint.keras")
-        if args.freeze_backbone:
-            captioner.training_model.load_weights(out / "model.weights.h5")
-        # the shuffle order of the next epoch, as in an uninterrupted run
-        train_batches.epoch = state["epochs_done"]
-        train_batches._order = train_batches._make_order()
-        log.info("resuming after epoch %d", state["epochs_done"])
-    if state["epochs_done"] >= args.epochs:
-        log.info("already trained %d epochs", state["epochs_done"])
-        return 0
 
-    val_images = np.flatnonzero(data.is_val)
-    sample_rows = val_images[:3]
+def restore_checkpoint(out: Path, model, network, train_batches, frozen: bool) -> dict:
+    """A resumed run's state.json, with the model and optimizer as the last finished epoch left
+    them and the batches at the next epoch's shuffle order, as in an uninterrupted run."""
+    state = json.loads((out / "state.json").read_text())
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(out / "checkpoint.keras")
+    if frozen:
+        network.training_model.load_weights(out / "model.weights.h5")
+    train_batches.epoch = state["epochs_done"]
+    train_batches._order = train_batches._make_order()
+    log.info("resuming after epoch %d", state["epochs_done"])
+    return state
 
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            record = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
-            if scene_only:
-                # no captions to sample: how often the heads are right on the validation images
-                outputs = model.predict(data.images[val_images], batch_size=128, verbose=0)
-                figures = scene_only_accuracy(outputs, {k: v[val_images]
-                                                        for k, v in targets.items()})
-                record["val_heads"] = {k: round(v, 5) for k, v in figures.items()}
-                self._save(record, [])
-                log.info("epoch %d/%d loss %.4f val_loss %.4f | heads right: %s", epoch + 1,
-                         args.epochs, logs.get("loss", float("nan")),
-                         logs.get("val_loss", float("nan")),
-                         ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
-                return
-            ids = float_greedy(captioner, data.images[sample_rows], vocab)
-            samples = [{"image": data.entries[r].file_name, "caption": vocab.decode(i),
-                        "reference": data.captions[r][0]} for r, i in zip(sample_rows, ids,
-                                                                          strict=True)]
-            self._save(record, samples)
-            # with scene heads, Keras names the caption output's figures logits_*
-            caption_loss = logs.get("val_logits_loss", logs.get("val_loss", float("nan")))
-            accuracy = logs.get("val_logits_masked_accuracy",
-                                logs.get("val_masked_accuracy", float("nan")))
-            log.info("epoch %d/%d loss %.4f val_loss %.4f acc %.3f | %s", epoch + 1, args.epochs,
-                     logs.get("loss", float("nan")), caption_loss, accuracy,
-                     samples[0]["caption"] if samples else "")
 
-        def _save(self, record, samples):
-            state["epochs_done"] = record["epoch"]
-            state["history"].append(record)
-            state["samples"] = samples
-            # the whole captioner (with the frozen backbone, if any) is what `convert` reads
-            captioner.training_model.save_weights(out / "model.weights.h5")
-            model.save(out / "checkpoint.keras")
-            (out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+class EpochReport:
+    """After each epoch: what the epoch did (sample captions of three validation images, or in
+    a --scene-only run how often the heads are right), one log line, and the checkpoint:
+    model.weights.h5, checkpoint.keras and state.json in OUT."""
 
-    if scene_only:
+    def __init__(self, out: Path, state: dict, network, model, plan: RunPlan,
+                 data: TrainingData, epochs: int):
+        self.out, self.state, self.network, self.model = out, state, network, model
+        self.plan, self.data, self.epochs = plan, data, epochs
+        self.val_images = np.flatnonzero(data.is_val)
+
+    def __call__(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        record = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
+        if self.plan.scene_only:
+            self._heads(record, logs)
+        else:
+            self._captions(record, logs)
+
+    def _heads(self, record: dict, logs: dict) -> None:
+        # no captions to sample: how often the heads are right on the validation images
+        rows = self.val_images
+        outputs = self.model.predict(self.data.images[rows], batch_size=128, verbose=0)
+        targets = scene_arrays(self.plan.scene, self.plan.details)
+        figures = scene_only_accuracy(outputs, {k: v[rows] for k, v in targets.items()})
+        record["val_heads"] = {k: round(v, 5) for k, v in figures.items()}
+        self.save(record, [])
+        log.info("epoch %d/%d loss %.4f val_loss %.4f | heads right: %s", record["epoch"],
+                 self.epochs, logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
+                 ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+
+    def _captions(self, record: dict, logs: dict) -> None:
+        from .float_decode import float_greedy
+
+        data, vocab = self.data, self.plan.vocab
+        sample_rows = self.val_images[:3]
+        ids = float_greedy(self.network, data.images[sample_rows], vocab)
+        samples = [{"image": data.entries[r].file_name, "caption": vocab.decode(i),
+                    "reference": data.captions[r][0]}
+                   for r, i in zip(sample_rows, ids, strict=True)]
+        self.save(record, samples)
+        # with scene heads, Keras names the caption output's figures logits_*
+        caption_loss = logs.get("val_logits_loss", logs.get("val_loss", float("nan")))
+        accuracy = logs.get("val_logits_masked_accuracy",
+                            logs.get("val_masked_accuracy", float("nan")))
+        log.info("epoch %d/%d loss %.4f val_loss %.4f acc %.3f | %s", record["epoch"],
+                 self.epochs, logs.get("loss", float("nan")), caption_loss, accuracy,
+                 samples[0]["caption"] if samples else "")
+
+    def save(self, record: dict, samples: list) -> None:
+        state = self.state
+        state["epochs_done"] = record["epoch"]
+        state["history"].append(record)
+        state["samples"] = samples
+        # the whole network (with the frozen backbone, if any) is what `convert` reads
+        self.network.training_model.save_weights(self.out / "model.weights.h5")
+        self.model.save(self.out / "checkpoint.keras")
+        (self.out / "state.json").write_text(json.dumps(state, indent=2, ensure_ascii=False))
+
+
+def fit_with_checkpoints(model, train_batches, val_batches, epochs: int, report: EpochReport
+                         ) -> None:
+    """Fit from the epoch after the last finished one, the report checkpointing every epoch."""
+    import keras
+
+    started = time.perf_counter()
+    model.fit(train_batches, validation_data=val_batches, epochs=epochs,
+              initial_epoch=report.state["epochs_done"],
+              callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
+              verbose=1 if sys.stderr.isatty() else 2)
+    log.info("trained in %.0f s; weights in %s", time.perf_counter() - started,
+             report.out / "model.weights.h5")
+
+
+def log_run(plan: RunPlan, data: TrainingData, train_rows: np.ndarray, epochs: int) -> None:
+    """One line saying what the run trains on."""
+    if plan.scene_only:
         log.info("training on %d images (%d for validation), %d epochs, no decoder",
-                 int(train_rows.sum()), int(data.is_val.sum()), args.epochs)
+                 int(train_rows.sum()), int(data.is_val.sum()), epochs)
     else:
         log.info("training on %d captions of %d images (%d for validation), vocabulary %d, "
                  "max length %d, %d epochs, %s decoder", int(train_rows.sum()), len(data.images),
-                 int(data.is_val.sum()), len(vocab), config.max_length, args.epochs,
-                 config.decoder)
-    started = time.perf_counter()
-    model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
-              initial_epoch=state["epochs_done"], callbacks=[EpochEnd()],
-              verbose=1 if sys.stderr.isatty() else 2)
-    log.info("trained in %.0f s; weights in %s", time.perf_counter() - started,
-             out / "model.weights.h5")
+                 int(data.is_val.sum()), len(plan.vocab), plan.config.max_length, epochs,
+                 plan.config.decoder)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    resume = check_output_dir(args)
+    ds = load_dataset(args.data, images_dir=args.images)
+    caption_mode = caption_mode_for(ds, args.captions)
+    out.mkdir(parents=True, exist_ok=True)
+    _log_to_file(out / "train.log")
+    seed_everything(args.seed)
+    inherited_scene_input = take_backbone_shape(args) if args.init_from and not resume else None
+    data = prepare_data(ds, args.lang, args.image_size, args.resize, caption_mode,
+                        args.val_fraction, args.seed, args.max_images, args.skip_missing)
+    if resume:
+        plan = plan_resumed_run(out, data)
+    else:
+        plan = plan_new_run(args, data, inherited_scene_input)
+        write_run_config(out, plan, args, caption_mode)
+
+    train_batches, val_batches, train_rows = make_batches(data, plan, args)
+    network, model, loss, loss_weights, metrics = build_network(plan, args, resume, data,
+                                                                train_batches, val_batches)
+    compile_model(model, loss, loss_weights, metrics, args.lr, len(train_batches) * args.epochs)
+    state = {"epochs_done": 0, "history": [], "samples": []}
+    if resume:
+        state = restore_checkpoint(out, model, network, train_batches, args.freeze_backbone)
+    if state["epochs_done"] >= args.epochs:
+        log.info("already trained %d epochs", state["epochs_done"])
+        return 0
+    log_run(plan, data, train_rows, args.epochs)
+    report = EpochReport(out, state, network, model, plan, data, args.epochs)
+    fit_with_checkpoints(model, train_batches, val_batches, args.epochs, report)
     return 0
 
 
@@ -554,17 +431,17 @@ def _read_train_config(model_dir: Path) -> dict:
         raise BadInput(f"{path}: not a trained model's configuration: {exc}") from None
 
 
-def _copy_backbone(captioner, model_dir: Path) -> None:
+def _copy_backbone(network, model_dir: Path) -> None:
     """Start from the CNN of another trained model (e.g. the English one for Chinese)."""
-    from .model import Captioner, ModelConfig
+    from .model import CaptionNetwork, NetworkConfig
 
-    other = Captioner(ModelConfig(**_read_train_config(model_dir)["model"]))
+    other = CaptionNetwork(NetworkConfig(**_read_train_config(model_dir)["model"]))
     other.training_model.load_weights(model_dir / "model.weights.h5")
-    captioner.backbone.set_weights(other.backbone.get_weights())
-    if captioner.scene_heads and other.scene_heads:
+    network.backbone.set_weights(other.backbone.get_weights())
+    if network.scene_heads and other.scene_heads:
         # scene_input ([kinds, count classes, places]) is what shapes the heads
-        if captioner.config.scene_input == other.config.scene_input:
-            for mine, theirs in zip(captioner.scene_heads, other.scene_heads, strict=True):
+        if network.config.scene_input == other.config.scene_input:
+            for mine, theirs in zip(network.scene_heads, other.scene_heads, strict=True):
                 mine.set_weights(theirs.get_weights())
         else:
             # another data set's kinds or places: the heads start afresh, the CNN still transfers

@@ -4,6 +4,7 @@
 # int8; docs/encoders.md), and for each language the grounded decoder trained on findings simulated
 # from synthetic scenes (no images rendered; conversion/grounded.py), converted to int8 with the
 # encoder attached, evaluated on the labelled package photos and on simulated findings, installed.
+# The decoders' training options are recipes/default-en.yaml and recipes/default-zh.yaml.
 #
 #   bash scripts/build_default_bundles.sh [WORKDIR]      (default WORKDIR: runs/)
 #
@@ -20,7 +21,7 @@ mkdir -p "$work"
 
 $convert encoder "$work/encoder"
 for lang in en zh; do
-  $convert train-grounded "$work/grounded-$lang" --lang "$lang" --count 60000 --epochs 8 --seed 1
+  $convert train-grounded "$work/grounded-$lang" --recipe "recipes/default-$lang.yaml"
   rm -rf "$work/bundle-$lang" "$work/bundle-$lang-float"
   $convert convert "$work/grounded-$lang" "$work/bundle-$lang" --name "default-$lang" \
     --decoder int8 --encoder "$work/encoder" --float "$work/bundle-$lang-float"

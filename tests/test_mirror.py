@@ -24,11 +24,12 @@ def test_the_mirror_tower_is_the_cnn_on_the_flipped_image(size):
     where "same" pads both sides alike; elsewhere it pads the right edge only."""
     import keras
 
-    from conversion.model import Captioner as KerasCaptioner
-    from conversion.model import ModelConfig, mirror_tower
+    from conversion.backbones.cnn import mirror_tower
+    from conversion.model import CaptionNetwork, NetworkConfig
 
-    captioner = KerasCaptioner(ModelConfig(vocab_size=9, image_size=size, max_length=5,
-                                           width=0.25, feature_dim=16, units=8, embedding_dim=4))
+    captioner = CaptionNetwork(NetworkConfig(vocab_size=9, image_size=size, max_length=5,
+                                             width=0.25, feature_dim=16, units=8,
+                                             embedding_dim=4))
     rng = np.random.default_rng(1)
     for weight in captioner.backbone.weights:
         value = (np.ones(weight.shape) if "moving_variance" in weight.path

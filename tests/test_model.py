@@ -12,12 +12,12 @@ VOCAB, LENGTH, BATCH = 19, 7, 3
 
 
 def random_captioner(decoder: str, scene_input: list[int] | None = None):
-    from conversion.model import Captioner, ModelConfig
+    from conversion.model import CaptionNetwork, NetworkConfig
 
-    config = ModelConfig(vocab_size=VOCAB, image_size=64, max_length=LENGTH, embedding_dim=8,
+    config = NetworkConfig(vocab_size=VOCAB, image_size=64, max_length=LENGTH, embedding_dim=8,
                          units=16, feature_dim=16, width=0.25, decoder=decoder, attention_dim=8,
                          scene_input=scene_input)
-    captioner = Captioner(config)
+    captioner = CaptionNetwork(config)
     rng = np.random.default_rng(5)
     for weight in captioner.training_model.weights:
         # larger than the initialisers' weights, so that every term visibly matters
@@ -30,7 +30,7 @@ def random_captioner(decoder: str, scene_input: list[int] | None = None):
 @pytest.mark.parametrize("scene_input", [None, [3, 4, 2]], ids=["feature", "scene_input"])
 @pytest.mark.parametrize("decoder", ["show_and_tell", "attention"])
 def test_stepping_the_exported_decoder_reproduces_the_training_logits(decoder, scene_input):
-    from conversion.float_decode import initial_state, step_for
+    from conversion.float_decode import initial_state
 
     captioner = random_captioner(decoder, scene_input)
     rng = np.random.default_rng(6)
@@ -46,7 +46,7 @@ def test_stepping_the_exported_decoder_reproduces_the_training_logits(decoder, s
     assert set(input_names) == {wiring["token"], *wiring["initial"]}
     keras_state = initial_state(encoded, wiring)
     numpy_state = dict(keras_state)
-    numpy_step = step_for(keras_step)
+    numpy_step = captioner.decoder_type.numpy_step(keras_step)
     for t in range(LENGTH - 1):
         feed = {**keras_state, "token": np.eye(VOCAB, dtype="float32")[tokens[:, t]]}
         out = keras_step([feed[name] for name in input_names], training=False)

@@ -61,7 +61,7 @@ def test_an_int8_bundle_recovered_and_converted_again_keeps_its_int8_weights(tin
             steps = np.abs(after[name][0] - kernel) / step  # per output channel
             if name == "token_gates":
                 # The one-hot kernel goes back through the nearest rank-E split of the rounded
-                # embedding @ K_embed (recover.split_token_kernel; V 51 > E 24 here). The float
+                # embedding @ K_embed (decoders.base.split_token_kernel; V 51 > E 24 here). The float
                 # kernel was rank E and within half a step of the int8 one, so the split is at
                 # least as close to it (Eckart-Young), and rounding again adds half a step:
                 # in all, at most one step per value in root mean square.
