@@ -21,9 +21,8 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from edge_captioner.errors import BadInput
+from edge_captioner.strict_yaml import read_yaml_file
 
 RECIPE_COMMANDS = ("train", "train-grounded")
 # options that say how to run this time rather than what to train: never in a recipe
@@ -38,15 +37,7 @@ class Recipe:
 
 def read_recipe(path: Path) -> Recipe:
     """The recipe in `path`, its shape checked (not yet its options: see recipe_arguments)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read the recipe: {getattr(exc, 'strerror', None) or exc}"
-                       ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise BadInput(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    document = read_yaml_file(path)
     if not isinstance(document, dict):
         raise BadInput(f"{path}: a recipe is a mapping with 'command' and 'options'")
     unknown = sorted(set(map(str, document)) - {"command", "options"})

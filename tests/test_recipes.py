@@ -90,6 +90,7 @@ def test_every_recipe_the_build_scripts_name_is_committed():
     ("command: train-grounded\noptions:\n  epochs: 3\n", "train", "a recipe for train-grounded"),
     ("command: evaluate\noptions:\n  epochs: 3\n", "train", "'command' must be one of"),
     ("options: [\n", "train", "invalid YAML"),
+    ("command: train\noptions:\n  epochs: 3\n  epochs: 30\n", "train", "duplicate key 'epochs'"),
     ("- epochs\n", "train", "a recipe is a mapping"),
 ])
 def test_a_bad_recipe_is_one_line_and_exit_2(tmp_path, capsys, text, command, message):
@@ -106,4 +107,4 @@ def test_a_missing_recipe_is_one_line_and_exit_2(tmp_path, capsys):
     assert run_convert_cli("train-grounded", tmp_path / "out", "--recipe",
                            tmp_path / "none.yaml") == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "none.yaml: cannot read the recipe" in err
+    assert len(err.strip().splitlines()) == 1 and "none.yaml: cannot read: No such file" in err
