@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import BUNDLE_FORMAT_VERSION, file_sha256, write_manifest
+from edge_captioner.bundle import file_sha256, write_manifest
 from edge_captioner.errors import BadInput
+from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE, Manifest
+from edge_captioner.manifest.choices import GRAPHS
 from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
 
 from .datasets import load_dataset
@@ -124,16 +126,16 @@ def convert_saved_model(saved: Path, mode: str, samples: dict[str, np.ndarray] |
 
 def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabulary,
                  train_config: dict, quantization: dict, wiring: dict,
-                 extra: dict | None = None) -> dict:
+                 extra: dict | None = None) -> Manifest:
     """Write the bundle directory: the graphs, the vocabulary and a manifest with hashes."""
     out.mkdir(parents=True, exist_ok=True)
     for file_name, content in files.items():
         (out / file_name).write_bytes(content)
     vocab.save(out / "vocab.txt")
     model = train_config["model"]
-    graphs = {g: graph_report(out / f"{g}.tflite") for g in ("encoder", "decoder")}
-    manifest = {
-        "format_version": BUNDLE_FORMAT_VERSION,
+    graphs = {g: graph_report(out / f"{g}.tflite") for g in GRAPHS}
+    document = {
+        "format_version": FORMAT_VERSION,
         "name": name,
         "language": vocab.language,
         "decoder_type": wiring["type"],  # kept for readers of format 1 before "decoder"
@@ -150,8 +152,7 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
         "quantization": quantization,
         "tensors": {g: {"inputs": r["inputs"], "outputs": r["outputs"]} for g, r in graphs.items()},
         "ops": {g: r["ops"] for g, r in graphs.items()},
-        "files": {f: file_sha256(out / f) for f in ("encoder.tflite", "decoder.tflite",
-                                                     "vocab.txt")},
+        "files": {f: file_sha256(out / f) for f in BUNDLE_FILES},
         "metrics": {},
         "training": {k: train_config.get(k) for k in ("seed", "data", "caption_mode")}
         | {"model": model}
@@ -161,6 +162,7 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra or {}),
     }
+    manifest = Manifest.from_json(document, out / MANIFEST_FILE)
     write_manifest(out, manifest)
     return manifest
 
@@ -227,8 +229,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}
     if any(bad.values()):
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
-    log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest["ops"]["encoder"],
-             manifest["ops"]["decoder"])
+    log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest.ops["encoder"],
+             manifest.ops["decoder"])
     written = [out]
     if float_files is not None:
         float_out = Path(args.float) if isinstance(args.float, str) else out.with_name(

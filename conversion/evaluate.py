@@ -25,7 +25,7 @@ import json
 import logging
 import shutil
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -187,9 +187,9 @@ def evaluate_bundles(bundles: list, data: str, beam: int = 1, limit: int | None 
         results[str(path)] = {"metrics": metrics, "captions": captions}
         if store_in_manifest:
             bundle = load_bundle(path)
-            manifest = dict(bundle.manifest)
-            manifest["metrics"] = {"data": str(data), "beam": beam, **metrics}
-            write_manifest(Path(path), manifest)  # the manifest is not among the hashed files
+            stored = {"data": str(data), "beam": beam, **metrics}
+            # the manifest is not among the hashed files
+            write_manifest(Path(path), replace(bundle.manifest, metrics=stored))
     return results
 
 

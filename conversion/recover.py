@@ -117,7 +117,7 @@ def recover(bundle_path: Path, out: Path):
     from .model import Captioner, ModelConfig
 
     bundle = load_bundle(bundle_path)  # refuses a bundle whose files do not match their hashes
-    manifest = bundle.manifest
+    manifest = bundle.manifest.to_json()
     try:
         config = ModelConfig(**manifest["training"]["model"])
     except (KeyError, TypeError, ValueError) as exc:

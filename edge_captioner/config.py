@@ -33,6 +33,7 @@ import yaml
 
 from .bundle import DEFAULT_BUNDLE_NAMES
 from .errors import BadInput
+from .manifest.choices import RUNTIME_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ MQTT_FIELDS: dict[str, Validator] = {
 }
 MODEL_FIELDS: dict[str, Validator] = {
     "bundle": _text(),
-    "runtime": _choice("auto", "ai_edge_litert", "tflite_runtime", "tensorflow"),
+    "runtime": _choice(*RUNTIME_CHOICES),
     "delegate": _choice("none", "edgetpu"),
     "fallback": _choice("none", "cpu"),
     "threads": _integer(1),
