@@ -26,6 +26,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE,
 from edge_captioner.manifest.choices import GRAPHS
 from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
 
+from . import agreement
 from .datasets import load_dataset
 from .tflite_check import graph_report
 from .train import load_images
@@ -167,6 +169,21 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
     return manifest
 
 
+def measure_agreement(out: Path, encoder, decoder, images: np.ndarray,
+                      decoder_samples: dict[str, np.ndarray]) -> agreement.Agreement:
+    """The bundle in OUT (through the runtime) against the Keras models it was converted from,
+    on a sample of the calibration data (agreement.py)."""
+    from .float_decode import step_for
+
+    inputs = np.asarray(images[: agreement.MAX_ENCODER_INPUTS], np.float32)
+    float_encoder = encoder.predict(inputs, batch_size=1, verbose=0)
+    steps = {name: values[: agreement.MAX_DECODER_STEPS]
+             for name, values in decoder_samples.items()}
+    state = {name: values for name, values in steps.items() if name != "token"}
+    float_scores, _, _ = step_for(decoder)(steps["token"].argmax(axis=-1), state)
+    return agreement.measure(out, inputs, float_encoder, steps, np.asarray(float_scores))
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     model_dir = Path(args.model)
     out = Path(args.out)
@@ -231,6 +248,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
     log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest.ops["encoder"],
              manifest.ops["decoder"])
+    measured = measure_agreement(out, encoder, decoder, images, decoder_samples)
+    write_manifest(out, replace(manifest, metrics={**(manifest.metrics or {}),
+                                                   agreement.METRICS_KEY: measured.to_json()}))
+    log.info("int8 vs float32: %s", measured.to_json())
+    agreement.check(out, measured)
     written = [out]
     if float_files is not None:
         float_out = Path(args.float) if isinstance(args.float, str) else out.with_name(

@@ -35,6 +35,7 @@ from edge_captioner.perception import Perception
 from edge_captioner.preprocess import model_input
 from edge_captioner.self_check import record
 
+from ..agreement import PERCEPTION_METRICS_KEY
 from . import photos, sources
 
 log = logging.getLogger(__name__)
@@ -342,7 +343,7 @@ def attach(encoder_dir: Path, bundle_dir: Path) -> Manifest:
         manifest, perception=parse_perception(document, encoder_json),
         pretrained=parse_pretrained(document["pretrained"], encoder_json),
         files=manifest.files | document["files"],
-        metrics={**(manifest.metrics or {}), "perception_int8_vs_float32": agreement},
+        metrics={**(manifest.metrics or {}), PERCEPTION_METRICS_KEY: agreement},
         self_check=None)  # recorded anew for this encoder and decoder below
     write_manifest(bundle_dir, manifest)
     load_bundle(bundle_dir)  # what we wrote must load (the whole bundle, hashes and all)
