@@ -19,16 +19,15 @@ from edge_captioner.errors import BadInput
 from edge_captioner.interpreters import Graph, pick_runtime
 from edge_captioner.manifest.choices import DECODER_FILE, ENCODER_FILE, MANIFEST_FILE
 
-# ||int8 - float|| / ||float|| of the worst encoder output. One int8 step of a tensor whose range
-# is spread over 256 levels is ~0.4 % of the range; a handful of layers compound that to a few
-# per cent, and the LSTM starts from these values. 0.25 still passes a coarse small model yet
-# catches what quantization breaks outright (a wrongly calibrated range clips or zeroes an
-# output: relative errors near 1).
-ENCODER_MAX_RELATIVE_ERROR = 0.25
+# ||int8 - float|| / ||float|| of the worst encoder output. One int8 step is ~0.4 % of a tensor's
+# calibrated range and a few layers compound it to about a per cent; what quantization breaks (a
+# range calibrated on the wrong data clips or zeroes an output) shows as tens of per cent. 0.1
+# sits between the two, with room for a deeper encoder than the tests' tiny one.
+ENCODER_MAX_RELATIVE_ERROR = 0.1
 # The share of decoder steps whose next token is the float decoder's. The argmax flips only where
-# the best two tokens are nearly tied, which happens at a few per cent of the steps of a trained
-# decoder; a broken conversion (a state clipped, a scale off) agrees on a small share.
-DECODER_MIN_TOP1_AGREEMENT = 0.8
+# the best two tokens are nearly tied: a few per cent of a trained decoder's steps with int8
+# activations, fewer with 16x8. A state clipped or a scale off agrees on far fewer.
+DECODER_MIN_TOP1_AGREEMENT = 0.9
 MAX_ENCODER_INPUTS = 64  # the check runs on a sample of the calibration data: seconds, not minutes
 MAX_DECODER_STEPS = 500
 METRICS_KEY = "int8_vs_float32"  # where the manifest's metrics keep the figures
