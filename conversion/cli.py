@@ -19,6 +19,7 @@ from edge_captioner.cli_support import (
     run_command,
 )
 from edge_captioner.errors import EXIT_BAD_INPUT, BadInput
+from edge_captioner.manifest.choices import RESIZE_MODES
 
 from .backbones import IMAGE_BACKBONES
 from .decoders import DECODERS
@@ -122,7 +123,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--image-size", type=positive_int, default=128)
-    train.add_argument("--resize", choices=["center_crop", "letterbox", "stretch"],
+    train.add_argument("--resize", choices=RESIZE_MODES,
                        default="center_crop", help="how non-square frames become square")
     train.add_argument("--captions", choices=["auto", "canonical", "all"], default="auto",
                        help="train on the first (canonical) caption of each image or on all; "

@@ -26,14 +26,18 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import BUNDLE_FORMAT_VERSION, file_sha256, write_manifest
+from edge_captioner.bundle import file_sha256, write_manifest
 from edge_captioner.errors import BadInput
+from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE, Manifest
+from edge_captioner.manifest.choices import GRAPHS
 from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
 
+from . import agreement
 from .datasets import load_dataset
 from .tflite_check import graph_report
 from .training_data import load_images
@@ -124,16 +128,16 @@ def convert_saved_model(saved: Path, mode: str, samples: dict[str, np.ndarray] |
 
 def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabulary,
                  train_config: dict, quantization: dict, wiring: dict,
-                 extra: dict | None = None) -> dict:
+                 extra: dict | None = None) -> Manifest:
     """Write the bundle directory: the graphs, the vocabulary and a manifest with hashes."""
     out.mkdir(parents=True, exist_ok=True)
     for file_name, content in files.items():
         (out / file_name).write_bytes(content)
     vocab.save(out / "vocab.txt")
     model = train_config["model"]
-    graphs = {g: graph_report(out / f"{g}.tflite") for g in ("encoder", "decoder")}
-    manifest = {
-        "format_version": BUNDLE_FORMAT_VERSION,
+    graphs = {g: graph_report(out / f"{g}.tflite") for g in GRAPHS}
+    document = {
+        "format_version": FORMAT_VERSION,
         "name": name,
         "language": vocab.language,
         "decoder_type": wiring["type"],  # kept for readers of format 1 before "decoder"
@@ -150,8 +154,7 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
         "quantization": quantization,
         "tensors": {g: {"inputs": r["inputs"], "outputs": r["outputs"]} for g, r in graphs.items()},
         "ops": {g: r["ops"] for g, r in graphs.items()},
-        "files": {f: file_sha256(out / f) for f in ("encoder.tflite", "decoder.tflite",
-                                                     "vocab.txt")},
+        "files": {f: file_sha256(out / f) for f in BUNDLE_FILES},
         "metrics": {},
         "training": {k: train_config.get(k) for k in ("seed", "data", "caption_mode")}
         | {"model": model}
@@ -161,8 +164,24 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra or {}),
     }
+    manifest = Manifest.from_json(document, out / MANIFEST_FILE)
     write_manifest(out, manifest)
     return manifest
+
+
+def measure_agreement(out: Path, encoder, decoder, images: np.ndarray,
+                      decoder_samples: dict[str, np.ndarray]) -> agreement.Agreement:
+    """The bundle in OUT (through the runtime) against the Keras models it was converted from,
+    on a sample of the calibration data (agreement.py)."""
+    from .float_decode import step_for
+
+    inputs = np.asarray(images[: agreement.MAX_ENCODER_INPUTS], np.float32)
+    float_encoder = encoder.predict(inputs, batch_size=1, verbose=0)
+    steps = {name: values[: agreement.MAX_DECODER_STEPS]
+             for name, values in decoder_samples.items()}
+    state = {name: values for name, values in steps.items() if name != "token"}
+    float_scores, _, _ = step_for(decoder)(steps["token"].argmax(axis=-1), state)
+    return agreement.measure(out, inputs, float_encoder, steps, np.asarray(float_scores))
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -227,8 +246,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}
     if any(bad.values()):
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
-    log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest["ops"]["encoder"],
-             manifest["ops"]["decoder"])
+    log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest.ops["encoder"],
+             manifest.ops["decoder"])
+    measured = measure_agreement(out, encoder, decoder, images, decoder_samples)
+    write_manifest(out, replace(manifest, metrics={**(manifest.metrics or {}),
+                                                   agreement.METRICS_KEY: measured.to_json()}))
+    log.info("int8 vs float32: %s", measured.to_json())
+    agreement.check(out, measured)
     written = [out]
     if float_files is not None:
         float_out = Path(args.float) if isinstance(args.float, str) else out.with_name(

@@ -25,7 +25,7 @@ import json
 import logging
 import shutil
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -36,6 +36,7 @@ from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
 from edge_captioner.vocab import tokenize
 
+from .agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
 from .datasets import ImageEntry, load_dataset
 from .mentions import parse_caption
 from .scenes import Scene
@@ -187,9 +188,12 @@ def evaluate_bundles(bundles: list, data: str, beam: int = 1, limit: int | None 
         results[str(path)] = {"metrics": metrics, "captions": captions}
         if store_in_manifest:
             bundle = load_bundle(path)
-            manifest = dict(bundle.manifest)
-            manifest["metrics"] = {"data": str(data), "beam": beam, **metrics}
-            write_manifest(Path(path), manifest)  # the manifest is not among the hashed files
+            # the int8-vs-float32 agreement that convert and attach measured stays
+            kept = {k: v for k, v in (bundle.manifest.metrics or {}).items()
+                    if k in (METRICS_KEY, PERCEPTION_METRICS_KEY)}
+            stored = {"data": str(data), "beam": beam, **metrics, **kept}
+            # the manifest is not among the hashed files
+            write_manifest(Path(path), replace(bundle.manifest, metrics=stored))
     return results
 
 

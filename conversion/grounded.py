@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_captioner.errors import EXIT_OK, BadInput
-from edge_captioner.evidence import EvidenceSpec, evidence
+from edge_captioner.evidence import evidence
+from edge_captioner.manifest import EvidenceSpec
 from edge_captioner.perception import Findings
 
 from .grounded_captions import canonical
@@ -52,13 +53,6 @@ PLACE_CUE_NEEDED = 0.3
 # How cameras are configured in training: a known place, free text, or nothing.
 CONFIGURED_P = (0.5, 0.1, 0.4)
 CALIBRATION_FILE = "evidence.npy"
-
-
-def evidence_section(spec: EvidenceSpec = EVIDENCE_SPEC) -> dict:
-    """The manifest's `evidence` section: how the runtime builds the encoder's input."""
-    return {"kinds": list(spec.kinds), "slots": spec.slots, "places": list(spec.places),
-            "kind_cues": {k: list(v) for k, v in spec.kind_cues.items()},
-            "place_cues": {k: list(v) for k, v in spec.place_cues.items()}}
 
 
 def cue_mass(findings: Findings, labels: tuple[str, ...]) -> float:
@@ -118,7 +112,8 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
     import cv2
 
     from edge_captioner.interpreters import pick_runtime
-    from edge_captioner.perception import Perception, parse_perception
+    from edge_captioner.manifest import parse_perception
+    from edge_captioner.perception import Perception
 
     from .datasets import load_dataset
     from .pretrained.build import ENCODER_JSON, read_encoder
@@ -190,7 +185,7 @@ def cmd_train_grounded(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "data": described,
         "caption_mode": "data set captions" if args.data else "grounded canonical",
-        "evidence": evidence_section(),
+        "evidence": EVIDENCE_SPEC.to_json(),  # the manifest's section, which convert copies
     }, indent=2))
     log.info("trained in %.0f s: %s", time.perf_counter() - started, out)
     return EXIT_OK

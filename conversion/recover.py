@@ -107,7 +107,7 @@ def recover(bundle_path: Path, out: Path):
     from .model import CaptionNetwork, NetworkConfig
 
     bundle = load_bundle(bundle_path)  # refuses a bundle whose files do not match their hashes
-    manifest = bundle.manifest
+    manifest = bundle.manifest.to_json()
     try:
         config = NetworkConfig(**manifest["training"]["model"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -116,7 +116,7 @@ def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, 
     return {
         "bundle": captioner.bundle.name,
         "path": str(captioner.bundle.path),
-        "quantization": captioner.bundle.manifest.get("quantization"),
+        "quantization": captioner.bundle.manifest.quantization,
         "runtime": model.runtime.name,
         "threads": threads,
         "beam": beam,

@@ -13,31 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput
-from .evidence import EvidenceSpec, parse_evidence
-from .perception import PerceptionSpec, parse_perception
+from .manifest import MANIFEST_FILE, Manifest
+from .manifest.choices import VOCAB_FILE
+from .manifest.perception import PerceptionSpec
+from .manifest.sections import EvidenceSpec
 from .vocab import Vocabulary
-from .wiring import DecoderWiring, parse_wiring
+from .wiring import DecoderWiring
 
-BUNDLE_FORMAT_VERSION = 1
-BUNDLE_FILES = ("encoder.tflite", "decoder.tflite", "vocab.txt")
 DEFAULT_BUNDLES_DIR = Path(__file__).parent / "data" / "bundles"
 # default-en/-zh: grounded captions of the real-world encoder's findings; render-en: the model
 # trained on our renders alone (the tests' image-CNN bundle; it invents people on real photos)
 DEFAULT_BUNDLE_NAMES = {"default": "default-en", "default-en": "default-en",
                         "default-zh": "default-zh", "render-en": "render-en"}
-
-_REQUIRED = {
-    "format_version": int,
-    "name": str,
-    "language": str,
-    "decoder_type": str,
-    "image": dict,
-    "special_tokens": dict,
-    "max_length": int,
-    "vocab_size": int,
-    "tensors": dict,
-    "files": dict,
-}
 
 
 def file_sha256(path: Path) -> str:
@@ -48,34 +35,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path, manifest: dict) -> None:
-    tmp = directory / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(directory / "manifest.json")
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """manifest.json, replaced at once (a reader never sees half of it)."""
+    tmp = directory / (MANIFEST_FILE + ".tmp")
+    tmp.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    tmp.replace(directory / MANIFEST_FILE)
 
 
 @dataclass
 class Bundle:
     path: Path
-    manifest: dict
+    manifest: Manifest
     vocab: Vocabulary
 
     @property
     def name(self) -> str:
-        return self.manifest["name"]
+        return self.manifest.name
 
     @property
     def language(self) -> str:
-        return self.manifest["language"]
+        return self.manifest.language
 
     @property
     def image_size(self) -> tuple[int, int]:
-        width, height = self.manifest["image"]["size"]
-        return int(width), int(height)
+        return self.manifest.image.size
 
     @property
     def max_length(self) -> int:
-        return int(self.manifest["max_length"])
+        return self.manifest.max_length
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -83,17 +71,17 @@ class Bundle:
     @property
     def evidence(self) -> EvidenceSpec | None:
         """For a grounded bundle: how its encoder's input is built from the findings."""
-        return parse_evidence(self.manifest, self.path / "manifest.json")
+        return self.manifest.evidence
 
     @property
     def perception(self) -> PerceptionSpec | None:
         """The real-world detector and classifier (perception.py), if the bundle has them."""
-        return parse_perception(self.manifest, self.path / "manifest.json")
+        return self.manifest.perception
 
     @property
     def wiring(self) -> DecoderWiring:
         """How the encoder and decoder connect (wiring.py); derived for old Show-and-Tell bundles."""
-        return parse_wiring(self.manifest, self.path / "manifest.json")
+        return self.manifest.wiring
 
 
 def resolve_bundle_path(spec: str | Path | None) -> Path:
@@ -104,16 +92,14 @@ def resolve_bundle_path(spec: str | Path | None) -> Path:
     return Path(spec).expanduser()
 
 
-def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> Bundle:
-    path = resolve_bundle_path(spec)
-    manifest_path = path / "manifest.json"
-    if not path.is_dir():
-        raise BadInput(f"{path}: bundle directory not found")
+def read_manifest(path: Path) -> Manifest:
+    """A bundle directory's manifest.json, read and validated (Manifest.from_json)."""
+    manifest_path = path / MANIFEST_FILE
     if manifest_path.exists() and not manifest_path.is_file():
         # a FIFO would block the read below forever (the other files are checked with is_file)
         raise BadInput(f"{manifest_path}: not a regular file")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        document = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"{manifest_path}: missing (not a model bundle)") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -124,33 +110,20 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
         raise BadInput(f"{manifest_path}: invalid JSON: nested too deeply") from None
     except ValueError as exc:  # not a JSONDecodeError: an integer past Python's 4300-digit limit
         raise BadInput(f"{manifest_path}: invalid JSON: {str(exc).splitlines()[0]}") from None
-    if not isinstance(manifest, dict):
-        raise BadInput(f"{manifest_path}: expected a JSON object")
-    for key, kind in _REQUIRED.items():
-        if key not in manifest:
-            raise BadInput(f"{manifest_path}: missing key '{key}'")
-        if not isinstance(manifest[key], kind) or (kind is int and isinstance(manifest[key], bool)):
-            raise BadInput(f"{manifest_path}: '{key}' must be {kind.__name__}")
-    if manifest["format_version"] != BUNDLE_FORMAT_VERSION:
-        raise BadInput(f"{manifest_path}: format_version {manifest['format_version']} is not "
-                       f"supported (this runtime reads {BUNDLE_FORMAT_VERSION})")
-    _check_image_section(manifest_path, manifest["image"])
-    evidence = parse_evidence(manifest, manifest_path)
-    _check_tensors_section(manifest_path, manifest["tensors"], manifest["image"], evidence)
-    parse_wiring(manifest, manifest_path)  # the decoder section (wiring.py), before any file work
-    perception = parse_perception(manifest, manifest_path)
-    if evidence is not None and (perception is None or perception.detector is None):
-        raise BadInput(f"{manifest_path}: a grounded bundle ('evidence') needs the real-world "
-                       "encoder it reads ('perception' with a detector)")
-    # the graphs and vocabulary, the perception graphs and labels, and whatever else the manifest
-    # lists with a hash (licence texts): each must be there, unchanged
-    needed = [*BUNDLE_FILES, *(perception.files if perception else ()), *manifest["files"]]
-    for name in dict.fromkeys(needed):
-        _check_file_name(manifest_path, name)
+    return Manifest.from_json(document, manifest_path)
+
+
+def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> Bundle:
+    path = resolve_bundle_path(spec)
+    if not path.is_dir():
+        raise BadInput(f"{path}: bundle directory not found")
+    manifest = read_manifest(path)
+    manifest_path = path / MANIFEST_FILE
+    manifest.check_runnable(manifest_path)
+    # each file the manifest needs must be there, unchanged
+    for name in manifest.needed_files:
         file_path = path / name
-        expected = manifest["files"].get(name)
-        if not isinstance(expected, str):
-            raise BadInput(f"{manifest_path}: no SHA-256 for '{name}' under 'files'")
+        expected = manifest.files[name]
         if not file_path.is_file():
             raise BadInput(f"{file_path}: missing from the bundle")
         try:
@@ -160,93 +133,26 @@ def load_bundle(spec: str | Path | None = None, verify_hashes: bool = True) -> B
         if digest != expected:
             raise BadInput(f"{file_path}: SHA-256 does not match the manifest (corrupt, truncated "
                            "or replaced)")
-    vocab = Vocabulary.load(path / "vocab.txt")
-    if len(vocab) != manifest["vocab_size"]:
-        raise BadInput(f"{path / 'vocab.txt'}: {len(vocab)} tokens, the manifest says "
-                       f"{manifest['vocab_size']}")
-    if vocab.language != manifest["language"]:
+    vocab_path = path / VOCAB_FILE
+    vocab = Vocabulary.load(vocab_path)
+    if len(vocab) != manifest.vocab_size:
+        raise BadInput(f"{vocab_path}: {len(vocab)} tokens, the manifest says "
+                       f"{manifest.vocab_size}")
+    if vocab.language != manifest.language:
         # !r: the manifest's value may hold a newline, and BadInput is reported as one line
-        raise BadInput(f"{path / 'vocab.txt'}: language {vocab.language}, the manifest says "
-                       f"{manifest['language']!r}")
+        raise BadInput(f"{vocab_path}: language {vocab.language}, the manifest says "
+                       f"{manifest.language!r}")
     _check_vocab_fits_decoder(manifest_path, manifest, len(vocab))
-    if not 2 <= manifest["max_length"] <= 256:
-        raise BadInput(f"{manifest_path}: 'max_length' must be 2..256")
     return Bundle(path=path, manifest=manifest, vocab=vocab)
 
 
-def _check_file_name(manifest_path: Path, name: str) -> None:
-    """A bundle's files stay inside the bundle: the manifest is untrusted input."""
-    parts = Path(name).parts
-    if (not name or Path(name).is_absolute() or ".." in parts or "\\" in name
-            or any(c in name for c in "\0\n\r")):
-        raise BadInput(f"{manifest_path}: file name {name!r} must be a relative path inside the "
-                       "bundle")
-
-
-def _check_image_section(manifest_path: Path, image: dict) -> None:
-    size = image.get("size")
-    if (not isinstance(size, list) or len(size) != 2
-            or not all(isinstance(v, int) and 8 <= v <= 4096 for v in size)):
-        raise BadInput(f"{manifest_path}: 'image.size' must be [width, height] in pixels")
-    if image.get("colour_order") not in ("RGB", "BGR"):
-        raise BadInput(f"{manifest_path}: 'image.colour_order' must be RGB or BGR")
-    if image.get("resize") not in ("center_crop", "letterbox", "stretch"):
-        raise BadInput(f"{manifest_path}: 'image.resize' must be center_crop, letterbox or stretch")
-
-
-def _check_tensors_section(manifest_path: Path, tensors: dict, image: dict,
-                           evidence: EvidenceSpec | None = None) -> None:
-    """'tensors' is {graph: {"inputs"|"outputs": {name: {"shape": [int], "dtype": str}}}}.
-
-    The interpreters compare these entries with the graphs (interpreters.Graph), which trusts
-    their types: a list where an object belongs must be BadInput here, not an AttributeError
-    there. The encoder's one input is the image that preprocessing makes: a square of
-    'image.size', so a size the graph does not take is refused at load, not at the first frame.
-    """
-    for graph in ("encoder", "decoder"):
-        section = tensors.get(graph)
-        if not isinstance(section, dict):
-            raise BadInput(f"{manifest_path}: 'tensors.{graph}' must be an object")
-        for kind in ("inputs", "outputs"):
-            entries = section.get(kind)
-            if not isinstance(entries, dict) or not entries:
-                raise BadInput(f"{manifest_path}: 'tensors.{graph}.{kind}' must be an object "
-                               "naming the graph's tensors")
-            for name, entry in entries.items():
-                where = f"tensors.{graph}.{kind}.{name}"  # shown with !r: a name may hold "\n"
-                if not isinstance(entry, dict):
-                    raise BadInput(f"{manifest_path}: {where!r} must be an object")
-                shape, dtype = entry.get("shape"), entry.get("dtype")
-                if not (isinstance(shape, list) and all(
-                        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
-                    raise BadInput(f"{manifest_path}: {where!r} needs a 'shape': a list of sizes")
-                if not (isinstance(dtype, str) and dtype.isascii() and dtype.isalnum()):
-                    raise BadInput(f"{manifest_path}: {where!r} needs a 'dtype': a dtype name")
-    encoder_inputs = tensors["encoder"]["inputs"]
-    if evidence is not None:
-        # a grounded bundle's encoder reads the findings vector (evidence.py), not pixels
-        if list(encoder_inputs) != ["evidence"] or \
-                encoder_inputs["evidence"]["shape"] != [1, evidence.length]:
-            raise BadInput(f"{manifest_path}: a grounded bundle's encoder takes the one input "
-                           f"'evidence' of shape [1, {evidence.length}]")
-        return
-    width, height = image["size"]
-    if list(encoder_inputs) != ["image"]:
-        raise BadInput(f"{manifest_path}: 'tensors.encoder.inputs' must be the one input 'image', "
-                       f"not {sorted(encoder_inputs)}")
-    if width != height or encoder_inputs["image"]["shape"] != [1, height, width, 3]:
-        raise BadInput(f"{manifest_path}: 'image.size' {[width, height]} does not fit the encoder's "
-                       f"input shape {encoder_inputs['image']['shape']} (a square image, "
-                       "[1, size, size, 3])")
-
-
-def _check_vocab_fits_decoder(manifest_path: Path, manifest: dict, vocab_size: int) -> None:
+def _check_vocab_fits_decoder(manifest_path: Path, manifest: Manifest, vocab_size: int) -> None:
     """The decoder's token input and logits output have one entry per vocabulary token: the
     runtime feeds one-hot rows of len(vocab), which a graph of another width refuses mid-caption."""
-    wiring = parse_wiring(manifest, manifest_path)
-    decoder = manifest["tensors"]["decoder"]
+    wiring = manifest.wiring
+    decoder = manifest.tensors.decoder
     for kind, name in (("inputs", wiring.token), ("outputs", wiring.logits)):
-        entry = decoder[kind].get(name)
-        if entry is not None and entry["shape"][-1:] != [vocab_size]:
+        entry = getattr(decoder, kind).get(name)
+        if entry is not None and list(entry.shape[-1:]) != [vocab_size]:
             raise BadInput(f"{manifest_path}: {f'tensors.decoder.{kind}.{name}'!r} has shape "
-                           f"{entry['shape']}, the vocabulary has {vocab_size} tokens")
+                           f"{list(entry.shape)}, the vocabulary has {vocab_size} tokens")

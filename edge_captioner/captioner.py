@@ -21,10 +21,11 @@ from .bundle import Bundle, load_bundle
 from .errors import BadInput
 from .evidence import evidence
 from .interpreters import Graph, edgetpu_delegate, pick_runtime
+from .manifest.choices import DECODER_FILE, ENCODER_FILE, MANIFEST_FILE
 from .perception import Findings, Perception
 from .preprocess import model_input
 from .search import Caption, beam_search, greedy
-from .self_check import parse_self_check, verify
+from .self_check import verify
 from .wiring import check_against_graphs
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,16 @@ class BundleModel:
                 encoder_delegates, self.delegate = [tpu], "edgetpu"
         elif delegate != "none":
             raise BadInput(f"model.delegate: unknown delegate {delegate!r} (none, edgetpu)")
-        tensors = bundle.manifest["tensors"]
-        self.input_name = "evidence" if bundle.evidence is not None else "image"
+        tensors = bundle.manifest.tensors
+        self.input_name = bundle.manifest.encoder_input
         # The Edge TPU takes the encoder only: the decoder step is microseconds on the CPU and a
         # USB round trip per token would cost more than it saves.
-        self.encoder = Graph(self.runtime, bundle.file("encoder.tflite"),
-                             tensors.get("encoder", {}), threads, encoder_delegates)
-        self.decoder = Graph(self.runtime, bundle.file("decoder.tflite"),
-                             tensors.get("decoder", {}), threads)
+        self.encoder = Graph(self.runtime, bundle.file(ENCODER_FILE), tensors.encoder, threads,
+                             encoder_delegates)
+        self.decoder = Graph(self.runtime, bundle.file(DECODER_FILE), tensors.decoder, threads)
         self.wiring = w = bundle.wiring
         check_against_graphs(w, _shapes(self.encoder.outputs), _shapes(self.decoder.inputs),
-                             _shapes(self.decoder.outputs), bundle.file("manifest.json"))
+                             _shapes(self.decoder.outputs), bundle.file(MANIFEST_FILE))
         log.info("bundle %s (%s decoder): runtime %s, encoder on %s, decoder on cpu, %s thread(s)",
                  bundle.name, w.type, self.runtime.name, self.delegate, threads)
         vocab_size = len(bundle.vocab)
@@ -172,11 +172,11 @@ class Captioner:
         self.beam_size = beam_size
         self.max_length = min(max_length or self.bundle.max_length, self.bundle.max_length)
         self.length_alpha = length_alpha
-        image = self.bundle.manifest["image"]
-        self.size = int(image["size"][0])
-        self.resize = image["resize"]
-        self.colour_order = image["colour_order"]
-        check = parse_self_check(self.bundle.manifest, self.bundle.path / "manifest.json")
+        image = self.bundle.manifest.image
+        self.size = image.size[0]
+        self.resize = image.resize
+        self.colour_order = image.colour_order
+        check = self.bundle.manifest.self_check
         if check is not None:
             verify(self, check)  # this runtime on this CPU computes what the bundle did
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .cli_support import add_common_options, lazy_command, positive_int, run_command
+from .manifest.choices import RUNTIME_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=positive_int, default=10)
     bench.add_argument("--images", metavar="DIR", help="benchmark on these images instead")
     bench.add_argument("--runtime", default="auto",
-                       choices=["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"])
+                       choices=RUNTIME_CHOICES)
     bench.add_argument("--threads", type=positive_int, default=1)
     bench.add_argument("--beam", type=positive_int, default=1)
     bench.add_argument("--json", action="store_true")
@@ -125,7 +126,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="bundle directory, or default / default-en / default-zh (shipped)")
     parser.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
     parser.add_argument("--runtime", default="auto",
-                        choices=["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"])
+                        choices=RUNTIME_CHOICES)
     parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--delegate", choices=["none", "edgetpu"], default="none",
                         help="edgetpu: run the encoder on a Coral Edge TPU")

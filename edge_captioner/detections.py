@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_captioner.preprocess import RESIZE_MODES
+from edge_captioner.manifest.choices import RESIZE_MODES
 
 CENTRE_OFFSET = 0.5
 SIDE_ORDER = ("left", "top", "right", "bottom")

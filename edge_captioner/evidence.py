@@ -11,26 +11,10 @@ place given as free text, or "not configured").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from .errors import BadInput
+from .manifest.sections import EvidenceSpec
 from .perception import Findings
-
-
-@dataclass(frozen=True)
-class EvidenceSpec:
-    kinds: tuple[str, ...]  # home kinds, in the order of the vector
-    slots: int  # detection scores kept per kind: the largest count a caption can say
-    places: tuple[str, ...]
-    kind_cues: dict[str, tuple[str, ...]]  # kind -> classifier labels that show it
-    place_cues: dict[str, tuple[str, ...]]  # place -> classifier labels that show it
-
-    @property
-    def length(self) -> int:
-        return len(self.kinds) * (self.slots + 1) + 2 * len(self.places) + 2
 
 
 def evidence(findings: Findings, spec: EvidenceSpec, place: str | None) -> np.ndarray:
@@ -58,30 +42,3 @@ def evidence(findings: Findings, spec: EvidenceSpec, place: str | None) -> np.nd
     else:
         vector[at + len(spec.places) + (place is None)] = 1.0
     return np.clip(vector, 0.0, 1.0)
-
-
-def parse_evidence(manifest: dict, manifest_path: Path) -> EvidenceSpec | None:
-    """The manifest's `evidence` section (a grounded bundle's), validated; None without one."""
-    section = manifest.get("evidence")
-    if section is None:
-        return None
-
-    def names(value, where: str) -> tuple[str, ...]:
-        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise BadInput(f"{manifest_path}: 'evidence.{where}' must be a list of names")
-        return tuple(value)
-
-    def cues(value, where: str) -> dict[str, tuple[str, ...]]:
-        if not isinstance(value, dict):
-            raise BadInput(f"{manifest_path}: 'evidence.{where}' must map names to class lists")
-        return {k: names(v, f"{where}.{k}") for k, v in value.items()}
-
-    if not isinstance(section, dict):
-        raise BadInput(f"{manifest_path}: 'evidence' must be an object")
-    slots = section.get("slots")
-    if not isinstance(slots, int) or isinstance(slots, bool) or not 1 <= slots <= 16:
-        raise BadInput(f"{manifest_path}: 'evidence.slots' must be 1..16")
-    return EvidenceSpec(kinds=names(section.get("kinds"), "kinds"), slots=slots,
-                        places=names(section.get("places"), "places"),
-                        kind_cues=cues(section.get("kind_cues", {}), "kind_cues"),
-                        place_cues=cues(section.get("place_cues", {}), "place_cues"))

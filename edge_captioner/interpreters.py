@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
+from .manifest.choices import RUNTIMES
+from .manifest.graphs import GraphTensors
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 _MODULES = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
@@ -67,7 +68,8 @@ class Graph:
     """One .tflite graph with its signature's tensors addressed by NAME, checked against the
     manifest, and inputs (de)quantized with the interpreter's own parameters."""
 
-    def __init__(self, runtime: Runtime, path: Path, spec: dict, threads: int | None = None,
+    def __init__(self, runtime: Runtime, path: Path, spec: GraphTensors,
+                 threads: int | None = None,
                  delegates: list | None = None):
         # A corrupt model (one whose SHA-256 was updated with it, so the hash check passed) can
         # crash the runtime itself: it is tried in a child process first. Without a delegate
@@ -110,9 +112,9 @@ class Graph:
         raw = getattr(getattr(self.interpreter, "_interpreter", None), "Invoke", None)
         self._invoke = raw or self.interpreter.invoke
 
-    def _check(self, path: Path, spec: dict) -> None:
+    def _check(self, path: Path, spec: GraphTensors) -> None:
         for kind, actual in (("inputs", self.inputs), ("outputs", self.outputs)):
-            expected = spec.get(kind, {})
+            expected = getattr(spec, kind)
             if set(expected) != set(actual):
                 raise BadInput(f"{path}: {kind} {sorted(actual)} do not match the manifest's "
                                f"{sorted(expected)}")
@@ -120,9 +122,9 @@ class Graph:
                 got = actual[name]
                 shape = [int(x) for x in got["shape"]]
                 dtype = np.dtype(got["dtype"]).name
-                if shape != want.get("shape") or dtype != want.get("dtype"):
+                if shape != list(want.shape) or dtype != want.dtype:
                     raise BadInput(f"{path}: tensor {name!r} is {dtype}{shape}, the manifest "
-                                   f"says {want.get('dtype')}{want.get('shape')}")
+                                   f"says {want.dtype}{list(want.shape)}")
 
     def quantize(self, name: str, value: np.ndarray) -> np.ndarray:
         """Bring a float (or raw uint8 image) value to the input tensor's dtype."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-RESIZE_MODES = ("center_crop", "letterbox", "stretch")
+from .manifest.choices import RESIZE_MODES
 
 
 def to_rgb(frame: np.ndarray, colour_order: str = "BGR") -> np.ndarray:

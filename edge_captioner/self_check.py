@@ -12,39 +12,10 @@ the runtime or the CPU, and the line says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput
-
-KEY = "self_check"
-
-
-@dataclass(frozen=True)
-class SelfCheck:
-    image: str  # a file of the bundle (listed, hashed, under "files")
-    caption: str
-    objects: tuple[tuple[str, float], ...]  # (detector label, score)
-    tolerance: float  # on each score
-
-
-def parse_self_check(manifest: dict, manifest_path: Path) -> SelfCheck | None:
-    section = manifest.get(KEY)
-    if section is None:
-        return None
-    try:
-        check = SelfCheck(
-            image=section["image"], caption=section["caption"],
-            objects=tuple((o["label"], float(o["score"])) for o in section["objects"]),
-            tolerance=float(section["tolerance"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadInput(f"{manifest_path}: '{KEY}' needs image, caption, objects (label, score) "
-                       f"and tolerance: {type(exc).__name__} {exc}") from None
-    if not (isinstance(check.image, str) and isinstance(check.caption, str)
-            and all(isinstance(label, str) for label, _ in check.objects)
-            and 0 < check.tolerance < 1):
-        raise BadInput(f"{manifest_path}: '{KEY}' has a value of the wrong type or range")
-    return check
+from .manifest.sections import SelfCheck
 
 
 def read_image(path: Path):
@@ -61,13 +32,14 @@ def read_image(path: Path):
     return frame
 
 
-def record(captioner, image: str, tolerance: float = 0.1) -> dict:
+def record(captioner, image: str, tolerance: float = 0.1,
+           source: str | None = None) -> SelfCheck:
     """The manifest entry: what this captioner (a freshly converted bundle) makes of `image`."""
     result = captioner.caption(read_image(captioner.bundle.path / image), beam_size=1)
     objects = result.findings.objects if result.findings is not None else []
-    return {"image": image, "caption": result.text,
-            "objects": [{"label": o.label, "score": round(o.score, 4)} for o in objects],
-            "tolerance": tolerance}
+    return SelfCheck(image=image, caption=result.text,
+                     objects=tuple((o.label, round(o.score, 4)) for o in objects),
+                     tolerance=tolerance, source=source)
 
 
 def verify(captioner, check: SelfCheck) -> None:

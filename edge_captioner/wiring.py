@@ -51,6 +51,13 @@ class DecoderWiring:
     attention_grid: tuple[int, int] | None = None
     normalised: bool = False  # `logits` holds log-probabilities (the graph ends in LOG_SOFTMAX)
 
+    def to_json(self) -> dict:
+        """The manifest's "decoder" section, keys in the order the converter writes them."""
+        return {"type": self.type, "token": self.token, "logits": self.logits,
+                "normalised": self.normalised, "initial": dict(self.initial),
+                "state": dict(self.state), "attention": self.attention,
+                "attention_grid": list(self.attention_grid) if self.attention_grid else None}
+
 
 def _names(value: object) -> bool:
     return (isinstance(value, dict) and bool(value)

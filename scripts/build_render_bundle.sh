@@ -67,10 +67,9 @@ done
 rm -rf edge_captioner/data/bundles/render-en
 cp -r "$work/default-en" edge_captioner/data/bundles/render-en
 python3 - <<'PY'
-import json, pathlib
-path = pathlib.Path("edge_captioner/data/bundles/render-en/manifest.json")
-manifest = json.loads(path.read_text())
-manifest["name"] = "render-en"
-path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+import dataclasses, pathlib
+from edge_captioner.bundle import read_manifest, write_manifest
+path = pathlib.Path("edge_captioner/data/bundles/render-en")
+write_manifest(path, dataclasses.replace(read_manifest(path), name="render-en"))
 PY
 echo "installed: edge_captioner/data/bundles/render-en (reports: $work/report-*/index.html)"

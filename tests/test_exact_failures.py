@@ -122,8 +122,8 @@ def test_the_shipped_bundles_pass_their_self_check():
     from edge_captioner.captioner import Captioner
 
     for name in ("default-en", "default-zh"):
-        check = load_bundle(name).manifest["self_check"]
-        assert check["objects"] and check["image"] in load_bundle(name).manifest["files"]
+        check = load_bundle(name).manifest.self_check
+        assert check.objects and check.image in load_bundle(name).manifest.files
         Captioner(name)  # raises BadInput if this machine does not reproduce it
 
 

@@ -33,9 +33,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge_captioner.bundle import BUNDLE_FILES, file_sha256, load_bundle
+from edge_captioner.bundle import file_sha256, load_bundle
 from edge_captioner.captioner import Captioner, CaptionResult
 from edge_captioner.errors import BadInput
+from edge_captioner.manifest import BUNDLE_FILES
 
 pytestmark = pytest.mark.slow
 

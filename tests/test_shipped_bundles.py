@@ -29,12 +29,12 @@ def clip_frame(index):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_bundle_is_valid_small_and_integer_only(name):
     bundle = load_bundle(name)  # hashes, manifest
-    assert bundle.manifest["name"] == name
+    assert bundle.manifest.name == name
     size = sum(p.stat().st_size for p in resolve_bundle_path(name).iterdir())
     assert size <= 3 * 1024 * 1024
     for graph in ("encoder", "decoder"):
         assert graph_report(bundle.file(f"{graph}.tflite"))["float_ops"] == []
-    assert bundle.manifest["quantization"]["encoder"] == "int8"
+    assert bundle.manifest.quantization["encoder"] == "int8"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -52,7 +52,7 @@ def test_shipped_bundle_describes_the_sample_clip(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_encoder_sees_a_frame_and_its_mirror_alike(name):
     bundle = load_bundle(name)
-    assert bundle.manifest["test_time_mirror"] is True  # convert --mirror
+    assert bundle.manifest.test_time_mirror is True  # convert --mirror
     # the mirrored CNN adds PAD only; the scene heads SOFTMAX and CONCATENATION
     ops = set(graph_report(bundle.file("encoder.tflite"))["ops"])
     assert "PAD" in ops and ops <= ENCODER_OPS | {"PAD", "SOFTMAX", "CONCATENATION"}

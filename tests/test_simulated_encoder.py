@@ -15,7 +15,8 @@ from conversion.simulated_encoder import (
     ErrorModel,
     simulate,
 )
-from edge_captioner.evidence import EvidenceSpec, evidence
+from edge_captioner.evidence import evidence
+from edge_captioner.manifest import EvidenceSpec
 from edge_captioner.perception import Findings, Found
 
 SPEC = EvidenceSpec(kinds=KINDS, slots=4, places=PLACES, kind_cues=ANIMAL_CUES,

@@ -24,16 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import file_sha256, load_bundle, write_manifest
+from edge_captioner.bundle import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.captioner import Captioner
 from edge_captioner.detections import CENTRE_OFFSET, iou
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.interpreters import pick_runtime
-from edge_captioner.perception import Perception, PerceptionSpec, parse_perception
+from edge_captioner.manifest import Manifest, parse_perception
+from edge_captioner.manifest.sections import parse_pretrained
+from edge_captioner.perception import Perception
 from edge_captioner.preprocess import model_input
-from edge_captioner.self_check import KEY as SELF_CHECK_KEY
 from edge_captioner.self_check import record
 
+from ..agreement import PERCEPTION_METRICS_KEY
 from . import photos, sources
 
 log = logging.getLogger(__name__)
@@ -325,31 +327,30 @@ def read_encoder(directory: Path) -> dict:
     return document
 
 
-def attach(encoder_dir: Path, bundle_dir: Path) -> dict:
+def attach(encoder_dir: Path, bundle_dir: Path) -> Manifest:
     """Copy the encoder's files into the bundle and add its sections to the manifest."""
     document = read_encoder(encoder_dir)
-    path = bundle_dir / "manifest.json"
-    # read plainly: a grounded bundle does not load until it has the encoder it reads
-    manifest = _read_json(path, "not a model bundle")
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise BadInput(f"{path}: not a bundle manifest (no 'files')")
+    encoder_json = encoder_dir / ENCODER_JSON
+    # the manifest alone: a grounded bundle does not load until it has the encoder it reads
+    manifest = read_manifest(bundle_dir)
     for name in document["files"]:
         target = bundle_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(encoder_dir / name, target)
-    manifest["perception"] = document["perception"]
-    manifest["pretrained"] = document["pretrained"]
-    manifest["files"] = dict(manifest["files"]) | document["files"]
-    manifest.setdefault("metrics", {})["perception_int8_vs_float32"] = {
-        name: {k: v for k, v in r.items() if k != "per_image"}
-        for name, r in document.get("agreement", {}).items()}
-    manifest.pop(SELF_CHECK_KEY, None)  # recorded anew for this encoder and decoder below
+    agreement = {name: {k: v for k, v in r.items() if k != "per_image"}
+                 for name, r in document.get("agreement", {}).items()}
+    manifest = replace(
+        manifest, perception=parse_perception(document, encoder_json),
+        pretrained=parse_pretrained(document["pretrained"], encoder_json),
+        files=manifest.files | document["files"],
+        metrics={**(manifest.metrics or {}), PERCEPTION_METRICS_KEY: agreement},
+        self_check=None)  # recorded anew for this encoder and decoder below
     write_manifest(bundle_dir, manifest)
     load_bundle(bundle_dir)  # what we wrote must load (the whole bundle, hashes and all)
     return add_self_check(bundle_dir)
 
 
-def add_self_check(bundle_dir: Path) -> dict:
+def add_self_check(bundle_dir: Path) -> Manifest:
     """Put the self-check image into the bundle and record what the bundle makes of it
     (edge_captioner/self_check.py): the device refuses to run where it gets something else."""
     import cv2
@@ -363,12 +364,12 @@ def add_self_check(bundle_dir: Path) -> dict:
     if not ok:
         raise RuntimeError("cannot encode the self-check image")
     (bundle_dir / SELF_CHECK_FILE).write_bytes(jpeg.tobytes())
-    manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
-    manifest["files"][SELF_CHECK_FILE] = file_sha256(bundle_dir / SELF_CHECK_FILE)
+    manifest = read_manifest(bundle_dir)
+    manifest = replace(manifest, files={
+        **manifest.files, SELF_CHECK_FILE: file_sha256(bundle_dir / SELF_CHECK_FILE)})
     write_manifest(bundle_dir, manifest)
-    entry = record(Captioner(str(bundle_dir)), SELF_CHECK_FILE)
-    entry["source"] = SELF_CHECK_SOURCE
-    manifest[SELF_CHECK_KEY] = entry
+    check = record(Captioner(str(bundle_dir)), SELF_CHECK_FILE, source=SELF_CHECK_SOURCE)
+    manifest = replace(manifest, self_check=check)
     write_manifest(bundle_dir, manifest)
     Captioner(str(bundle_dir))  # and it passes its own check
     return manifest
@@ -376,8 +377,7 @@ def add_self_check(bundle_dir: Path) -> dict:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     manifest = attach(Path(args.encoder), Path(args.bundle))
-    spec: PerceptionSpec = parse_perception(manifest, Path(args.bundle) / "manifest.json")
-    print(f"{args.bundle}: perception {', '.join(g.role for g in spec.graphs)} from "
-          f"{', '.join(sorted({p['package'] for p in manifest['pretrained']}))}")
+    print(f"{args.bundle}: perception {', '.join(g.role for g in manifest.perception.graphs)} "
+          f"from {', '.join(sorted({p.package for p in manifest.pretrained}))}")
     return EXIT_OK
 

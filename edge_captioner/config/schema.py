@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bundle import DEFAULT_BUNDLE_NAMES
+from ..manifest.choices import RUNTIME_CHOICES
 from .checks import (
     Validator,
     _boolean,
@@ -111,7 +112,7 @@ class ModelConfig:
     bundle: str = setting("default", _text(), f"a bundle shipped in the package "
                                               f"({', '.join(DEFAULT_BUNDLE_NAMES)}) or a bundle directory")
     runtime: str = setting("auto",
-                           _choice("auto", "ai_edge_litert", "tflite_runtime", "tensorflow"),
+                           _choice(*RUNTIME_CHOICES),
                            "the TFLite interpreter; auto: the first installed of the others, in this order")
     delegate: str = setting("none", _choice("none", "edgetpu"),
                             "edgetpu: the encoder on a Coral Edge TPU (the decoder stays on the CPU)")
