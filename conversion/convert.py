@@ -169,18 +169,16 @@ def write_bundle(out: Path, name: str, files: dict[str, bytes], vocab: Vocabular
     return manifest
 
 
-def measure_agreement(out: Path, encoder, decoder, images: np.ndarray,
+def measure_agreement(out: Path, network, encoder, decoder, images: np.ndarray,
                       decoder_samples: dict[str, np.ndarray]) -> agreement.Agreement:
     """The bundle in OUT (through the runtime) against the Keras models it was converted from,
     on a sample of the calibration data (agreement.py)."""
-    from .float_decode import step_for
-
     inputs = np.asarray(images[: agreement.MAX_ENCODER_INPUTS], np.float32)
     float_encoder = encoder.predict(inputs, batch_size=1, verbose=0)
     steps = {name: values[: agreement.MAX_DECODER_STEPS]
              for name, values in decoder_samples.items()}
     state = {name: values for name, values in steps.items() if name != "token"}
-    float_scores, _, _ = step_for(decoder)(steps["token"].argmax(axis=-1), state)
+    float_scores, _, _ = network.decoder_type.numpy_step(decoder)(steps["token"].argmax(axis=-1), state)
     return agreement.measure(out, inputs, float_encoder, steps, np.asarray(float_scores))
 
 
@@ -248,7 +246,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
     log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest.ops["encoder"],
              manifest.ops["decoder"])
-    measured = measure_agreement(out, encoder, decoder, images, decoder_samples)
+    measured = measure_agreement(out, captioner, encoder, decoder, images, decoder_samples)
     write_manifest(out, replace(manifest, metrics={**(manifest.metrics or {}),
                                                    agreement.METRICS_KEY: measured.to_json()}))
     log.info("int8 vs float32: %s", measured.to_json())

@@ -257,6 +257,10 @@ def _load_and_run_once(runtime: Runtime, path: Path) -> None:
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
     interpreter.invoke()
+    # A corrupt graph can run and still leave an output without data ("Tensor data is null"):
+    # read every output too, so that it is refused here and not at the first frame.
+    for detail in interpreter.get_output_details():
+        interpreter.get_tensor(detail["index"])
 
 
 def _wait_for_child(pid: int, timeout_s: float) -> int | None:

@@ -45,10 +45,10 @@ def test_the_committed_bundles_are_the_ones_the_script_writes():
 def test_a_committed_bundle_loads_with_its_hashes_verified_and_is_what_its_name_says(name):
     bundle = load_bundle(BUNDLES / name)  # BadInput if a file's sha256 is not the manifest's
     decoder_type, quantization = EXPECTED[name]
-    assert bundle.manifest["decoder_type"] == decoder_type == bundle.wiring.type
-    assert bundle.manifest["quantization"] == quantization
+    assert bundle.manifest.decoder_type == decoder_type == bundle.wiring.type
+    assert bundle.manifest.quantization == quantization
     assert bundle.image_size == (64, 64) and bundle.language == "en"
-    assert set(bundle.manifest["files"]) == {"encoder.tflite", "decoder.tflite", "vocab.txt"}
+    assert set(bundle.manifest.files) == {"encoder.tflite", "decoder.tflite", "vocab.txt"}
 
 
 def test_the_pairs_are_twins_of_one_model():

@@ -240,6 +240,12 @@ def test_corrupt_graphs_and_vocabulary_with_matching_hashes(fuzz_bundle, tiny_bu
         event(loads_and_captions_or_refuses(fuzz_bundle, (name,)))
 
 
+def flip_bit(data: bytes, offset: int) -> bytes:
+    changed = bytearray(data)
+    changed[offset] ^= 1
+    return bytes(changed)
+
+
 def with_vocabulary_line(line: str, counted: bool = False):
     """A change that appends a line to the vocabulary (and, if counted, to vocab_size)."""
     def change(manifest: dict, files: dict) -> None:
@@ -262,6 +268,10 @@ KNOWN_BAD_BUNDLES = {
     "a vocabulary count past the int-string limit": with_vocabulary_line("zebra\t" + "9" * 5000),
     "a vocabulary and vocab_size one token wider than the decoder": with_vocabulary_line(
         "zebra\t1", counted=True),
+    # one bit of the committed tiny decoder's flatbuffer (tests/data/bundles/tiny-int8): the graph
+    # loads and runs, and an output is left without data ("Tensor data is null" at the first frame)
+    "a decoder that runs and leaves an output without data": lambda m, f: f.update(
+        {"decoder.tflite": flip_bit(f["decoder.tflite"], 22936)}),
 }
 
 
