@@ -133,6 +133,10 @@ class MQTTFrameSource:
         return self._bad_frames
 
     @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
     def reopen_count(self) -> int:
         """Connections to the broker after the first one."""
         return max(self._connections - 1, 0)

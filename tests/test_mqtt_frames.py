@@ -50,7 +50,7 @@ def source(broker, name="porch", frames=None, protocol="3.1.1", client_id=None, 
                           reconnect_delay=(0.1, 0.5), **kwargs)
     src.states = states
     src.start()
-    assert wait_until(lambda: src.state == "starting" and src._connected), "not connected"
+    assert wait_until(lambda: src.connected), "not connected"
     time.sleep(0.2)  # the SUBACK
     return src
 
