@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from .camera import Frame
+from .camera.frames import Frame
 
 Ack = Callable[[Hashable], None]  # acknowledges the message a token stands for
 

@@ -31,7 +31,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .camera import Frame
+from .camera.frames import Frame
 
 DEFAULT_PREFIX = "frigate"
 EVENT_TYPES = ("new", "update", "end")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .camera import as_bgr
+from .camera.frames import as_bgr
 
 MAX_JPEG_BYTES = 4 * 1024 * 1024  # a 4K JPEG at high quality is ~2 MB; more is not a camera frame
 JPEG_START = b"\xff\xd8\xff"  # SOI and the first marker's 0xFF

@@ -26,7 +26,7 @@ from edge_captioner.frigate import (
     wants_caption,
 )
 from edge_captioner.jpeg_payload import Rejection, RejectLog, check_jpeg, decode_jpeg
-from edge_captioner.mqtt_frames import source_state, subscription_filter
+from edge_captioner.mqtt.frames import source_state, subscription_filter
 
 
 def jpeg(width: int = 64, height: int = 48, value: int = 128) -> bytes:

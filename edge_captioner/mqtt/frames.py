@@ -33,11 +33,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .camera import TICK_S, Frame, StateCallback, fit_within
-from .config import MQTTConfig
-from .frame_slot import FrameSlot
-from .jpeg_payload import MAX_JPEG_BYTES, RejectLog, decode_jpeg
-from .mqtt_publisher import make_client
+from ..camera import Frame, StateCallback
+from ..camera.frames import fit_within
+from ..camera.supervisor import TICK_S
+from ..config import MQTTConfig
+from ..frame_slot import FrameSlot
+from ..jpeg_payload import MAX_JPEG_BYTES, RejectLog, decode_jpeg
+from .client import make_client
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
-from .frigate import (
+from ..frigate import (
     DEFAULT_PREFIX,
     PAIR_WINDOW_S,
     FrigateFrame,
@@ -35,8 +35,8 @@ from .frigate import (
     snapshot_key,
     snapshot_topic,
 )
-from .jpeg_payload import Rejection
-from .mqtt_frames import FrameTopic, MQTTFrameSource, subscription_filter
+from ..jpeg_payload import Rejection
+from .frames import FrameTopic, MQTTFrameSource, subscription_filter
 
 log = logging.getLogger(__name__)
 
