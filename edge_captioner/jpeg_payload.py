@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from .camera.frames import as_bgr
+from .config.pushed_sources import MAX_JPEG_BYTES
 
-MAX_JPEG_BYTES = 4 * 1024 * 1024  # a 4K JPEG at high quality is ~2 MB; more is not a camera frame
 JPEG_START = b"\xff\xd8\xff"  # SOI and the first marker's 0xFF
 JPEG_END = b"\xff\xd9"  # EOI
 # Some encoders pad the file after EOI with zeros (to a word or DMA-buffer boundary).
