@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 SHARE_PREFIX = "$share/"
 RECONNECT_DELAY_S = (1.0, 30.0)
+FRAME_ID_PROPERTY = "frame"  # an MQTT 5 user property: the sender's own id of the frame
+FRAME_ID_MAX_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,16 @@ class FrameTopic:
 def subscription_filter(topic: str, share_group: str | None) -> str:
     """The filter to subscribe to: the topic, or the shared subscription on it."""
     return f"{SHARE_PREFIX}{share_group}/{topic}" if share_group else topic
+
+
+def frame_id(message: mqtt.MQTTMessage) -> str | None:
+    """The frame's id as the sender gave it (a firmware counter, a benchmark's frame number):
+    the MQTT 5 user property `frame`; None without one."""
+    properties = getattr(message, "properties", None)
+    for key, value in getattr(properties, "UserProperty", None) or ():
+        if key == FRAME_ID_PROPERTY and value:
+            return str(value)[:FRAME_ID_MAX_CHARS]
+    return None
 
 
 def source_state(connected: bool, since_frame: float | None, since_connect: float | None,
@@ -184,7 +196,7 @@ class MQTTFrameSource:
             log.debug("camera %s: retained frame on %s ignored (stale)", self.name, message.topic)
             self.drop(token)
             return
-        self.deliver_jpeg(bytes(message.payload), message.topic, token)
+        self.deliver_jpeg(bytes(message.payload), message.topic, token, frame_id=frame_id(message))
 
     def liveness(self, since_frame: float | None, since_connect: float | None) -> tuple[str, str]:
         return source_state(self._connected, since_frame, since_connect, self.frames.stall_timeout_s)

@@ -35,7 +35,7 @@ from ..frigate import (
     snapshot_key,
     snapshot_topic,
 )
-from ..jpeg_payload import Rejection
+from ..jpeg_payload import MAX_JPEG_BYTES, Rejection
 from .frames import FrameTopic, MQTTFrameSource, subscription_filter
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,14 @@ class FrigateCamera:
     prefix: str = DEFAULT_PREFIX  # Frigate's mqtt.topic_prefix
     share_group: str | None = None
     pair_window_s: float = PAIR_WINDOW_S
+    max_bytes: int = MAX_JPEG_BYTES  # a larger snapshot is dropped
+    resolution: tuple[int, int] | None = None  # shrink larger snapshots to fit (width, height)
 
 
 class FrigateSource(MQTTFrameSource):
     def __init__(self, name: str, frigate: FrigateCamera, *args, **kwargs):
-        super().__init__(name, FrameTopic(events_topic(frigate.prefix), frigate.share_group),
+        super().__init__(name, FrameTopic(events_topic(frigate.prefix), frigate.share_group,
+                                          max_bytes=frigate.max_bytes, resolution=frigate.resolution),
                          *args, **kwargs)
         self.frigate = frigate
         self.pairer = SnapshotPairer(frigate.pair_window_s)
