@@ -26,6 +26,14 @@ REQUEST_TIMEOUT_S = 5.0
 QUEUE_LIMIT = 32
 
 
+def _why(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        hint = (": the API on port 8971 needs a token, port 5000 (internal) does not"
+                if exc.code in (401, 403) else "")
+        return f"HTTP {exc.code} {exc.reason}{hint}"
+    return str(getattr(exc, "reason", None) or exc)
+
+
 class FrigateDescriptions:
     def __init__(self, sink: CaptionSink, api_url: str, timeout_s: float = REQUEST_TIMEOUT_S,
                  queue_limit: int = QUEUE_LIMIT):
@@ -82,8 +90,7 @@ class FrigateDescriptions:
                 if not self._failing:
                     self._failing = True
                     log.warning("Frigate: cannot set the event description at %s: %s (captions "
-                                "still go to MQTT; said once until it works again)", url,
-                                getattr(exc, "reason", None) or exc)
+                                "still go to MQTT; said once until it works again)", url, _why(exc))
                 continue
             self.sent += 1
             if self._failing:

@@ -10,7 +10,8 @@ the newest caption published there in a `CaptionFence`:
 * the published `seq` is one above the larger of the member's own last and the highest seen, so a
   consumer sees `seq` grow per camera across members (two members may publish the same seq within
   one round trip of the broker; `timestamp` orders those);
-* "publish when the text changes" compares with the newest caption seen, whoever published it.
+* "publish when the text changes", and the heartbeat, go by the newest caption seen, whoever
+  published it.
 
 A frame's `timestamp` is the member's clock when the frame arrived: the boards' clocks must agree
 (NTP), as they must for the timestamps anyway.
@@ -18,6 +19,7 @@ A frame's `timestamp` is the member's clock when the frame arrived: the boards' 
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +73,13 @@ class CaptionFence:
     def next_seq(self, own_last: int) -> int:
         with self._lock:
             return max(own_last, self._top_seq) + 1
+
+    def since_newest(self, timestamp: datetime) -> float:
+        """Seconds from the newest caption's frame to the frame taken at `timestamp` (inf: none)."""
+        with self._lock:
+            if self._newest is None:
+                return math.inf
+            return (timestamp - self._newest.timestamp).total_seconds()
 
     @property
     def last_caption(self) -> str | None:

@@ -55,7 +55,7 @@ def parse_pushed(source: object) -> TopicFrames | FrigateFrames | None:
 
 def _topic_filter(topic: str) -> str:
     if not topic or "\0" in topic:
-        raise ValueError(f"{MQTT_PREFIX}{topic!r}: expected mqtt:<topic>, e.g. mqtt:esp32cam/porch/jpeg")
+        raise ValueError(f"{MQTT_PREFIX + topic!r}: expected mqtt:<topic>, e.g. mqtt:esp32cam/porch/jpeg")
     if topic.startswith("//"):
         raise ValueError(f"{MQTT_PREFIX}{topic}: write mqtt:<topic>, not mqtt://...: the broker is "
                          "mqtt.host")
