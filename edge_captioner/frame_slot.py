@@ -45,17 +45,20 @@ class FrameSlot:
         self._stopped = False
         self.superseded = 0  # frames acknowledged unseen because a newer one came first
 
-    def put(self, frame: Frame, token: Hashable | None) -> None:
-        """A new frame (seq larger than every earlier one); the one it replaces is acknowledged."""
+    def put(self, frame: Frame, token: Hashable | None) -> Frame | None:
+        """A new frame (seq larger than every earlier one); the one it replaces is acknowledged
+        and returned."""
         with self._cond:
             if self._stopped:
-                return  # not acknowledged: the broker gives it again to the next session
+                return None  # not acknowledged: the broker gives it again to the next session
             replaced, self._pending = self._pending, _Held(frame, token)
             if replaced is not None:
                 self.superseded += 1
             self._cond.notify_all()
-        if replaced is not None:
-            self._acknowledge([replaced])
+        if replaced is None:
+            return None
+        self._acknowledge([replaced])
+        return replaced.frame
 
     def latest(self, newer_than: int = 0, timeout: float | None = None) -> Frame | None:
         """The newest frame once its seq is > `newer_than` (None after `timeout`, or when stopped).

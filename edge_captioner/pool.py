@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,13 +56,17 @@ class CaptionFence:
     """The newest caption published for one camera, by any member (see the module doc).
     `observe` comes from the MQTT thread, the rest from the camera's worker."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._seen_at = -math.inf
         self._lock = threading.Lock()
         self._newest: SeenCaption | None = None
         self._top_seq = 0
 
     def observe(self, seen: SeenCaption) -> None:
+        now = self.clock()
         with self._lock:
+            self._seen_at = now
             self._top_seq = max(self._top_seq, seen.seq)
             if self._newest is None or seen.timestamp >= self._newest.timestamp:
                 self._newest = seen
@@ -74,12 +80,11 @@ class CaptionFence:
         with self._lock:
             return max(own_last, self._top_seq) + 1
 
-    def since_newest(self, timestamp: datetime) -> float:
-        """Seconds from the newest caption's frame to the frame taken at `timestamp` (inf: none)."""
+    @property
+    def seen_at(self) -> float:
+        """When (this member's clock) a caption of the camera was last seen; -inf: never."""
         with self._lock:
-            if self._newest is None:
-                return math.inf
-            return (timestamp - self._newest.timestamp).total_seconds()
+            return self._seen_at
 
     @property
     def last_caption(self) -> str | None:

@@ -335,7 +335,7 @@ class CameraWorker:
             # text is the last one's (another person at the door is another event)
             self.gate.force()
         decision = self.gate.check(frame.image, now)
-        outcome = self._rule(decision.reason, None, 0.0, now, frame)
+        outcome = self._rule(decision.reason, None, 0.0, now)
         if outcome is Outcome.REPEAT_LAST and self.fence is not None:
             # in a pool the camera's last caption may be another member's, of a newer frame than
             # ours: caption this frame rather than repeat an older text
@@ -356,7 +356,7 @@ class CameraWorker:
             log.info("%s: caption of frame %s not published: another member published a newer "
                      "frame's caption first", self.name, frame.frame_id or frame.seq)
             return
-        outcome = self._rule(decision.reason, result.text, result.confidence, now, frame)
+        outcome = self._rule(decision.reason, result.text, result.confidence, now)
         if outcome is Outcome.WITHHELD:
             self._withhold(self._event(frame, result, self._last_seq()))
         elif outcome in PUBLISHED:
@@ -364,11 +364,10 @@ class CameraWorker:
         else:
             self.stats.skipped_unchanged += 1
 
-    def _rule(self, reason: str, caption: str | None, confidence: float, now: float,
-              frame: Frame) -> Outcome:
+    def _rule(self, reason: str, caption: str | None, confidence: float, now: float) -> Outcome:
         since_publish_s = now - self._published_at
-        if self.fence is not None:  # any member's caption counts
-            since_publish_s = min(since_publish_s, self.fence.since_newest(frame.wall))
+        if self.fence is not None:  # any member's caption counts (as this member saw it come)
+            since_publish_s = now - max(self._published_at, self.fence.seen_at)
         return publish_rule(reason, self._last_caption(), caption, confidence,
                             self.config.min_confidence, since_publish_s, self.config.heartbeat_s)
 

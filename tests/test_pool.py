@@ -71,7 +71,7 @@ TABLE = {"door": [("a person at the door", 0.9)], "street": [("an empty street",
 
 def pool_worker(**config):
     worker, camera, engine, sink = make_worker(TABLE, **config)
-    worker.fence, worker.member_id = CaptionFence(), "w1"
+    worker.fence, worker.member_id = CaptionFence(clock=worker.clock), "w1"
     return worker, camera, engine, sink
 
 

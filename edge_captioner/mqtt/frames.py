@@ -221,7 +221,10 @@ class MQTTFrameSource:
             frame = frame_type(image, next(self._seq), now, datetime.now(UTC), **extra)
             self._frames_read += 1
             self._last_frame_at = now
-        self.slot.put(frame, token)
+        replaced = self.slot.put(frame, token)
+        if replaced is not None:  # latest frame wins: not a loss (benchmarks/worker_pool.py counts it)
+            log.debug("camera %s: frame %s superseded before it was captioned", self.name,
+                      replaced.frame_id or replaced.seq)
 
     def drop(self, token: Hashable | None) -> None:
         self._ack(token)
