@@ -212,8 +212,10 @@ class Frames:
 
 
 def start_workers(workdir: Path, port: int, n: int, expiry: int, verbose: bool) -> list[Worker]:
+    """n workers with member ids (and so sessions) of this run's own: a session an earlier run
+    left behind must not be a member of the group."""
     workdir.mkdir(parents=True, exist_ok=True)
-    workers = [Worker(workdir, port, f"w{i + 1}", expiry, verbose) for i in range(n)]
+    workers = [Worker(workdir, port, f"{workdir.name}-w{i + 1}", expiry, verbose) for i in range(n)]
     for worker in workers:
         worker.start()
     for worker in workers:

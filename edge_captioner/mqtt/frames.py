@@ -170,12 +170,20 @@ class MQTTFrameSource:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Acknowledge the frame the worker finished, then leave the broker."""
+        """Acknowledge the frame the worker finished, then leave the broker, ending a kept session:
+        a member stopped on purpose must not keep being dealt frames (Mosquitto deals a group's
+        messages to a kept session's member while it is away) until its session expires. Only a
+        crash leaves a session waiting for the member's return."""
         self._stopping.set()
         left = self.slot.stop()
         if left:
-            log.debug("camera %s: %d frame left unacknowledged for the next session", self.name, left)
-        self.client.disconnect()
+            log.debug("camera %s: %d frame not started at the stop", self.name, left)
+        if self.mqtt_config.protocol == "5" and self.session_expiry_s > 0:
+            properties = Properties(PacketTypes.DISCONNECT)
+            properties.SessionExpiryInterval = 0
+            self.client.disconnect(properties=properties)
+        else:
+            self.client.disconnect()
         self.client.loop_stop()
         if self._thread.is_alive():
             self._thread.join(timeout)
