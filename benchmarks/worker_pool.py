@@ -5,7 +5,7 @@ with 1, 2 and 4 workers, and what a worker killed mid-run loses or duplicates.
     python benchmarks/worker_pool.py [--workers 1 2 4] [--rate 50] [--seconds 30]
                                      [--kill-rate 8] [--kill-frames 300] [--json FILE]
 
-One private Mosquitto (tests/mosquitto.py, no persistence). Each worker is a real
+A private Mosquitto per run (tests/mosquitto.py, no persistence). Each worker is a real
 `edge-captioner run` process with the default bundle and the same configuration but for
 `workers.member_id` and its spool directory: one camera `source: mqtt:bench/cam/jpeg`, with
 `scene_change_threshold: 0` and `interval_s` = `heartbeat_s` = 0.001, so that every frame a worker
@@ -19,8 +19,9 @@ its number as the MQTT 5 user property `frame`, which the caption payload carrie
 * Kill: 2 workers, frames at --kill-rate (below their capacity) for --kill-frames frames; worker w1
   is SIGKILLed at a third of the run and, as systemd would, restarted 3 s later (same member id:
   its session resumes), or never; and the same with `session_expiry_s: 0`. Counted per frame id:
-  captioned, duplicated (captioned more than once), superseded or fenced (the workers' logs say
-  which: the daemons run with -vv for these runs) and lost (none of these).
+  captioned, duplicated (captioned more than once), superseded, fenced or unchanged (captioned,
+  but the text equals a caption another member had published within heartbeat_s; the workers'
+  logs say which: the daemons run with -vv for these runs) and lost (none of these).
 
 This machine's core count is printed with the figures: on 2 cores, 4 workers show saturation, not
 scaling.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import re
@@ -62,6 +64,7 @@ GROUP = "bench"
 STARTUP_S = 90.0
 SUPERSEDED = re.compile(r"frame (\S+) superseded before it was captioned")
 FENCED = re.compile(r"caption of frame (\S+) not published")
+UNCHANGED = re.compile(r"caption of frame (\S+) unchanged, not published")
 
 
 def config_for(workdir: Path, port: int, member: str, expiry: int) -> Path:
@@ -281,7 +284,8 @@ def kill_run(workdir: Path, port: int, rate: float, count: int, expiry: int,
     counts = collections.Counter(p.get("frame_id") for p in payloads)
     superseded = {i for w in workers for i in w.ids(SUPERSEDED)}
     fenced = {i for w in workers for i in w.ids(FENCED)}
-    lost = [i for i in ids if i not in counts and i not in superseded and i not in fenced]
+    unchanged = {i for w in workers for i in w.ids(UNCHANGED)}
+    lost = [i for i in ids if i not in counts and i not in superseded | fenced | unchanged]
     stamps = [p["timestamp"] for p in payloads]
     seqs = [p["seq"] for p in payloads]
     return {
@@ -290,11 +294,23 @@ def kill_run(workdir: Path, port: int, rate: float, count: int, expiry: int,
         "captioned": len(counts), "captions": len(payloads),
         "duplicates": sum(1 for c in counts.values() if c > 1),
         "superseded": len(superseded - set(counts)), "fenced": len(fenced - set(counts)),
+        "unchanged": len(unchanged - set(counts)),
         "lost": len(lost), "lost_ids": f"{lost[0]}..{lost[-1]}" if lost else "",
         "out_of_order": sum(1 for a, b in zip(stamps, stamps[1:], strict=False) if b < a),
         "seq_decreases": sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b < a),
         "per_worker": dict(collections.Counter(p.get("worker") for p in payloads)),
     }
+
+
+@contextlib.contextmanager
+def broker(workdir: Path):
+    """A Mosquitto of the run's own: a killed member's kept session stays in its share group until
+    it expires, and would take its share of a later run's frames."""
+    mosquitto = MosquittoBroker(workdir, extra="max_queued_messages 10000").start()
+    try:
+        yield mosquitto.port
+    finally:
+        mosquitto.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,22 +331,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{os.cpu_count()} CPUs, {version}", flush=True)
     with tempfile.TemporaryDirectory(prefix="worker-pool-") as tmp:
         workdir = Path(args.workdir or tmp)
-        broker = MosquittoBroker(workdir / "broker", extra="max_queued_messages 10000").start()
-        try:
-            for n in args.workers:
-                row = throughput(workdir, broker.port, n, args.rate, args.seconds)
-                results["throughput"].append(row)
-                print(json.dumps(row), flush=True)
-            if not args.skip_kill:
-                for name, expiry, restart in (("kept-restart", 3600, 3.0),
-                                              ("kept-no-restart", 3600, None),
-                                              ("clean-restart", 0, 3.0)):
-                    row = kill_run(workdir / name, broker.port, args.kill_rate, args.kill_frames,
-                                   expiry, restart)
-                    results["kill"].append(row)
-                    print(json.dumps(row), flush=True)
-        finally:
-            broker.stop()
+        for n in args.workers:
+            with broker(workdir / f"broker-tp{n}") as port:
+                row = throughput(workdir, port, n, args.rate, args.seconds)
+            results["throughput"].append(row)
+            print(json.dumps(row), flush=True)
+        kills = () if args.skip_kill else (("kept-restart", 3600, 3.0), ("kept-no-restart", 3600, None),
+                                           ("clean-restart", 0, 3.0))
+        for name, expiry, restart in kills:
+            with broker(workdir / f"broker-{name}") as port:
+                row = kill_run(workdir / name, port, args.kill_rate, args.kill_frames, expiry, restart)
+            results["kill"].append(row)
+            print(json.dumps(row), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -363,13 +363,15 @@ class CameraWorker:
             self._publish(frame, self._event(frame, result, self._next_seq()))
         else:
             self.stats.skipped_unchanged += 1
+            log.debug("%s: caption of frame %s unchanged, not published", self.name,
+                      frame.frame_id or frame.seq)
 
     def _rule(self, reason: str, caption: str | None, confidence: float, now: float) -> Outcome:
-        since_publish_s = now - self._published_at
+        published_at = self._published_at
         if self.fence is not None:  # any member's caption counts (as this member saw it come)
-            since_publish_s = now - max(self._published_at, self.fence.seen_at)
+            published_at = max(published_at, self.fence.seen_at)
         return publish_rule(reason, self._last_caption(), caption, confidence,
-                            self.config.min_confidence, since_publish_s, self.config.heartbeat_s)
+                            self.config.min_confidence, now - published_at, self.config.heartbeat_s)
 
     def _last_caption(self) -> str | None:
         """The camera's caption now: in a pool, the newest any member published."""
