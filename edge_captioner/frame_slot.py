@@ -2,7 +2,7 @@
 
 Frames that arrive over MQTT with QoS 1 are acknowledged (PUBACK) by us, not by paho, so that a
 worker killed mid-caption leaves its frame unacknowledged and the broker delivers it again (to this
-worker's session when it comes back: see INTEGRATION.md for what Mosquitto does with the others).
+worker's session when it comes back: docs/topology.md says what Mosquitto does with the others).
 "Latest frame wins" decides the moment of each acknowledgement:
 
 * a frame replaced by a newer one before the worker took it: acknowledged at once. It is stale;

@@ -13,7 +13,7 @@ the gate, the camera's state topic, captions and Home Assistant entities work as
   frame goes to one of the daemons in the group. A session that outlives a crash (MQTT 5,
   `session_expiry_s` > 0, a client id of its own per daemon) is what keeps a killed worker's
   unacknowledged frames: Mosquitto gives them back to that worker when it reconnects, not to the
-  other members (INTEGRATION.md has the measurements).
+  other members (docs/topology.md, with the measurements).
 * Lost: not connected to the broker (nothing can arrive), or connected with no frame for
   `stall_timeout_s`: a camera that stopped publishing and a dead one look the same from here, so
   time is the only signal; a camera that publishes rarely needs a stall_timeout_s above its period.
