@@ -12,8 +12,9 @@ worker's session when it comes back: docs/topology.md says what Mosquitto does w
   caption), or says so (`done(seq)`). So a caption is queued for publishing BEFORE its frame is
   acknowledged: at least once, never at most once.
 * at stop: the frame in the worker's hands is acknowledged (the daemon stops workers, which finish
-  their caption, before it stops sources); a frame nobody took is NOT: the broker keeps it for the
-  session and gives it back after a restart.
+  their caption, before it stops sources); a frame nobody took is NOT (a source stopped on purpose
+  then ends its session, mqtt/frames.py, so the broker drops it; after a crash, the frames in hand
+  and untaken are given back to the resumed session).
 
 At most two messages per source are ever unacknowledged (one pending, one in hand). One consumer
 per slot: the frame goes to whoever takes it first.
