@@ -1,7 +1,8 @@
 """`edge-captioner run`: cameras -> scene-change gate -> captioner -> MQTT, until SIGTERM/SIGINT.
 
-Data flows one way. Each camera has a `Camera` (camera/: a grab thread keeping the latest frame)
-and a `CameraWorker` thread (worker.py: latest frame -> `SceneChangeGate` -> the shared `Captioner`
+Data flows one way. Each camera has a frame source (frame_sources.py: a `Camera` grabbing from a
+device, file or URL, or a source fed over MQTT, JPEG frames or Frigate's snapshots) and a
+`CameraWorker` thread (worker.py: latest frame -> `SceneChangeGate` -> the shared `Captioner`
 behind a lock, one interpreter pair, so one caption at a time -> `Publisher`, mqtt/session.py).
 Commands from MQTT come back through `on_command`, on the MQTT session's dispatcher thread, and
 are routed by `COMMAND_HANDLERS`.
@@ -17,13 +18,15 @@ import time
 from collections.abc import Callable
 
 from . import __version__
-from .camera import Camera
 from .captioner import Captioner
 from .cli_support import set_log_level
 from .config import Config, load_config
+from .frame_sources import open_source
+from .frigate_api import FrigateDescriptions
 from .mqtt import Command, Publisher
 from .notify import Watchdog, ready, status, stopping
-from .worker import CameraWorker, CaptionService
+from .pool import CaptionFence, seen_caption
+from .worker import CameraWorker, CaptionService, CaptionSink
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +58,23 @@ class Daemon:
         self.config = config
         self.captioner = Captioner.from_config(config.model)
         self.service = CaptionService(self.captioner)
+        pool = config.workers
+        # in a pool, each camera's captions as all members publish them (pool.py)
+        self.fences = {c.name: CaptionFence() for c in config.cameras} if pool is not None else {}
         self.publisher = Publisher(
             config.mqtt, config.device_id, [(c.name, c.snapshot) for c in config.cameras],
             model_name=self.captioner.bundle.name, on_command=self._on_command,
-            sw_version=__version__)
+            sw_version=__version__, on_caption=self._on_caption if pool is not None else None)
+        sink: CaptionSink = self.publisher
+        self.descriptions: FrigateDescriptions | None = None
+        if config.frigate.api_url is not None:
+            sink = self.descriptions = FrigateDescriptions(self.publisher, config.frigate.api_url)
         self.workers: dict[str, CameraWorker] = {}
         for cam in config.cameras:
-            camera = Camera(cam, on_state=self._on_camera_state)
-            self.workers[cam.name] = CameraWorker(cam, camera, self.service, self.publisher)
+            source = open_source(cam, config, on_state=self._on_camera_state)
+            self.workers[cam.name] = CameraWorker(
+                cam, source, self.service, sink, fence=self.fences.get(cam.name),
+                member_id=pool.member_id if pool is not None else None)
         self.stop_event = threading.Event()
         self.watchdog = Watchdog(self.healthy)
 
@@ -72,6 +84,11 @@ class Daemon:
             return  # a paused camera stays "paused" on MQTT
         if state in ("streaming", "lost"):
             self.publisher.publish_state(name, state)
+
+    def _on_caption(self, camera: str, payload: dict) -> None:
+        seen = seen_caption(payload)
+        if seen is not None and camera in self.fences:
+            self.fences[camera].observe(seen)
 
     def _on_command(self, command: Command) -> None:
         worker = self.workers.get(command.camera)
@@ -96,7 +113,9 @@ class Daemon:
     def status_line(self) -> str:
         stats = self.publisher.stats
         captions = sum(w.stats.captions for w in self.workers.values())
-        return (f"{len(self.workers)} camera(s), {captions} captions, "
+        superseded = sum(w.stats.superseded for w in self.workers.values())
+        pool = f"{superseded} superseded by other members, " if self.fences else ""
+        return (f"{len(self.workers)} camera(s), {captions} captions, {pool}"
                 f"broker {'connected' if stats.get('connected') else 'not connected'}, "
                 f"{stats.get('queued', 0)} queued, {stats.get('dropped', 0)} dropped")
 
@@ -119,7 +138,9 @@ class Daemon:
         for worker in self.workers.values():
             worker.stop()
         for worker in self.workers.values():
-            worker.camera.stop()
+            worker.camera.stop()  # acknowledges the frames the workers finished
+        if self.descriptions is not None:
+            self.descriptions.stop()
         self.watchdog.stop()
         self.publisher.stop()
         self._wait_for_readers()

@@ -33,7 +33,9 @@ import cv2
 import numpy as np
 
 from .config import CameraConfig
+from .frigate import caption_fields
 from .gate import SceneChangeGate
+from .pool import CaptionFence, SeenCaption
 
 if TYPE_CHECKING:
     from .camera import Frame
@@ -133,6 +135,9 @@ class CaptionEvent:
     findings: Findings | None = None  # what the bundle's detector and classifier found
     truncated: bool = False  # cut at the length limit: it may end mid-phrase
     withheld: str | None = None  # why it is not the camera's caption
+    frame_id: str | None = None  # the frame's id as its sender gave it (MQTT sources)
+    frigate: dict | None = None  # the Frigate event whose snapshot this is (frigate.caption_fields)
+    worker: str | None = None  # the pool member that captioned it (`workers.member_id`)
 
     def payload(self) -> dict:
         """The MQTT JSON payload (SPEC.md): this key order and rounding are the wire format."""
@@ -153,6 +158,12 @@ class CaptionEvent:
             payload["truncated"] = True
         if self.withheld is not None:
             payload["withheld"] = self.withheld
+        if self.frame_id is not None:
+            payload["frame_id"] = self.frame_id
+        if self.frigate is not None:
+            payload["frigate"] = self.frigate
+        if self.worker is not None:
+            payload["worker"] = self.worker
         return payload
 
 
@@ -212,6 +223,7 @@ class WorkerStats:
     published: int = 0
     skipped_unchanged: int = 0
     withheld: int = 0  # under the camera's min_confidence
+    superseded: int = 0  # a pool member published a newer frame's caption first (pool.py)
 
 
 @dataclass
@@ -222,6 +234,9 @@ class CameraWorker:
     sink: CaptionSink
     stats: WorkerStats = field(default_factory=WorkerStats)
     clock: Callable[[], float] = time.monotonic
+    # in a pool (pool.py): the camera's captions as all members publish them, and our member id
+    fence: CaptionFence | None = None
+    member_id: str | None = None
 
     def __post_init__(self) -> None:
         self.name = self.config.name
@@ -315,8 +330,16 @@ class CameraWorker:
 
     def _handle(self, frame: Frame) -> None:
         now = self.clock()
+        if getattr(frame, "event", None) is not None:
+            # a Frigate event's snapshot: each event that asks for a caption gets one, even if its
+            # text is the last one's (another person at the door is another event)
+            self.gate.force()
         decision = self.gate.check(frame.image, now)
         outcome = self._rule(decision.reason, None, 0.0, now)
+        if outcome is Outcome.REPEAT_LAST and self.fence is not None:
+            # in a pool the camera's last caption may be another member's, of a newer frame than
+            # ours: caption this frame rather than repeat an older text
+            outcome = Outcome.RUN_MODEL
         if outcome is Outcome.REPEAT_LAST:
             # the scene has not changed: say the same again, without running the model
             self._repeat_last(frame)
@@ -328,27 +351,52 @@ class CameraWorker:
         result = self.engine.caption(frame.image, self.config.place)
         self.stats.captions += 1
         self.gate.accept(frame.image, now)
+        if self.fence is not None and not self.fence.admits(frame.wall):
+            self.stats.superseded += 1
+            log.info("%s: caption of frame %s not published: another member published a newer "
+                     "frame's caption first", self.name, frame.frame_id or frame.seq)
+            return
         outcome = self._rule(decision.reason, result.text, result.confidence, now)
         if outcome is Outcome.WITHHELD:
             self._withhold(self._event(frame, result, self._last_seq()))
         elif outcome in PUBLISHED:
-            self._publish(frame, self._event(frame, result, self._last_seq() + 1))
+            self._publish(frame, self._event(frame, result, self._next_seq()))
         else:
             self.stats.skipped_unchanged += 1
+            log.debug("%s: caption of frame %s unchanged, not published", self.name,
+                      frame.frame_id or frame.seq)
 
     def _rule(self, reason: str, caption: str | None, confidence: float, now: float) -> Outcome:
-        return publish_rule(reason, self._last.caption if self._last is not None else None,
-                            caption, confidence, self.config.min_confidence,
-                            now - self._published_at, self.config.heartbeat_s)
+        published_at = self._published_at
+        if self.fence is not None:  # any member's caption counts (as this member saw it come)
+            published_at = max(published_at, self.fence.seen_at)
+        return publish_rule(reason, self._last_caption(), caption, confidence,
+                            self.config.min_confidence, now - published_at, self.config.heartbeat_s)
+
+    def _last_caption(self) -> str | None:
+        """The camera's caption now: in a pool, the newest any member published."""
+        if self.fence is not None and self.fence.last_caption is not None:
+            return self.fence.last_caption
+        return self._last.caption if self._last is not None else None
 
     def _last_seq(self) -> int:
         return self._last.seq if self._last is not None else 0
+
+    def _next_seq(self) -> int:
+        return self.fence.next_seq(self._last_seq()) if self.fence is not None else self._last_seq() + 1
+
+    def _frame_fields(self, frame: Frame) -> dict:
+        """What the payload says about the frame itself, and who captioned it."""
+        event = getattr(frame, "event", None)
+        return {"frame_id": frame.frame_id, "worker": self.member_id,
+                "frigate": caption_fields(event)["frigate"] if event is not None else None}
 
     def _event(self, frame: Frame, result: EngineCaption, seq: int) -> CaptionEvent:
         return CaptionEvent(camera=self.name, caption=result.text, confidence=result.confidence,
                             language=self.engine.language, timestamp=frame.wall,
                             model=self.engine.model_name, latency_ms=result.latency_ms, seq=seq,
-                            findings=result.findings, truncated=result.truncated)
+                            findings=result.findings, truncated=result.truncated,
+                            **self._frame_fields(frame))
 
     def _publish(self, frame: Frame, event: CaptionEvent) -> None:
         snapshot = None
@@ -358,11 +406,17 @@ class CameraWorker:
             snapshot = jpeg.tobytes() if ok else None
         payload = event.payload()
         self.sink.publish_caption(self.name, payload, snapshot)
+        self._saw_own(event)
         self._last = event
         self._published_at = self.clock()
         self.stats.published += 1
         log.info("%s: %s (%.2f, %.0f ms)", self.name, payload["caption"], payload["confidence"],
                  payload["latency_ms"])
+
+    def _saw_own(self, event: CaptionEvent) -> None:
+        # at once, not when the broker echoes it: the next caption must already count it
+        if self.fence is not None:
+            self.fence.observe(SeenCaption(event.seq, event.timestamp, event.caption))
 
     def _withhold(self, event: CaptionEvent) -> None:
         """A caption under the camera's min_confidence: not the camera's caption (the state and
@@ -376,9 +430,11 @@ class CameraWorker:
 
     def _repeat_last(self, frame: Frame) -> None:
         assert self._last is not None
-        event = dataclasses.replace(self._last, seq=self._last_seq() + 1, timestamp=frame.wall)
+        event = dataclasses.replace(self._last, seq=self._next_seq(), timestamp=frame.wall,
+                                    **self._frame_fields(frame))
         self._published_at = self.clock()
         self.sink.publish_caption(self.name, event.payload(), None)
+        self._saw_own(event)
         self._last = event
         self.stats.published += 1
         log.debug("%s: heartbeat: %s", self.name, event.caption)

@@ -155,7 +155,7 @@ def test_printed_configuration_loads_back_as_the_same(tmp_path):
 # -- what does not load ----------------------------------------------------------------------------------
 BAD = [
     # (changes to BASE or raw YAML text, what the one-line error must contain)
-    ({"mqqt": {}}, "mqqt: unknown key (known: device_id, mqtt, model, cameras, logging)"),
+    ({"mqqt": {}}, "mqqt: unknown key (known: device_id, mqtt, model, cameras, logging, workers, frigate)"),
     ({"mqtt.discovery.prefx": "ha"}, "mqtt.discovery.prefx: unknown key (known: enabled, prefix)"),
     ({"mqtt.tls": {"verify": True}}, "mqtt.tls.verify: unknown key"),
     ({"cameras.0.fps": 5}, "cameras[0].fps: unknown key"),
@@ -296,7 +296,7 @@ def test_reference_shows_each_key_with_its_check_and_default():
     assert "| `name` | a name of lower-case letters" in text and "| required |" in text
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## Top level", "## `mqtt`", "## `mqtt.tls`", "## `mqtt.discovery`", "## `model`", "## `cameras[]`",
-        "## `logging`"]
+        "## `logging`", "## `workers`", "## `frigate`"]
     assert "source_path" not in text  # a field of Config, not a key of the file
 
 

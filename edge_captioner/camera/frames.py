@@ -22,6 +22,7 @@ class Frame:
     seq: int  # 1, 2, 3... per camera, across reopens
     monotonic: float  # the camera's clock (time.monotonic by default) when it was read
     wall: datetime  # UTC
+    frame_id: str | None = None  # the sender's own id of the frame, where it gives one (MQTT sources)
 
 
 def as_bgr(image: object) -> tuple[np.ndarray | None, str | None]:

@@ -1,11 +1,13 @@
 """The daemon's configuration (config.yaml): typed dataclasses, validated once at start-up.
 
-SPEC.md fixes the sections: device_id, mqtt, model, cameras, logging. Unknown keys and wrong types
-are errors (BadInput -> exit 2) naming the key, e.g. `cameras[1].interval_s: expected a number > 0`.
+SPEC.md fixes the sections: device_id, mqtt, model, cameras, logging, workers, frigate. Unknown
+keys and wrong types are errors (BadInput -> exit 2) naming the key, e.g. `cameras[1].interval_s:
+expected a number > 0`.
 Secrets (the MQTT password) may come from the file, from `password_file`, or from the environment
 variable EDGE_CAPTIONER_MQTT_PASSWORD, and are never logged or printed (see `to_dict(masked=True)`).
 
 One job per module, data flowing down the list:
+  pushed_sources.py  the camera sources whose frames arrive over MQTT (mqtt:, frigate:), parsed
   schema.py     the dataclasses the rest of the daemon reads; each key's type, default, check and
                 description, declared once
   checks.py     the checks of single values, and how errors name a key and show a value
@@ -22,13 +24,16 @@ from .schema import (
     CameraConfig,
     Config,
     DiscoveryConfig,
+    FrigateConfig,
     LoggingConfig,
     ModelConfig,
     MQTTConfig,
     TLSConfig,
+    WorkersConfig,
 )
 
 __all__ = [
     "CONFIG_ENV", "NETWORK_SCHEMES", "PASSWORD_ENV", "CameraConfig", "Config", "DiscoveryConfig",
-    "LoggingConfig", "MQTTConfig", "ModelConfig", "TLSConfig", "default_config", "load_config", "to_dict",
+    "FrigateConfig", "LoggingConfig", "MQTTConfig", "ModelConfig", "TLSConfig", "WorkersConfig",
+    "default_config", "load_config", "to_dict",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import BadInput
+from .pushed_sources import parse_pushed
 
 Validator = Callable[[Any, str], Any]
 
@@ -188,12 +189,18 @@ def _host(value: Any, path: str) -> str:
     return value
 
 
-@_accepts("a device index >= 0, /dev/videoN, a file, an rtsp:// or http:// URL or a GStreamer pipeline")
+@_accepts("a device index >= 0, /dev/videoN, a file, an rtsp:// or http:// URL, a GStreamer pipeline, "
+          "mqtt:<topic> or frigate:<camera>[/<label>,...]")
 def _source(value: Any, path: str) -> str | int:
     if _is_int(value) and value >= 0:
         return value
     if isinstance(value, str) and value.strip():
         value = value.strip()
+        try:
+            if parse_pushed(value) is not None:
+                return value
+        except ValueError as exc:
+            raise _bad(path, str(exc)) from None
         scheme = value.split("://", 1)[0].lower() + "://"
         # a URL the camera module would not open as one (it would try it as a file name, and
         # fail at run time only): a typo such as htp:// is caught here
@@ -202,6 +209,38 @@ def _source(value: Any, path: str) -> str | int:
                        f"are {', '.join(s[:-3] for s in NETWORK_SCHEMES)})")
         return value
     raise _bad(path, f"expected {wanted(_source)}, got {_describe(value)}")
+
+
+GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
+MEMBER_RE = re.compile(r"[A-Za-z0-9_.-]{1,63}")
+
+
+@_accepts("letters, digits, '_' and '-' (at most 63)")
+def _group(value: Any, path: str) -> str:
+    """A shared subscription's group name: one topic level, no wildcards."""
+    if not isinstance(value, str) or not GROUP_RE.fullmatch(value):
+        raise _bad(path, f"expected {wanted(_group)}, got {_describe(value)}")
+    return value
+
+
+@_accepts("letters, digits, '_', '.' and '-' (at most 63) or null")
+def _member(value: Any, path: str) -> str | None:
+    """A pool member's id: part of its MQTT client ids and of its captions."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MEMBER_RE.fullmatch(value):
+        raise _bad(path, f"expected {wanted(_member)}, got {_describe(value)}")
+    return value
+
+
+@_accepts("an http:// or https:// URL or null")
+def _http_url(value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")) \
+            or any(c.isspace() for c in value):
+        raise _bad(path, f"expected {wanted(_http_url)}, got {_describe(value)}")
+    return value.rstrip("/")
 
 
 @_accepts("[width, height] (two positive integers) or null")

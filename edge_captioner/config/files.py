@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import re
+import socket
 import stat
 from pathlib import Path
 
 from ..bundle import DEFAULT_BUNDLE_NAMES
 from .checks import _bad
-from .schema import CameraConfig, Config, MQTTConfig
+from .pushed_sources import is_pushed
+from .schema import CameraConfig, Config, MQTTConfig, WorkersConfig
 
 PASSWORD_ENV = "EDGE_CAPTIONER_MQTT_PASSWORD"
 PASSWORD_FILE_MAX_BYTES = 4096  # a password, not a file to slurp (think of /dev/zero by mistake)
@@ -59,7 +62,8 @@ def _existing_file(path_text: str | None, key: str, base_dir: Path) -> str | Non
 def looks_like_file(value: str | int) -> bool:
     """A source that names a file on this machine (so it can be checked now) rather than a device,
     a URL or a pipeline, which are only known to work when opened."""
-    if not isinstance(value, str) or value.startswith("/dev/video") or "://" in value or " ! " in value:
+    if not isinstance(value, str) or value.startswith("/dev/video") or "://" in value or " ! " in value \
+            or is_pushed(value):
         return False
     return value.startswith(("/", "./", "../", "~/")) or value.lower().endswith(VIDEO_SUFFIXES)
 
@@ -112,7 +116,20 @@ def _password(mqtt: MQTTConfig) -> str | None:
     return mqtt.password
 
 
-def _resolve_mqtt(mqtt: MQTTConfig, device_id: str, base_dir: Path) -> MQTTConfig:
+def host_member_id() -> str:
+    """This machine's name as a pool member id (`workers.member_id: null`)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0])[:63]
+    return name or "member"
+
+
+def _resolve_workers(workers: WorkersConfig | None) -> WorkersConfig | None:
+    if workers is None or workers.member_id is not None:
+        return workers
+    return dataclasses.replace(workers, member_id=host_member_id())
+
+
+def _resolve_mqtt(mqtt: MQTTConfig, device_id: str, base_dir: Path,
+                  member_id: str | None = None) -> MQTTConfig:
     tls = mqtt.tls
     if tls is not None:
         tls = dataclasses.replace(
@@ -120,7 +137,8 @@ def _resolve_mqtt(mqtt: MQTTConfig, device_id: str, base_dir: Path) -> MQTTConfi
                     for key in ("ca_certs", "certfile", "keyfile")})
     resolved = dataclasses.replace(
         mqtt, tls=tls,
-        client_id=mqtt.client_id or f"edge-captioner-{device_id}",
+        # pool members share the device id; a broker drops a client whose id another one takes
+        client_id=mqtt.client_id or f"edge-captioner-{device_id}" + (f"-{member_id}" if member_id else ""),
         password_file=_existing_file(mqtt.password_file, "mqtt.password_file", base_dir))
     resolved.password = _password(resolved)
     if resolved.password is not None and resolved.username is None and resolved.protocol == "3.1.1":
@@ -132,9 +150,12 @@ def _resolve_mqtt(mqtt: MQTTConfig, device_id: str, base_dir: Path) -> MQTTConfi
 
 def resolve_files_and_secrets(config: Config, base_dir: Path) -> Config:
     """Check the files the configuration names, make their paths absolute, read the password."""
+    workers = _resolve_workers(config.workers)
     return dataclasses.replace(
         config,
-        mqtt=_resolve_mqtt(config.mqtt, config.device_id, base_dir),
+        workers=workers,
+        mqtt=_resolve_mqtt(config.mqtt, config.device_id, base_dir,
+                           workers.member_id if workers else None),
         model=dataclasses.replace(config.model, bundle=_bundle(config.model.bundle, base_dir)),
         cameras=[_camera_source(camera, f"cameras[{i}].source", base_dir)
                  for i, camera in enumerate(config.cameras)],

@@ -17,7 +17,8 @@ from ..errors import BadInput
 from ..strict_yaml import read_yaml_file
 from .checks import _describe
 from .files import kind_of, resolve_files_and_secrets
-from .parse import TOP_FIELDS, parse_document
+from .parse import PUSHED_ONLY, TOP_FIELDS, parse_document
+from .pushed_sources import is_pushed
 from .schema import Config
 
 log = logging.getLogger(__name__)
@@ -107,4 +108,7 @@ def to_dict(config: Config, masked: bool = True) -> dict[str, Any]:
     for camera in data["cameras"]:
         if camera["resolution"] is not None:
             camera["resolution"] = list(camera["resolution"])  # YAML has lists, not tuples
+        if not is_pushed(camera["source"]):
+            for key in PUSHED_ONLY:  # an error for other sources: not printed for them
+                del camera[key]
     return data

@@ -7,17 +7,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from .checks import Validator, _as_is, _bad, _describe, _join
+from .pushed_sources import is_pushed
 from .schema import (
     MQTT_TLS_PORT,
     CameraConfig,
     Config,
     DiscoveryConfig,
+    FrigateConfig,
     LoggingConfig,
     ModelConfig,
     MQTTConfig,
     TLSConfig,
+    WorkersConfig,
     keys,
 )
+
+PUSHED_ONLY = ("max_frame_bytes",)  # camera keys that mean something only for mqtt:/frigate: sources
 
 
 def _mapping(value: Any, path: str, *, null_ok: bool = False) -> Mapping:
@@ -69,8 +74,11 @@ MQTT_FIELDS = _checks(MQTTConfig, tls=_tls, discovery=_discovery)
 MODEL_FIELDS = _checks(ModelConfig)
 CAMERA_FIELDS = _checks(CameraConfig)
 LOGGING_FIELDS = _checks(LoggingConfig)
+WORKERS_FIELDS = _checks(WorkersConfig)
+FRIGATE_FIELDS = _checks(FrigateConfig)
 # the sections are built by their own builders below, in this order, once the top level is checked
-TOP_FIELDS = _checks(Config, mqtt=_as_is, model=_as_is, cameras=_as_is, logging=_as_is)
+TOP_FIELDS = _checks(Config, mqtt=_as_is, model=_as_is, cameras=_as_is, logging=_as_is,
+                     workers=_as_is, frigate=_as_is)
 
 
 def _mqtt(raw: Any) -> MQTTConfig:
@@ -82,6 +90,10 @@ def _mqtt(raw: Any) -> MQTTConfig:
 
 def _camera(raw: Any, path: str) -> CameraConfig:
     camera = CameraConfig(**_section(raw, path, CameraConfig, CAMERA_FIELDS, null_ok=False))
+    if not is_pushed(camera.source):
+        for key in PUSHED_ONLY:
+            if key in raw:
+                raise _bad(_join(path, key), "only for mqtt: and frigate: sources")
     if camera.heartbeat_s < camera.interval_s:
         raise _bad(_join(path, "heartbeat_s"),
                    f"expected a number >= interval_s ({camera.interval_s:g}), got {camera.heartbeat_s:g}")
@@ -102,13 +114,27 @@ def _cameras(raw: Any) -> list[CameraConfig]:
     return cameras
 
 
+def _workers(raw: Any, mqtt: MQTTConfig) -> WorkersConfig | None:
+    if raw is None:
+        return None
+    workers = WorkersConfig(**_section(raw, "workers", WorkersConfig, WORKERS_FIELDS, null_ok=False))
+    if mqtt.protocol != "5":
+        # Mosquitto shares subscriptions with 3.1.1 clients too, but only an MQTT 5 session
+        # outlives a killed member, keeping the frames it had not acknowledged
+        raise _bad("workers", 'needs mqtt.protocol "5" (sessions that outlive a crash)')
+    return workers
+
+
 def parse_document(document: Any) -> Config:
     """The typed configuration of a YAML document; no file system access, no environment."""
     top = _section(document, "", Config, TOP_FIELDS, null_ok=False)
+    mqtt = _mqtt(top.get("mqtt"))
     return Config(
         device_id=top["device_id"],
-        mqtt=_mqtt(top.get("mqtt")),
+        mqtt=mqtt,
         model=ModelConfig(**_section(top.get("model"), "model", ModelConfig, MODEL_FIELDS)),
         cameras=_cameras(top["cameras"]),
         logging=LoggingConfig(**_section(top.get("logging"), "logging", LoggingConfig, LOGGING_FIELDS)),
+        workers=_workers(top.get("workers"), mqtt),
+        frigate=FrigateConfig(**_section(top.get("frigate"), "frigate", FrigateConfig, FRIGATE_FIELDS)),
     )

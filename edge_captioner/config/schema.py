@@ -18,9 +18,12 @@ from .checks import (
     Validator,
     _boolean,
     _choice,
+    _group,
     _host,
+    _http_url,
     _integer,
     _log_level,
+    _member,
     _name,
     _number,
     _optional,
@@ -30,6 +33,7 @@ from .checks import (
     _text,
     _topic,
 )
+from .pushed_sources import MAX_JPEG_BYTES
 
 MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
 
@@ -81,7 +85,9 @@ class MQTTConfig:
     host: str = setting("127.0.0.1", _host, "the broker")
     port: int = setting(1883, _integer(1, 65535),
                         f"the broker's port ({MQTT_TLS_PORT} when `tls` is given and `port` is not)")
-    client_id: str | None = setting(None, _text(optional=True), "null: `edge-captioner-<device_id>`")
+    client_id: str | None = setting(None, _text(optional=True),
+                                    "null: `edge-captioner-<device_id>`, with `-<member_id>` in a "
+                                    "pool (`workers`)")
     username: str | None = setting(None, _text(optional=True),
                                    "needed with a password under MQTT 3.1.1")
     password: str | None = setting(None, _text(optional=True, secret=True),
@@ -149,6 +155,30 @@ class CameraConfig:
     min_confidence: float = setting(0.0, _number(0, 1),
                                     "a caption less sure than this is not published as the "
                                     "camera's caption")
+    max_frame_bytes: int = setting(MAX_JPEG_BYTES, _integer(1024, 64 * 1024 * 1024),
+                                   "`mqtt:` and `frigate:` sources: a larger payload is dropped (one "
+                                   "log line)")
+
+
+@dataclass
+class WorkersConfig:
+    group: str = required(_group, "the share group: `$share/<group>/<frame topic>`; the same on "
+                                  "every member")
+    member_id: str | None = setting(None, _member, "this member, different on each; null: the "
+                                                   "host name")
+    session_expiry_s: int = setting(3600, _integer(0, 4294967295),
+                                    "keep the frame sessions this long after a crash (longer than a "
+                                    "restart); 0: a killed member's unacknowledged frames are lost")
+
+
+@dataclass
+class FrigateConfig:
+    topic_prefix: str = setting("frigate", _topic, "Frigate's `mqtt.topic_prefix`")
+    pair_window_s: float = setting(5.0, _number(0, 60, lo_inclusive=False),
+                                   "an event and its snapshot arrive this close together (seconds)")
+    api_url: str | None = setting(None, _http_url,
+                                  "e.g. `http://frigate:5000`: each caption becomes its event's "
+                                  "description in Frigate; null: not sent")
 
 
 @dataclass
@@ -164,4 +194,9 @@ class Config:
     cameras: list[CameraConfig] = section(CameraConfig, "at least one camera (`cameras[]` below)",
                                           many=True, needed=True)
     logging: LoggingConfig = section(LoggingConfig, "`logging` below")
+    workers: WorkersConfig | None = section(WorkersConfig, "a pool of daemons sharing the frames that "
+                                                           "arrive over MQTT (`workers` below); null: "
+                                                           "no pool", optional=True)
+    frigate: FrigateConfig = section(FrigateConfig, "how `frigate:` cameras reach Frigate (`frigate` "
+                                                    "below)")
     source_path: str | None = None  # the file it was read from

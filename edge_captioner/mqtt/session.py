@@ -15,6 +15,7 @@ connection bookkeeping here and is never held while calling into paho or the out
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import ssl
@@ -52,6 +53,7 @@ class Publisher:
         on_command: Callable[[Command], None],
         sw_version: str,
         *,
+        on_caption: Callable[[str, dict], None] | None = None,
         reconnect_delay: tuple[float, float] = RECONNECT_DELAY_S,
         caption_window: int = CAPTION_WINDOW,
     ) -> None:
@@ -61,6 +63,9 @@ class Publisher:
         self.cameras = {name: snapshot for name, snapshot in cameras}
         self.model_name = model_name
         self.on_command = on_command
+        # a pool member (pool.py): every caption of our cameras, any member's, and the status topic
+        # that all members share (one member's last will must not say the device is offline)
+        self.on_caption = on_caption
         self.sw_version = sw_version
         self.reconnect_delay = reconnect_delay
         self.client_id = config.client_id or f"edge-captioner-{device_id}"
@@ -231,7 +236,11 @@ class Publisher:
         if books.unreported_drops > 0:
             log.warning("MQTT: %d more caption(s) dropped while the broker was away (%d in total)",
                         books.unreported_drops, books.dropped)
-        client.subscribe([(topics.command_filter(self.base), 1), (self.ha_status_topic, 1)])
+        subscriptions = [(topics.command_filter(self.base), 1), (self.ha_status_topic, 1)]
+        if self.on_caption is not None:
+            subscriptions += [(topics.camera_topic(self.base, topics.ANY, topics.CAPTION), 1),
+                              (self.status_topic, 1)]
+        client.subscribe(subscriptions)
         self.outbox.pump()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -292,12 +301,33 @@ class Publisher:
         except Exception:  # noqa: BLE001 - nothing may escape into paho's network thread
             log.exception("MQTT: error handling a message on %r", getattr(message, "topic", "?"))
 
+    def _pool_message(self, topic: str, payload: bytes) -> bool:
+        """A caption or status message that a pool member follows; False for any other topic."""
+        if topic == self.status_topic:
+            if payload == topics.OFFLINE.encode() and not self.outbox.closed:
+                log.info("MQTT: another member of the pool went offline; saying online again")
+                self.outbox.resend([self.status_topic])
+            return True
+        camera = topics.leaf_camera(self.base, topic, topics.CAPTION)
+        if camera is None:
+            return False
+        if camera in self.cameras and payload:
+            try:
+                caption = json.loads(payload)
+            except ValueError:
+                log.debug("MQTT: not a caption on %s ignored", topic)
+                return True
+            self.on_caption(camera, caption)
+        return True
+
     def _handle_message(self, message: mqtt.MQTTMessage) -> None:
         topic, payload = message.topic, bytes(message.payload)
         if topic == self.ha_status_topic:
             if payload.strip() == b"online":  # Home Assistant's birth message
                 log.info("MQTT: Home Assistant is online: re-sending discovery")
                 self.outbox.resend(self._discovery_topics)
+            return
+        if self.on_caption is not None and self._pool_message(topic, payload):
             return
         camera = topics.command_camera(self.base, topic)
         if camera is None:

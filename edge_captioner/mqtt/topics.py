@@ -44,7 +44,12 @@ def command_filter(base: str) -> str:
 
 def command_camera(base: str, topic: str) -> str | None:
     """The camera a `<base>/<camera>/set` topic is for; None for any other topic."""
-    prefix, suffix = f"{base}/", f"/{SET}"
+    return leaf_camera(base, topic, SET)
+
+
+def leaf_camera(base: str, topic: str, leaf: str) -> str | None:
+    """The camera of a `<base>/<camera>/<leaf>` topic; None for any other topic."""
+    prefix, suffix = f"{base}/", f"/{leaf}"
     if not (topic.startswith(prefix) and topic.endswith(suffix)) or len(topic) < len(prefix + suffix):
         return None
     return topic[len(prefix):-len(suffix)]
