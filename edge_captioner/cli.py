@@ -1,7 +1,7 @@
 """`edge-captioner`: the device-side console script.
 
 Sub-commands are registered here as the runtime grows (caption, run, check-config, bench, watch:
-see SPEC.md); each lives in its own module and only this file knows about argparse.
+see docs/contract.md); each lives in its own module and only this file knows about argparse.
 """
 
 from __future__ import annotations

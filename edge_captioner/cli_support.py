@@ -1,6 +1,6 @@
 """Shared plumbing for the console scripts: logging set-up and the exit-code contract.
 
-SPEC.md: 0 success; 2 bad input with ONE clear line on stderr and no traceback; 1 an unexpected
+docs/contract.md: 0 success; 2 bad input with ONE clear line on stderr and no traceback; 1 an unexpected
 runtime failure. Every command of both console scripts runs through `run_command`.
 """
 

@@ -176,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     level = logging.getLevelName(config.logging.level)
     set_log_level(min(level, verbose) if verbose else level)
     daemon = Daemon(config)  # loads and validates the bundle before anything connects
-    # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (SPEC.md).
+    # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (docs/contract.md).
     log.info("configuration: %s", config.source_path or "built-in default")
     install_signal_handlers(daemon)
     return daemon.run()

@@ -22,7 +22,7 @@ SNAPSHOT = "edge_captioner/dev1/cam/snapshot"
 ONLINE = (STATUS, b"online")
 
 
-# -- the topic layout (the literals are SPEC.md's) -------------------------------------------------------
+# -- the topic layout (the literals are docs/contract.md's) ------------------------------------------
 def test_topics_build_the_spec_layout():
     base = topics.device_base("home/edge", "dev1")
     assert base == "home/edge/dev1"

@@ -20,6 +20,7 @@ import yaml
 from test_worker import SCENES, WALL0, RecordingSink, make_worker, play, stamp
 
 from edge_captioner.camera import Camera, Frame
+from edge_captioner.caption_event import CaptionEvent
 from edge_captioner.config.parse import parse_document
 from edge_captioner.config.pushed_sources import FrigateFrames, TopicFrames, parse_pushed
 from edge_captioner.errors import BadInput
@@ -29,7 +30,6 @@ from edge_captioner.frigate_api import FrigateDescriptions
 from edge_captioner.mqtt.frames import MQTTFrameSource
 from edge_captioner.mqtt.frigate_source import FrigateSource
 from edge_captioner.pool import CaptionFence, SeenCaption, seen_caption
-from edge_captioner.worker import CaptionEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ def test_the_factory_picks_the_source_and_its_pool_settings():
     a, b, c = (open_source(camera, config) for camera in config.cameras)
     assert type(a) is Camera and type(b) is MQTTFrameSource and type(c) is FrigateSource
     assert config.mqtt.client_id == "edge-captioner-house-pi2"
-    assert b.client_id == "edge-captioner-house-pi2-cam-b" and b.session_expiry_s == 3600
+    assert b.client_id == "edge-captioner-house-pi2-cam-b" and b.session_expiry_s == 60
     assert b.subscriptions() == [("$share/cap/esp/b/jpeg", 1)] and b.frames.max_bytes == 5000
     assert c.subscriptions() == [("$share/cap/frigate/events", 1),
                                  ("frigate/front_door/person/snapshot", 1),

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from edge_captioner.camera import Frame
+from edge_captioner.caption_event import CaptionEvent, Outcome, publish_rule, withheld_reason
 from edge_captioner.config import CameraConfig
 from edge_captioner.daemon import COMMAND_HANDLERS
 from edge_captioner.mqtt import Command
-from edge_captioner.worker import CameraWorker, CaptionEvent, Outcome, publish_rule, withheld_reason
+from edge_captioner.worker import CameraWorker
 
 # -- the publishing rule ---------------------------------------------------------------------------
 MIN_CONFIDENCE, HEARTBEAT_S = 0.5, 60.0

@@ -1,6 +1,6 @@
 """The daemon's configuration (config.yaml): typed dataclasses, validated once at start-up.
 
-SPEC.md fixes the sections: device_id, mqtt, model, cameras, logging, workers, frigate. Unknown
+docs/contract.md fixes the sections: device_id, mqtt, model, cameras, logging, workers, frigate. Unknown
 keys and wrong types are errors (BadInput -> exit 2) naming the key, e.g. `cameras[1].interval_s:
 expected a number > 0`.
 Secrets (the MQTT password) may come from the file, from `password_file`, or from the environment

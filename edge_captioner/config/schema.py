@@ -166,7 +166,10 @@ class WorkersConfig:
                                   "every member")
     member_id: str | None = setting(None, _member, "this member, different on each; null: the "
                                                    "host name")
-    session_expiry_s: int = setting(3600, _integer(0, 4294967295),
+    # Longer than a systemd restart (RestartSec=5 plus start-up), so a crashed member gets back
+    # the frames it had not acknowledged; short, because on Mosquitto a member that never comes
+    # back keeps being dealt its share of the frames until its session expires (docs/topology.md).
+    session_expiry_s: int = setting(60, _integer(0, 4294967295),
                                     "keep the frame sessions this long after a crash (longer than a "
                                     "restart); 0: a killed member's unacknowledged frames are lost")
 

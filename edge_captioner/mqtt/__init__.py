@@ -1,4 +1,4 @@
-"""The daemon's MQTT side (SPEC.md "MQTT"): the session (session.py) that ties together the topic
+"""The daemon's MQTT side (docs/contract.md "MQTT"): the session (session.py) that ties together the topic
 layout (topics.py), the paho client (client.py), the delivery model (outbox.py), commands in
 (commands.py) and Home Assistant discovery (discovery.py)."""
 

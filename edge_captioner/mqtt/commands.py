@@ -1,4 +1,4 @@
-"""Commands in: `<base>/<camera>/set` payloads parsed into a Command, strictly (SPEC.md "MQTT").
+"""Commands in: `<base>/<camera>/set` payloads parsed into a Command, strictly (docs/contract.md "MQTT").
 
 The payload is untrusted (anyone with write access to the topic): parse_command accepts exactly
 the documented forms and refuses everything else with a one-line ValueError.

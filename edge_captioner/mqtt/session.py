@@ -1,5 +1,5 @@
 """The daemon's MQTT session (paho-mqtt 2.x): captions, states, snapshots, status and Home Assistant
-discovery out; commands in. SPEC.md ("MQTT") is the contract for topics, payloads, QoS and retain.
+discovery out; commands in. docs/contract.md ("MQTT") is the contract for topics, payloads, QoS and retain.
 
 The parts: the topic layout (topics.py), the client and its connection (client.py), what is to be
 delivered and in which order (outbox.py: the delivery model), command parsing (commands.py) and

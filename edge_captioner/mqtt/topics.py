@@ -1,4 +1,4 @@
-"""The MQTT topic layout (SPEC.md "MQTT"), built and parsed here and nowhere else.
+"""The MQTT topic layout (docs/contract.md "MQTT"), built and parsed here and nowhere else.
 
     <base_topic>/<device_id>/status                  online / offline (retained; the last will)
     <base_topic>/<device_id>/<camera>/caption        caption JSON
