@@ -133,7 +133,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
                        help="pre-trained MobileNet weights (downloads them: needs internet)")
     train.add_argument("--decoder", choices=list(DECODERS), default="show_and_tell",
                        help="Show-and-Tell, or soft attention over the CNN's spatial map (Show, "
-                       "Attend and Tell); see the README's decoder comparison")
+                       "Attend and Tell); see docs/render-model.md, 'Decoders'")
     train.add_argument("--attention-dim", type=positive_int, default=64,
                        help="hidden size of the additive attention (attention decoder)")
     train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN")

@@ -149,7 +149,7 @@ class CaptionNetwork:
         synthetic image: how many of each kind (0..count_classes-1, a softmax per kind) and which
         place. Their loss makes f say what is in the picture directly, which the caption loss
         teaches only through the decoder (the shipped model's errors were cat/dog at 24-32 px and
-        counts; see the README). Training-only, unless the config's `scene_input` makes the
+        counts; see docs/render-model.md). Training-only, unless the config's `scene_input` makes the
         decoder read them: then they are the network's own heads and the encoder exports them."""
         image = self.backbone_type.input()
         tokens = keras.Input((self.config.max_length - 1,), dtype="int32", name="tokens")
@@ -205,7 +205,7 @@ class CaptionNetwork:
         and heads' probabilities), so a scene and its mirror image get the same caption. Our
         captions never say left or right and training mirrors half the images (`train --augment
         flip`), so both views are scenes the model knows; their mean is steadier on what one view
-        sees badly (the README, "The shipped default bundles", has what it buys). The bundle format
+        sees badly (docs/render-model.md has what it buys). The bundle format
         and the runtime are unchanged: the encoder still maps one image to the initial state, at
         twice the CNN's cost. Only where both types can (`mirrorable`): the small CNN has a mirror
         tower (backbones/cnn.py), and the attention decoder's spatial keys and values of the

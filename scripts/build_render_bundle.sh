@@ -50,7 +50,7 @@ $train "$work/synth-train" "$work/model-zh" --recipe recipes/render-zh.yaml \
 
 for lang in en zh; do
   # --decoder int8: the pure-int8 step (ending in LOG_SOFTMAX) is ~40x cheaper than 16x8 here,
-  # with every quantization target still met (README, "The shipped default bundles").
+  # with every quantization target still met (docs/render-model.md).
   # --mirror: the encoder also reads the mirrored image and hands the decoder the mean of both
   # views (the CNN twice: 2.3 -> 3.2 ms p50 per caption on a 2-core EPYC; int8 count accuracy
   # 0.950 -> 0.957 en, 0.949 -> 0.956 zh).

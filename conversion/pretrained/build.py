@@ -55,7 +55,7 @@ CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_righ
 DETECTOR = {"resize": "letterbox", "score": 0.5, "iou": 0.6, "max_detections": 20,
             "centre_offset": CENTRE_OFFSET}
 # Which COCO labels count as which of the home kinds our captions are about (scenes.KINDS; no COCO
-# class is a parcel: see the README).
+# class is a parcel: see docs/model-card.md).
 DETECTOR_KINDS = {"person": ["person"], "cat": ["cat"], "dog": ["dog"], "bicycle": ["bicycle"],
                   "car": ["car", "truck", "bus"]}
 # The classifier sees the whole frame, stretched: a centre crop of a wide camera frame would cut
