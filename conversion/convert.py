@@ -66,25 +66,25 @@ def load_trained(model_dir: Path):
         raise BadInput(f"{model_dir}: a CNN without a caption decoder (train --scene-only); train "
                        f"a decoder on it first: train DATA OUT --init-from {model_dir} "
                        "--freeze-backbone")
-    captioner = CaptionNetwork(config)
-    captioner.training_model.load_weights(weights)
-    return captioner, train_config, Vocabulary.load(model_dir / "vocab.txt")
+    network = CaptionNetwork(config)
+    network.training_model.load_weights(weights)
+    return network, train_config, Vocabulary.load(model_dir / "vocab.txt")
 
 
-def calibration_data(captioner, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int,
+def calibration_data(network, images: np.ndarray, vocab: Vocabulary, max_steps: int, seed: int,
                      mirror: bool = False):
     """Float encoder outputs and real greedy decoder inputs for the representative images (from
     the encoder the bundle will have: with `mirror`, the test-time mirroring one)."""
     from .float_decode import float_greedy
 
     steps: list[dict[str, np.ndarray]] = []
-    float_greedy(captioner, images, vocab, collect=steps, mirror=mirror)
+    float_greedy(network, images, vocab, collect=steps, mirror=mirror)
     # every decoder input by name: token, h, c, image_gates (+ keys, values)
     inputs = {name: np.concatenate([s[name] for s in steps]) for name in steps[0]}
     rng = np.random.default_rng(seed)
     pick = rng.permutation(len(inputs["token"]))[:max_steps]
     samples = {name: values[pick] for name, values in inputs.items()}
-    samples["token"] = np.eye(captioner.config.vocab_size, dtype=np.float32)[samples["token"]]
+    samples["token"] = np.eye(network.config.vocab_size, dtype=np.float32)[samples["token"]]
     return samples
 
 
@@ -178,21 +178,21 @@ def measure_agreement(out: Path, network, encoder, decoder, images: np.ndarray,
     steps = {name: values[: agreement.MAX_DECODER_STEPS]
              for name, values in decoder_samples.items()}
     state = {name: values for name, values in steps.items() if name != "token"}
-    float_scores, _, _ = network.decoder_type.numpy_step(decoder)(steps["token"].argmax(axis=-1), state)
+    float_step = network.decoder_type.numpy_step(decoder)
+    float_scores, _, _ = float_step(steps["token"].argmax(axis=-1), state)
     return agreement.measure(out, inputs, float_encoder, steps, np.asarray(float_scores))
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     model_dir = Path(args.model)
     out = Path(args.out)
-    captioner, train_config, vocab = load_trained(model_dir)
-    size = captioner.config.image_size
-    if args.mirror and (captioner.config.decoder, captioner.config.backbone) != (
-            "show_and_tell", "small"):
+    network, train_config, vocab = load_trained(model_dir)
+    size = network.config.image_size
+    if args.mirror and not network.mirrorable:
         raise BadInput(f"{model_dir}: --mirror needs a Show-and-Tell model on the small CNN "
-                       f"(this one: {captioner.config.decoder} on {captioner.config.backbone})")
+                       f"(this one: {network.config.decoder} on {network.config.backbone})")
 
-    grounded = captioner.config.backbone == "evidence"
+    grounded = not network.backbone_type.reads_images
     if grounded:
         # the encoder's input is the findings vector: calibrate on the model's own (simulated)
         images = np.load(model_dir / "evidence.npy")[: args.calibration_images]
@@ -207,13 +207,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise BadInput(f"{args.representative}: no readable images for calibration")
         images = load_images(entries, size, train_config.get("resize", "center_crop"))
     log.info("calibrating on %d %s", len(images), "evidence vectors" if grounded else "images")
-    decoder_samples = calibration_data(captioner, images, vocab, args.calibration_steps,
+    decoder_samples = calibration_data(network, images, vocab, args.calibration_steps,
                                        train_config.get("seed", 0), mirror=args.mirror)
     decoder_mode = DECODER_MODES[args.decoder]
     # int8 decoders end in LOG_SOFTMAX (one integer op instead of numpy on the device); TFLite
     # has no 16x8 LOG_SOFTMAX. The float twin has the same outputs as its int8 bundle.
     log_probs = decoder_mode == "int8"
-    encoder, decoder = captioner.export_models(batch_size=1, log_probs=log_probs,
+    encoder, decoder = network.export_models(batch_size=1, log_probs=log_probs,
                                                mirror=args.mirror)
     # informational: the runtime needs nothing (the mirroring is inside encoder.tflite)
     extra = {"test_time_mirror": bool(args.mirror)}
@@ -225,7 +225,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         work = Path(tmp)
         int8_files = {
             "encoder.tflite": convert_graph(encoder, work, "encoder", "int8",
-                                            {"evidence" if grounded else "image":
+                                            {network.backbone_type.input_name:
                                              images.astype(np.float32)},
                                             uint8_input=not grounded),
             "decoder.tflite": convert_graph(decoder, work, "decoder", decoder_mode,
@@ -238,7 +238,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 "decoder.tflite": convert_graph(decoder, work, "decoder_f", "float", None),
             }
 
-    wiring = captioner.decoder_wiring(log_probs=log_probs)
+    wiring = network.decoder_wiring(log_probs=log_probs)
     manifest = write_bundle(out, name, int8_files, vocab, train_config,
                             {"encoder": "int8", "decoder": decoder_mode}, wiring, extra)
     bad = {g: graph_report(out / f"{g}.tflite")["float_ops"] for g in ("encoder", "decoder")}
@@ -246,7 +246,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{out}: the int8 graphs still hold float ops: {bad}")
     log.info("int8 bundle %s: encoder %s, decoder %s", out, manifest.ops["encoder"],
              manifest.ops["decoder"])
-    measured = measure_agreement(out, captioner, encoder, decoder, images, decoder_samples)
+    measured = measure_agreement(out, network, encoder, decoder, images, decoder_samples)
     write_manifest(out, replace(manifest, metrics={**(manifest.metrics or {}),
                                                    agreement.METRICS_KEY: measured.to_json()}))
     log.info("int8 vs float32: %s", measured.to_json())

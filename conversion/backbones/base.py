@@ -17,6 +17,8 @@ class Backbone:
     decoder attends (`locations`), -> [f, the spatial map as (L, D) locations]."""
 
     name: ClassVar[str]
+    input_name: ClassVar[str] = "image"  # the encoder's input, in the Keras and the TFLite graph
+    reads_images: ClassVar[bool] = True  # False: it reads the real-world encoder's findings
     spatial: ClassVar[bool] = False  # has a spatial map for an attending decoder
     mirrorable: ClassVar[bool] = False  # `mirror` works (convert --mirror)
     recoverable: ClassVar[bool] = False  # `recover` works (edge-captioner-convert recover)

@@ -51,7 +51,7 @@ class ImageBackbone(Backbone):
 
     def input(self, batch_size: int | None = None):
         size = self.config.image_size
-        return keras.Input((size, size, 3), batch_size=batch_size, name="image")
+        return keras.Input((size, size, 3), batch_size=batch_size, name=self.input_name)
 
     def cnn(self, image):
         """The CNN's last feature map of the Input `image`."""

@@ -11,9 +11,11 @@ from .base import Backbone
 
 class EvidenceMlp(Backbone):
     name = "evidence"
+    input_name = "evidence"
+    reads_images = False
 
     def input(self, batch_size: int | None = None):
-        return keras.Input((self.config.evidence_dim,), batch_size=batch_size, name="evidence")
+        return keras.Input((self.config.evidence_dim,), batch_size=batch_size, name=self.input_name)
 
     def build(self, locations: bool) -> keras.Model:
         c = self.config
