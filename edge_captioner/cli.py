@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .cli_support import add_common_options, lazy_command, positive_int, run_command
-from .manifest.choices import RUNTIME_CHOICES
+from .manifest.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,9 +128,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", default="auto",
                         choices=RUNTIME_CHOICES)
     parser.add_argument("--threads", type=positive_int, default=1)
-    parser.add_argument("--delegate", choices=["none", "edgetpu"], default="none",
+    parser.add_argument("--delegate", choices=DELEGATES, default="none",
                         help="edgetpu: run the encoder on a Coral Edge TPU")
-    parser.add_argument("--fallback", choices=["none", "cpu"], default="none",
+    parser.add_argument("--fallback", choices=FALLBACKS, default="none",
                         help="cpu: if the Edge TPU cannot be used, run on the CPU (with a warning)")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bundle import DEFAULT_BUNDLE_NAMES
-from ..manifest.choices import RUNTIME_CHOICES
+from ..manifest.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
 from .checks import (
     Validator,
     _boolean,
@@ -120,9 +120,9 @@ class ModelConfig:
     runtime: str = setting("auto",
                            _choice(*RUNTIME_CHOICES),
                            "the TFLite interpreter; auto: the first installed of the others, in this order")
-    delegate: str = setting("none", _choice("none", "edgetpu"),
+    delegate: str = setting("none", _choice(*DELEGATES),
                             "edgetpu: the encoder on a Coral Edge TPU (the decoder stays on the CPU)")
-    fallback: str = setting("none", _choice("none", "cpu"),
+    fallback: str = setting("none", _choice(*FALLBACKS),
                             "cpu: run on the CPU, with a warning, when the Edge TPU cannot be used")
     threads: int = setting(1, _integer(1), "interpreter threads")
     beam_size: int = setting(1, _integer(1, 10), "beam search width; 1: greedy")

@@ -22,6 +22,9 @@ RESIZE_MODES = ("center_crop", "letterbox", "stretch")  # preprocess.model_input
 # TFLite runtimes, in the order `auto` tries them (interpreters.pick_runtime)
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 RUNTIME_CHOICES = ("auto", *RUNTIMES)
+# where the encoder runs (`--delegate`, model.delegate), and what to do when that is missing
+DELEGATES = ("none", "edgetpu")
+FALLBACKS = ("none", "cpu")
 
 PERCEPTION_ROLES = ("detector", "classifier")
 HEAD_TYPES = ("gfl",)  # NanoDet's generalized-focal-loss head: class scores + side distributions
