@@ -59,7 +59,7 @@ from .mentions import (
     _ZH_NOUNS,
     _ZH_PLACES,
     _most_common,
-    number_before,
+    count_kinds,
 )
 from .scenes import KINDS, PLACES
 
@@ -260,14 +260,7 @@ def paraphrases(counts: Mapping[str, int], place: str | None, lang: str, rng: np
 # ----------------------------------------------------------------------------------------- reading
 def _mentions_en(text: str) -> tuple[dict[str, int], str | None]:
     words = tokenize(text, "en")
-    counts: dict[str, int] = {}
-    for i, word in enumerate(words):
-        kind = _EN_NOUNS.get(word)
-        if kind is None:
-            continue
-        number = number_before(words, i, _EN_NUMBERS, _EN_NEGATIONS)
-        if number:
-            counts[kind] = counts.get(kind, 0) + number
+    counts = count_kinds(words, _EN_NOUNS, _EN_NUMBERS, _EN_NEGATIONS)
     place = _most_common([_EN_PLACES[w] for w in words if w in _EN_PLACES])
     return counts, place
 

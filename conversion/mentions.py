@@ -55,18 +55,24 @@ _EN_PLACES = {
 
 def _parse_en(text: str) -> Mentions:
     words = tokenize(text, "en")
+    places = [_EN_PLACES[word] for word in words if word in _EN_PLACES]
+    counts = count_kinds(words, _EN_NOUNS, _EN_NUMBERS, _EN_NEGATIONS)
+    return Mentions(place=_most_common(places), counts=counts)
+
+
+def count_kinds(words: list[str], nouns: dict[str, str], numbers: dict[str, int],
+                negations: set[str]) -> dict[str, int]:
+    """kind -> how many of it the English `words` say (number_before each noun of `nouns`);
+    kinds said to be absent are left out. Shared with grounded_captions.py."""
     counts: dict[str, int] = {}
-    places: list[str] = []
     for i, word in enumerate(words):
-        if word in _EN_PLACES:
-            places.append(_EN_PLACES[word])
-        kind = _EN_NOUNS.get(word)
+        kind = nouns.get(word)
         if kind is None:
             continue
-        number = number_before(words, i, _EN_NUMBERS, _EN_NEGATIONS)
+        number = number_before(words, i, numbers, negations)
         if number:
             counts[kind] = counts.get(kind, 0) + number
-    return Mentions(place=_most_common(places), counts=counts)
+    return counts
 
 
 def number_before(words: list[str], i: int, numbers: dict[str, int], negations: set[str]) -> int:
