@@ -256,9 +256,10 @@ class SnapshotPairer:
 
 
 def caption_fields(event: FrigateEvent) -> dict:
-    """What a caption of this event's snapshot adds to the caption payload (SPEC: `frigate`)."""
-    return {"frigate": {"event_id": event.id, "camera": event.camera, "label": event.label,
-                        "sub_label": event.sub_label}}
+    """The caption payload's `frigate` object for a caption of this event's snapshot
+    (docs/contract.md)."""
+    return {"event_id": event.id, "camera": event.camera, "label": event.label,
+            "sub_label": event.sub_label}
 
 
 def description_request(api_url: str, event_id: str, caption: str) -> tuple[str, bytes]:

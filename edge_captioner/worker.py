@@ -288,7 +288,7 @@ class CameraWorker:
         """What the payload says about the frame itself, and who captioned it."""
         event = getattr(frame, "event", None)
         return {"frame_id": frame.frame_id, "worker": self.member_id,
-                "frigate": caption_fields(event)["frigate"] if event is not None else None}
+                "frigate": caption_fields(event) if event is not None else None}
 
     def _event(self, frame: Frame, result: EngineCaption, seq: int) -> CaptionEvent:
         return CaptionEvent(camera=self.name, caption=result.text, confidence=result.confidence,
