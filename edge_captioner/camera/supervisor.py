@@ -26,6 +26,21 @@ MAX_QUIET_BLOCKED_READS = 2  # more hung reads than this at once is worth a warn
 StateCallback = Callable[[str, str], None]
 
 
+def report_state(logger: logging.Logger, name: str, state: str, reason: str,
+                 on_state: StateCallback | None) -> None:
+    """A frame source's new state: one log line (a WARNING when lost), then the listener, whose
+    bug must not stop the camera. Shared by every kind of frame source."""
+    if state == "lost":
+        logger.warning("camera %s: lost: %s", name, reason)
+    else:
+        logger.info("camera %s: %s (%s)", name, state, reason)
+    if on_state is not None:
+        try:
+            on_state(name, state)
+        except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
+            logger.exception("camera %s: state callback failed", name)
+
+
 class Camera:
     """The latest frame of one source, kept current by background threads (see the module doc).
 
@@ -223,15 +238,7 @@ class Camera:
         if state == self._state:
             return
         self._state = state
-        if state == "lost":
-            log.warning("camera %s: lost: %s", self.name, reason)
-        else:
-            log.info("camera %s: %s (%s)", self.name, state, reason)
         if state == "ended":
             with self._new_frame:
                 self._new_frame.notify_all()  # nothing more will come: wake latest() callers
-        if self.on_state is not None:
-            try:
-                self.on_state(self.name, state)
-            except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
-                log.exception("camera %s: state callback failed", self.name)
+        report_state(log, self.name, state, reason, self.on_state)

@@ -35,7 +35,7 @@ from paho.mqtt.properties import Properties
 
 from ..camera import Frame, StateCallback
 from ..camera.frames import fit_within
-from ..camera.supervisor import TICK_S
+from ..camera.supervisor import TICK_S, report_state
 from ..config import MQTTConfig
 from ..frame_slot import FrameSlot
 from ..jpeg_payload import MAX_JPEG_BYTES, RejectLog, decode_jpeg
@@ -291,12 +291,4 @@ class MQTTFrameSource:
         if state == self._state:
             return
         self._state = state
-        if state == "lost":
-            log.warning("camera %s: lost: %s", self.name, reason)
-        else:
-            log.info("camera %s: %s (%s)", self.name, state, reason)
-        if self.on_state is not None:
-            try:
-                self.on_state(self.name, state)
-            except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
-                log.exception("camera %s: state callback failed", self.name)
+        report_state(log, self.name, state, reason, self.on_state)
