@@ -9,6 +9,8 @@ import uuid
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ..config import MQTTConfig
 
@@ -61,13 +63,21 @@ def make_client(config: MQTTConfig, client_id: str, logger: logging.Logger = log
     return client
 
 
-def connect_async(client: mqtt.Client, config: MQTTConfig) -> None:
-    """Start connecting without blocking (the network thread connects and reconnects)."""
-    if config.protocol == "5":
-        # No session survives us: we re-subscribe and re-publish on every connect anyway.
-        client.connect_async(config.host, config.port, config.keepalive, clean_start=True)
-    else:
+def connect_async(client: mqtt.Client, config: MQTTConfig, session_expiry_s: int = 0) -> None:
+    """Start connecting without blocking (the network thread connects and reconnects).
+
+    With MQTT 5 and `session_expiry_s`, the session outlives a crash for that long and is resumed
+    at each connect, so the broker gives back what we had not acknowledged (a pool's frame
+    sources); otherwise no session survives us: we re-subscribe and re-publish on every connect."""
+    if config.protocol != "5":
         client.connect_async(config.host, config.port, config.keepalive)
+        return
+    properties = None
+    if session_expiry_s:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = session_expiry_s
+    client.connect_async(config.host, config.port, config.keepalive,
+                         clean_start=session_expiry_s == 0, properties=properties)
 
 
 def describe_connect_error(exc: BaseException | None) -> str:

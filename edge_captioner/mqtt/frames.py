@@ -39,7 +39,7 @@ from ..camera.supervisor import TICK_S, report_state
 from ..config import MQTTConfig
 from ..frame_slot import FrameSlot
 from ..jpeg_payload import MAX_JPEG_BYTES, RejectLog, decode_jpeg
-from .client import make_client
+from .client import connect_async, make_client
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +156,7 @@ class MQTTFrameSource:
         return max(self._connections - 1, 0)
 
     def start(self) -> None:
-        if self.mqtt_config.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.session_expiry_s
-            # a session worth keeping is resumed: the broker gives back what we did not acknowledge
-            self.client.connect_async(self.mqtt_config.host, self.mqtt_config.port,
-                                      self.mqtt_config.keepalive,
-                                      clean_start=self.session_expiry_s == 0, properties=props)
-        else:
-            self.client.connect_async(self.mqtt_config.host, self.mqtt_config.port,
-                                      self.mqtt_config.keepalive)
+        connect_async(self.client, self.mqtt_config, self.session_expiry_s)
         self.client.loop_start()
         self._thread.start()
 
