@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversion.evaluate import caption_all, load_eval_set  # noqa: E402
 from conversion.mentions import parse_caption  # noqa: E402
-from edge_captioner.bundle import load_bundle  # noqa: E402
+from edge_captioner.bundle.loader import load_bundle
 
 
 def covered_share(box: list[int], others: list[list[int]]) -> float:

@@ -13,9 +13,9 @@ import argparse
 import dataclasses
 
 from conversion.pretrained import photos
-from edge_captioner.bundle import load_bundle
-from edge_captioner.interpreters import pick_runtime
-from edge_captioner.perception import Perception
+from edge_captioner.bundle.loader import load_bundle
+from edge_captioner.model.perception import Perception
+from edge_captioner.model.runtime import pick_runtime
 
 
 def main() -> None:

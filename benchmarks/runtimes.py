@@ -31,14 +31,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from edge_captioner.bench import load_frames  # noqa: E402
-from edge_captioner.captioner import Captioner  # noqa: E402
-from edge_captioner.preprocess import prepare_image  # noqa: E402
+from edge_captioner.cli.bench import load_frames
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.preprocess import prepare_image
 
 RSS_PROBE = """
 import json, sys, cv2
-from edge_captioner.bench import peak_rss_mb
-from edge_captioner.captioner import Captioner
+from edge_captioner.cli.bench import peak_rss_mb
+from edge_captioner.model.captioner import Captioner
 frame = cv2.imread(sys.argv[3]) if len(sys.argv) > 3 else None
 a = Captioner(sys.argv[1]); b = Captioner(sys.argv[2])
 import numpy as np

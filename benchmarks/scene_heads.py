@@ -30,7 +30,7 @@ from conversion.scene_targets import (  # noqa: E402
     scene_targets,
 )
 from conversion.training_data import load_images  # noqa: E402
-from edge_captioner.errors import BadInput  # noqa: E402
+from edge_captioner.errors import BadInput
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import read_manifest
+from edge_captioner.bundle.choices import DECODER_FILE, ENCODER_FILE, MANIFEST_FILE
+from edge_captioner.bundle.loader import read_manifest
 from edge_captioner.errors import BadInput
-from edge_captioner.interpreters import Graph, pick_runtime
-from edge_captioner.manifest.choices import DECODER_FILE, ENCODER_FILE, MANIFEST_FILE
+from edge_captioner.model.runtime import Graph, pick_runtime
 
 # ||int8 - float|| / ||float|| of the worst encoder output. One int8 step is ~0.4 % of a tensor's
 # calibrated range and a few layers compound it to about a per cent; what quantization breaks (a

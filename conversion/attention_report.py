@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_captioner.captioner import Captioner
-from edge_captioner.explain import explain_words
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.explain import explain_words
 
 TILE = 112  # pixels per tile
 LABEL = 22  # pixels of text under a tile

@@ -11,15 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from edge_captioner import __version__
-from edge_captioner.cli_support import (
-    add_common_options,
-    lazy_command,
-    one_line,
-    positive_int,
-    run_command,
-)
+from edge_captioner.bundle.choices import RESIZE_MODES
+from edge_captioner.cli.support import add_common_options, lazy_command, one_line, positive_int, run_command
 from edge_captioner.errors import EXIT_BAD_INPUT, BadInput
-from edge_captioner.manifest.choices import RESIZE_MODES
 
 from .backbones import IMAGE_BACKBONES
 from .decoders import DECODERS

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import file_sha256, write_manifest
+from edge_captioner.bundle.choices import BUNDLE_FILES, FORMAT_VERSION, GRAPHS, MANIFEST_FILE
+from edge_captioner.bundle.loader import file_sha256, write_manifest
+from edge_captioner.bundle.manifest import Manifest
+from edge_captioner.bundle.vocab import SPECIAL_TOKENS, Vocabulary
 from edge_captioner.errors import BadInput
-from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE, Manifest
-from edge_captioner.manifest.choices import GRAPHS
-from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
 
 from . import agreement
 from .datasets import load_dataset

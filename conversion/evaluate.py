@@ -31,10 +31,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_captioner.bundle import load_bundle, write_manifest
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import load_bundle, write_manifest
+from edge_captioner.bundle.vocab import tokenize
 from edge_captioner.errors import BadInput
-from edge_captioner.vocab import tokenize
+from edge_captioner.model.captioner import Captioner
 
 from .agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
 from .datasets import ImageEntry, load_dataset
@@ -334,7 +334,7 @@ def _is_instances_file(data: str | None) -> bool:
 
 def cmd_evaluate_grounded(args: argparse.Namespace) -> int:
     """Labelled real photos and/or simulated findings (grounded_eval.py)."""
-    from edge_captioner.captioner import Captioner
+    from edge_captioner.model.captioner import Captioner
 
     from .grounded_eval import evaluate_photos, evaluate_simulated, read_labels
 

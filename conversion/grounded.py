@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_captioner.bundle.sections import EvidenceSpec
 from edge_captioner.errors import EXIT_OK, BadInput
-from edge_captioner.evidence import evidence
-from edge_captioner.manifest import EvidenceSpec
-from edge_captioner.perception import Findings
+from edge_captioner.model.evidence import evidence
+from edge_captioner.model.perception import Findings
 
 from .grounded_captions import canonical
 from .scenes import KINDS, MAX_COUNT, PLACES, sample_scene
@@ -111,9 +111,9 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
     """(the real encoder's evidence vector of each image, its captions, what the data are)."""
     import cv2
 
-    from edge_captioner.interpreters import pick_runtime
-    from edge_captioner.manifest import parse_perception
-    from edge_captioner.perception import Perception
+    from edge_captioner.bundle.perception_section import parse_perception
+    from edge_captioner.model.perception import Perception
+    from edge_captioner.model.runtime import pick_runtime
 
     from .datasets import load_dataset
     from .pretrained.build import ENCODER_JSON, read_encoder

@@ -38,7 +38,7 @@ from operator import index
 
 import numpy as np
 
-from edge_captioner.vocab import tokenize
+from edge_captioner.bundle.vocab import tokenize
 
 # Private helpers/tables of the render-caption writer and its mention reader, reused on purpose.
 from .captions import (

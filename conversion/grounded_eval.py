@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
-from edge_captioner.search import greedy
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.search import greedy
 
 from .grounded import sample_example
 from .grounded_captions import mentions

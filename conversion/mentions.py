@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from edge_captioner.vocab import tokenize
+from edge_captioner.bundle.vocab import tokenize
 
 
 @dataclass

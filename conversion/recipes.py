@@ -21,8 +21,8 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_captioner.config.strict_yaml import read_yaml_file
 from edge_captioner.errors import BadInput
-from edge_captioner.strict_yaml import read_yaml_file
 
 RECIPE_COMMANDS = ("train", "train-grounded")
 # options that say how to run this time rather than what to train: never in a recipe

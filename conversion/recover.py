@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import load_bundle
+from edge_captioner.bundle.loader import load_bundle
 from edge_captioner.errors import BadInput
 
 from .tflite_check import _interpreter

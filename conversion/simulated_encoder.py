@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_captioner.perception import Findings, Found
+from edge_captioner.model.perception import Findings, Found
 
 from .scenes import Scene
 

@@ -42,8 +42,8 @@ import numpy as np
 
 from conversion.datasets import CaptionDataset, ImageEntry, load_dataset
 from conversion.tokenizer import DEFAULT_MIN_COUNT
+from edge_captioner.bundle.vocab import UNITS, tokenize
 from edge_captioner.errors import BadInput
-from edge_captioner.vocab import UNITS, tokenize
 
 MISSING_SHOWN = 5
 HISTOGRAM_BINS = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary, tokenize
+from edge_captioner.bundle.vocab import SPECIAL_TOKENS, Vocabulary, tokenize
 
 DEFAULT_MIN_COUNT = {"en": 3, "zh": 2}
 

@@ -3,7 +3,7 @@
 
 OUT receives:
     config.json          model and preprocessing configuration (what `convert` rebuilds from)
-    vocab.txt            the vocabulary (edge_captioner.vocab format)
+    vocab.txt            the vocabulary (edge_captioner.bundle.vocab format)
     model.weights.h5     the trained weights (written at the end, and after every epoch)
     checkpoint.keras     weights + optimizer state after the last finished epoch (for --resume)
     state.json           epochs done, history (loss, val_loss, accuracy), sample captions
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edge_captioner.bundle.vocab import Vocabulary
 from edge_captioner.errors import BadInput
-from edge_captioner.vocab import Vocabulary
 
 from .datasets import CaptionDataset, load_dataset
 from .scene_targets import (

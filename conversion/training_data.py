@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_captioner.bundle.vocab import Vocabulary
 from edge_captioner.errors import BadInput
-from edge_captioner.preprocess import prepare_image
-from edge_captioner.vocab import Vocabulary
+from edge_captioner.model.preprocess import prepare_image
 
 from .datasets import CaptionDataset, ImageEntry
 

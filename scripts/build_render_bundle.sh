@@ -68,7 +68,7 @@ rm -rf edge_captioner/data/bundles/render-en
 cp -r "$work/default-en" edge_captioner/data/bundles/render-en
 python3 - <<'PY'
 import dataclasses, pathlib
-from edge_captioner.bundle import read_manifest, write_manifest
+from edge_captioner.bundle.loader import read_manifest, write_manifest
 path = pathlib.Path("edge_captioner/data/bundles/render-en")
 write_manifest(path, dataclasses.replace(read_manifest(path), name="render-en"))
 PY

@@ -88,7 +88,7 @@ def caption_without_tensorflow(bundle: Path, image: Path, caption_args: str = ""
     imported or picked as the runtime. Returns what the child printed (the caption text...)."""
     code = (
         "import sys, cv2\n"
-        "from edge_captioner.captioner import Captioner\n"
+        "from edge_captioner.model.captioner import Captioner\n"
         f"c = Captioner({str(bundle)!r}, runtime='auto')\n"
         f"r = c.caption(cv2.imread({str(image)!r}){caption_args})\n"
         "print(r.text, len(r.attention) if r.attention is not None else '')\n"

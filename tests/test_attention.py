@@ -11,8 +11,8 @@ import pytest
 
 from conftest import TINY_TRAIN, caption_without_tensorflow, check_integer_only, run_convert_cli
 from conversion.tflite_check import graph_report
-from edge_captioner.captioner import Captioner
-from edge_captioner.search import beam_search
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.search import beam_search
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import caption_without_tensorflow
-from edge_captioner.bundle import file_sha256, load_bundle
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import file_sha256, load_bundle
 from edge_captioner.errors import BadInput
+from edge_captioner.model.captioner import Captioner
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_beam_one_equals_greedy_on_real_images(tiny_bundles, tiny_test_data):
     for path in sorted((tiny_test_data / "images").glob("*.jpg"))[:15]:
         image = captioner.prepare(cv2.imread(str(path)))
         greedy, _ = captioner.search(image, beam_size=1)
-        from edge_captioner.search import beam_search
+        from edge_captioner.model.search import beam_search
 
         vocab = captioner.bundle.vocab
         beam = beam_search(captioner.model.step, captioner.model.encode(image), vocab.start_id,

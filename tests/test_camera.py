@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from mjpeg_server import MJPEGServer
 
-from edge_captioner.camera import Camera
-from edge_captioner.camera.frames import as_bgr, fit_within
-from edge_captioner.camera.sources import SAMPLE_CLIP, resolve_source
 from edge_captioner.config import CameraConfig
+from edge_captioner.sources.camera import Camera
+from edge_captioner.sources.frames import as_bgr, fit_within
+from edge_captioner.sources.spec import SAMPLE_CLIP, resolve_source
 
 FAST_BACKOFF = {"backoff_initial_s": 0.1, "backoff_max_s": 0.3}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_captioner.bundle import load_bundle
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import load_bundle
+from edge_captioner.model.captioner import Captioner
 from make_test_bundles import BUNDLES, TINY, TINY_ATTENTION, TINY_INT8_DECODER, committed
 
 # bundle: (decoder type, quantization)

@@ -277,8 +277,8 @@ def two_scenes(tiny_bundles, tiny_test_data) -> tuple[bytes, bytes]:
     alternating them makes a new caption at every interval, so "captions are flowing" needs no
     heartbeat. The pair is searched for among the tiny model's own test images (its words change
     whenever training changes), and both properties are checked here, in-process."""
-    from edge_captioner.captioner import Captioner
-    from edge_captioner.gate import change_between, thumbnail
+    from edge_captioner.model.captioner import Captioner
+    from edge_captioner.service.gate import change_between, thumbnail
 
     captioner = Captioner(str(tiny_bundles[0]))
     paths = sorted((tiny_test_data / "images").glob("*.jpg"))[:20]

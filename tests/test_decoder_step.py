@@ -12,8 +12,8 @@ import pytest
 
 from conftest import ENCODER_OPS, run_convert_cli
 from conversion.tflite_check import graph_report
-from edge_captioner.captioner import Captioner
-from edge_captioner.search import beam_search, greedy
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.search import beam_search, greedy
 
 INT8_DECODER_OPS = {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT", "QUANTIZE",
                     "DEQUANTIZE", "LOG_SOFTMAX"}

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge_captioner.detections import (
+from edge_captioner.model.detections import (
     CENTRE_OFFSET,
     MIN_SIDE,
     Detection,
@@ -22,7 +22,7 @@ from edge_captioner.detections import (
     nms,
     to_frame,
 )
-from edge_captioner.preprocess import prepare_image
+from edge_captioner.model.preprocess import prepare_image
 
 REG_MAX = 10
 BINS = 4 * (REG_MAX + 1)

@@ -15,8 +15,8 @@ import pytest
 from conftest import encoder_dir_from, run_convert_cli
 from conversion.pretrained import photos
 from conversion.tflite_check import graph_report
-from edge_captioner.bundle import load_bundle
-from edge_captioner.manifest import BUNDLE_FILES
+from edge_captioner.bundle.choices import BUNDLE_FILES
+from edge_captioner.bundle.loader import load_bundle
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conversion.pretrained import photos, sources
-from edge_captioner import detections
-from edge_captioner.preprocess import model_input
+from edge_captioner.model import detections
+from edge_captioner.model.preprocess import model_input
 
 pytestmark = pytest.mark.slow
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_captioner.bundle import load_bundle
+from edge_captioner.bundle.loader import load_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def test_quiet_by_default_and_v_in_either_position(tmp_path):
     assert done.stdout.splitlines() == [f"{good}: no one in view"]
     for args in (["-v", "caption", str(good)], ["caption", "-v", str(good)]):
         done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
-        assert done.returncode == 0 and "INFO edge_captioner.captioner: bundle default-en" in \
+        assert done.returncode == 0 and "INFO edge_captioner.model.captioner: bundle default-en" in \
             done.stderr, (args, done.stderr)
 
 
@@ -119,7 +119,7 @@ def test_a_runtime_that_computes_wrongly_is_refused_at_load(tmp_path, change, sa
 
 
 def test_the_shipped_bundles_pass_their_self_check():
-    from edge_captioner.captioner import Captioner
+    from edge_captioner.model.captioner import Captioner
 
     for name in ("default-en", "default-zh"):
         check = load_bundle(name).manifest.self_check
@@ -140,8 +140,8 @@ def test_a_runtime_that_runs_no_graph_is_told_apart_from_a_broken_bundle(tmp_pat
     """A graph that fails its trial is the bundle's fault while the runtime runs its own test
     graph; where that fails too (here: the test graph itself made unrunnable, standing in for a
     runtime that crashes on every graph), the line blames the runtime or the CPU."""
-    from edge_captioner import interpreters
     from edge_captioner.errors import BadInput
+    from edge_captioner.model import runtime as interpreters
 
     broken = tmp_path / "broken.tflite"
     good = interpreters.KNOWN_GOOD_GRAPH.read_bytes()
@@ -158,7 +158,7 @@ def test_a_runtime_that_runs_no_graph_is_told_apart_from_a_broken_bundle(tmp_pat
 
 def test_a_caption_cut_at_the_length_limit_says_so():
     from conversion.pretrained import photos
-    from edge_captioner.captioner import Captioner
+    from edge_captioner.model.captioner import Captioner
 
     frame = photos.load_photo("astronaut")
     cut = Captioner("render-en", max_length=4).caption(frame)  # its captions run ~15 words

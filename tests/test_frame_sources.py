@@ -13,9 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_captioner.camera import Frame
-from edge_captioner.frame_slot import FrameSlot
-from edge_captioner.frigate import (
+from edge_captioner.frigate.events import (
     NOT_CAPTIONED,
     FrigateEvent,
     SnapshotPairer,
@@ -25,8 +23,10 @@ from edge_captioner.frigate import (
     snapshot_key,
     wants_caption,
 )
-from edge_captioner.jpeg_payload import Rejection, RejectLog, check_jpeg, decode_jpeg
-from edge_captioner.mqtt.frames import source_state, subscription_filter
+from edge_captioner.sources.frame_slot import FrameSlot
+from edge_captioner.sources.frames import Frame
+from edge_captioner.sources.jpeg_payload import Rejection, RejectLog, check_jpeg, decode_jpeg
+from edge_captioner.sources.mqtt_jpeg import source_state, subscription_filter
 
 
 def jpeg(width: int = 64, height: int = 48, value: int = 128) -> bytes:

@@ -33,10 +33,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge_captioner.bundle import file_sha256, load_bundle
-from edge_captioner.captioner import Captioner, CaptionResult
+from edge_captioner.bundle.choices import BUNDLE_FILES
+from edge_captioner.bundle.loader import file_sha256, load_bundle
 from edge_captioner.errors import BadInput
-from edge_captioner.manifest import BUNDLE_FILES
+from edge_captioner.model.captioner import Captioner, CaptionResult
 
 pytestmark = pytest.mark.slow
 

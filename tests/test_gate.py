@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edge_captioner.gate import GateDecision, SceneChangeGate, change_between, thumbnail
+from edge_captioner.service.gate import GateDecision, SceneChangeGate, change_between, thumbnail
 
 THRESHOLD = 0.02
 

@@ -17,8 +17,8 @@ from conversion.grounded_captions import mentions
 from conversion.grounded_eval import evaluate_photos, evaluate_simulated, read_labels
 from conversion.pretrained import photos
 from conversion.tflite_check import graph_report
-from edge_captioner.bundle import load_bundle
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import load_bundle
+from edge_captioner.model.captioner import Captioner
 
 LABELS = Path(__file__).parent / "data" / "package_photos.json"
 BUNDLES = ("default-en", "default-zh")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from conversion.grounded_captions import SEVERAL, canonical, mentions, normalise, paraphrases
 from conversion.scenes import KINDS, PLACES
-from edge_captioner.vocab import tokenize
+from edge_captioner.bundle.vocab import tokenize
 
 CASES = [
     # counts, place, English, Chinese

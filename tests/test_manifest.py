@@ -1,4 +1,4 @@
-"""manifest.json as a typed value (edge_captioner/manifest): the shipped bundles parse and are
+"""manifest.json as a typed value (edge_captioner/bundle/manifest.py): the shipped bundles parse and are
 written back byte for byte, any valid manifest survives to_json -> from_json, and each refusal
 is the one line it always was. Pure: no interpreter, no TensorFlow."""
 
@@ -20,10 +20,10 @@ from conversion.agreement import (
     relative_error,
     top1_agreement,
 )
-from edge_captioner.bundle import DEFAULT_BUNDLES_DIR, write_manifest
+from edge_captioner.bundle.choices import COLOUR_ORDERS, KEYS, RESIZE_MODES
+from edge_captioner.bundle.loader import DEFAULT_BUNDLES_DIR, write_manifest
+from edge_captioner.bundle.manifest import Manifest
 from edge_captioner.errors import BadInput
-from edge_captioner.manifest import COLOUR_ORDERS, RESIZE_MODES, Manifest
-from edge_captioner.manifest.choices import KEYS
 
 SHIPPED = ("default-en", "default-zh", "render-en")
 WHERE = Path("b/manifest.json")

@@ -13,7 +13,7 @@ from test_model import random_captioner
 from conftest import ENCODER_OPS, caption_without_tensorflow, run_convert_cli
 from conversion.recover import graph_weights
 from conversion.tflite_check import graph_report
-from edge_captioner.captioner import Captioner
+from edge_captioner.model.captioner import Captioner
 
 pytestmark = pytest.mark.slow  # imports TensorFlow, converts
 

@@ -40,16 +40,12 @@ from mosquitto import (
     publish,
 )
 
+from edge_captioner.cli.watch import format_message, watch
 from edge_captioner.config import DiscoveryConfig, MQTTConfig, TLSConfig
 from edge_captioner.errors import BadInput
-from edge_captioner.mqtt import (
-    ACTIONS,
-    Command,
-    Publisher,
-    discovery_messages,
-    parse_command,
-)
-from edge_captioner.watch_cmd import format_message, watch
+from edge_captioner.mqtt.commands import ACTIONS, Command, parse_command
+from edge_captioner.mqtt.discovery import discovery_messages
+from edge_captioner.mqtt.session import Publisher
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "dev1"
@@ -306,7 +302,7 @@ def test_online_retained_then_offline_on_clean_stop(shared_port, names, make_pub
 CHILD = textwrap.dedent("""
     import sys, time
     from edge_captioner.config import DiscoveryConfig, MQTTConfig
-    from edge_captioner.mqtt import Publisher
+    from edge_captioner.mqtt.session import Publisher
     port, base_topic, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     config = MQTTConfig(port=port, base_topic=base_topic, discovery=DiscoveryConfig(prefix=prefix))
     publisher = Publisher(config, "dev1", [("cam", False)], "tiny-en", print, "0.1.0")
@@ -936,7 +932,7 @@ def test_captions_queued_at_a_stop_are_delivered_by_the_next_run(tmp_path, names
 
 
 def test_the_spool_keeps_the_newest_queue_limit_and_skips_what_is_not_a_caption(tmp_path):
-    from edge_captioner import spool
+    from edge_captioner.mqtt import spool
 
     path = tmp_path / "captions-dev1.jsonl"
     captions = [("edge_captioner/dev1/cam/caption", f"{k}".encode(), 1, True) for k in range(10)]

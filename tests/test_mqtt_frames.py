@@ -16,9 +16,9 @@ import pytest
 from mosquitto import broker_factory, publish
 
 from edge_captioner.config import MQTTConfig
-from edge_captioner.frigate import FrigateFrame
-from edge_captioner.mqtt.frames import FrameTopic, MQTTFrameSource
-from edge_captioner.mqtt.frigate_source import FrigateCamera, FrigateSource
+from edge_captioner.frigate.events import FrigateFrame
+from edge_captioner.frigate.source import FrigateCamera, FrigateSource
+from edge_captioner.sources.mqtt_jpeg import FrameTopic, MQTTFrameSource
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC = "cams/porch/jpeg"
@@ -76,7 +76,7 @@ def test_bad_payloads_are_dropped_with_one_line_and_the_camera_goes_on(make_brok
     broker = make_broker()
     src = source(broker)
     try:
-        with caplog.at_level(logging.WARNING, "edge_captioner.mqtt.frames"):
+        with caplog.at_level(logging.WARNING, "edge_captioner.sources.mqtt_jpeg"):
             publish(broker.port, TOPIC, b'{"battery": 80}')
             publish(broker.port, TOPIC, b'{"battery": 79}')
             publish(broker.port, TOPIC, jpeg(90)[:-300])
@@ -136,7 +136,7 @@ WORKER = """
 import sys, time
 sys.path.insert(0, {root!r})
 from edge_captioner.config import MQTTConfig
-from edge_captioner.mqtt.frames import FrameTopic, MQTTFrameSource
+from edge_captioner.sources.mqtt_jpeg import FrameTopic, MQTTFrameSource
 src = MQTTFrameSource("w", FrameTopic({topic!r}, share_group="g", stall_timeout_s=30),
                       MQTTConfig(host="127.0.0.1", port={port}, protocol="5"), "worker-killed",
                       session_expiry_s=300)

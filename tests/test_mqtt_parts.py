@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge_captioner.daemon import COMMAND_HANDLERS
-from edge_captioner.mqtt import ACTIONS, Command, topics
+from edge_captioner.mqtt import topics
+from edge_captioner.mqtt.commands import ACTIONS, Command
 from edge_captioner.mqtt.outbox import Closed, Latest, Message, Outbox, Reconnected
+from edge_captioner.service.daemon import COMMAND_HANDLERS
 
 BASE = "edge_captioner/dev1"
 STATUS = "edge_captioner/dev1/status"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_captioner import notify
+from edge_captioner.service import notify
 
 
 @pytest.fixture

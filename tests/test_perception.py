@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from conversion.pretrained import photos
 from conversion.tflite_check import graph_report
-from edge_captioner.bundle import file_sha256, load_bundle
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import file_sha256, load_bundle
+from edge_captioner.bundle.perception_section import parse_perception
 from edge_captioner.errors import BadInput
-from edge_captioner.manifest import parse_perception
+from edge_captioner.model.captioner import Captioner
 
 BUNDLES = ("default-en", "default-zh")
 # the detector labels a home camera's captions are about (COCO names)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ENCODER_OPS, TINY_TRAIN, check_integer_only, run_convert_cli
 from conversion.tflite_check import graph_report
-from edge_captioner.bundle import file_sha256
+from edge_captioner.bundle.loader import file_sha256
 
 pytestmark = pytest.mark.slow
 

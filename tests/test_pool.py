@@ -19,17 +19,18 @@ import pytest
 import yaml
 from test_worker import SCENES, WALL0, RecordingSink, make_worker, play, stamp
 
-from edge_captioner.camera import Camera, Frame
-from edge_captioner.caption_event import CaptionEvent
 from edge_captioner.config.parse import parse_document
-from edge_captioner.config.pushed_sources import FrigateFrames, TopicFrames, parse_pushed
 from edge_captioner.errors import BadInput
-from edge_captioner.frame_sources import open_source
-from edge_captioner.frigate import FrigateEvent, FrigateFrame
-from edge_captioner.frigate_api import FrigateDescriptions
-from edge_captioner.mqtt.frames import MQTTFrameSource
-from edge_captioner.mqtt.frigate_source import FrigateSource
-from edge_captioner.pool import CaptionFence, SeenCaption, seen_caption
+from edge_captioner.frigate.descriptions import FrigateDescriptions
+from edge_captioner.frigate.events import FrigateEvent, FrigateFrame
+from edge_captioner.frigate.source import FrigateSource
+from edge_captioner.service.caption_event import CaptionEvent
+from edge_captioner.service.pool import CaptionFence, SeenCaption, seen_caption
+from edge_captioner.sources.camera import Camera
+from edge_captioner.sources.factory import open_source
+from edge_captioner.sources.frames import Frame
+from edge_captioner.sources.mqtt_jpeg import MQTTFrameSource
+from edge_captioner.sources.spec import FrigateFrames, TopicFrames, parse_pushed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -204,11 +205,11 @@ def test_frigate_captions_become_event_descriptions_and_failures_are_said_once(c
                               {"description": "a person at the door"})]
         assert [call[1] for call in sink.calls] == ["door", "porch"]
         api.status = 401  # port 8971 without a token, say
-        with caplog.at_level(logging.WARNING, "edge_captioner.frigate_api"):
+        with caplog.at_level(logging.WARNING, "edge_captioner.frigate.descriptions"):
             for i in range(3):
                 descriptions.publish_caption("door", {"caption": "x", "frigate": {"event_id": f"e{i}"}})
             assert wait_until(lambda: descriptions.failed == 3)
-        lines = [r.getMessage() for r in caplog.records if r.name == "edge_captioner.frigate_api"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "edge_captioner.frigate.descriptions"]
         assert len(lines) == 1 and "401" in lines[0] and "/api/events/e0/description" in lines[0]
     finally:
         descriptions.stop()

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge_captioner.preprocess import fit_square, prepare_image, shrink_square, to_rgb
+from edge_captioner.model.preprocess import fit_square, prepare_image, shrink_square, to_rgb
 
 
 def test_bgr_frames_become_rgb():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_captioner.search import Caption, beam_search, greedy, length_normalised, log_softmax
+from edge_captioner.model.search import Caption, beam_search, greedy, length_normalised, log_softmax
 
 START, END = 0, 1
 

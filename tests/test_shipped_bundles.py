@@ -10,8 +10,8 @@ import pytest
 from conftest import ENCODER_OPS
 from conversion.mentions import parse_caption
 from conversion.tflite_check import graph_report
-from edge_captioner.bundle import load_bundle, resolve_bundle_path
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import load_bundle, resolve_bundle_path
+from edge_captioner.model.captioner import Captioner
 
 SAMPLE_CLIP = "edge_captioner/data/sample_porch.mp4"
 SHIPPED = ["render-en"]

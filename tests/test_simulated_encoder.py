@@ -15,9 +15,9 @@ from conversion.simulated_encoder import (
     ErrorModel,
     simulate,
 )
-from edge_captioner.evidence import evidence
-from edge_captioner.manifest import EvidenceSpec
-from edge_captioner.perception import Findings, Found
+from edge_captioner.bundle.sections import EvidenceSpec
+from edge_captioner.model.evidence import evidence
+from edge_captioner.model.perception import Findings, Found
 
 SPEC = EvidenceSpec(kinds=KINDS, slots=4, places=PLACES, kind_cues=ANIMAL_CUES,
                     place_cues=PLACE_CUES)

@@ -3,8 +3,8 @@
 import pytest
 
 from conversion.tokenizer import build_vocabulary
+from edge_captioner.bundle.vocab import SPECIAL_TOKENS, Vocabulary, detokenize, tokenize
 from edge_captioner.errors import BadInput
-from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary, detokenize, tokenize
 
 EN = [
     "A person is standing at the front door.",

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_captioner.bundle import DEFAULT_BUNDLES_DIR, load_bundle, resolve_bundle_path
-from edge_captioner.captioner import Captioner
+from edge_captioner.bundle.loader import DEFAULT_BUNDLES_DIR, load_bundle, resolve_bundle_path
+from edge_captioner.bundle.wiring import SHOW_AND_TELL_WIRING, check_against_graphs, parse_wiring
 from edge_captioner.errors import BadInput
-from edge_captioner.explain import explain_words, format_explanation, region, strongest
-from edge_captioner.wiring import SHOW_AND_TELL_WIRING, check_against_graphs, parse_wiring
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.explain import explain_words, format_explanation, region, strongest
 
 WHERE = Path("b/manifest.json")
 ATTENTION = {

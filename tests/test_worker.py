@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from edge_captioner.camera import Frame
-from edge_captioner.caption_event import CaptionEvent, Outcome, publish_rule, withheld_reason
 from edge_captioner.config import CameraConfig
-from edge_captioner.daemon import COMMAND_HANDLERS
-from edge_captioner.mqtt import Command
-from edge_captioner.worker import CameraWorker
+from edge_captioner.mqtt.commands import Command
+from edge_captioner.service.caption_event import CaptionEvent, Outcome, publish_rule, withheld_reason
+from edge_captioner.service.daemon import COMMAND_HANDLERS
+from edge_captioner.service.worker import CameraWorker
+from edge_captioner.sources.frames import Frame
 
 # -- the publishing rule ---------------------------------------------------------------------------
 MIN_CONFIDENCE, HEARTBEAT_S = 0.5, 60.0
@@ -303,7 +303,7 @@ def test_a_snapshot_goes_with_a_captioned_frame_not_with_a_repeated_one():
 def test_a_failing_caption_is_logged_and_the_next_frame_is_captioned(caplog):
     table = {"door": [("boom", 0.9), ("a person at the door", 0.9)], "street": [("a street", 0.9)]}
     worker, camera, _engine, sink = make_worker(table)
-    with caplog.at_level(logging.ERROR, logger="edge_captioner.daemon"):
+    with caplog.at_level(logging.ERROR, logger="edge_captioner.service.daemon"):
         play(worker, camera, [(0, "door"), (2, "street"), (4, "door")])
     assert "porch: captioning failed for frame 1" in caplog.text
     assert sink.events() == [("caption", 1, "a street", stamp(2)),

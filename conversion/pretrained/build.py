@@ -24,16 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_captioner.bundle import file_sha256, load_bundle, read_manifest, write_manifest
-from edge_captioner.captioner import Captioner
-from edge_captioner.detections import CENTRE_OFFSET, iou
+from edge_captioner.bundle.loader import file_sha256, load_bundle, read_manifest, write_manifest
+from edge_captioner.bundle.manifest import Manifest
+from edge_captioner.bundle.perception_section import parse_perception
+from edge_captioner.bundle.sections import parse_pretrained
 from edge_captioner.errors import EXIT_OK, BadInput
-from edge_captioner.interpreters import pick_runtime
-from edge_captioner.manifest import Manifest, parse_perception
-from edge_captioner.manifest.sections import parse_pretrained
-from edge_captioner.perception import Perception
-from edge_captioner.preprocess import model_input
-from edge_captioner.self_check import record
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.detections import CENTRE_OFFSET, iou
+from edge_captioner.model.perception import Perception
+from edge_captioner.model.preprocess import model_input
+from edge_captioner.model.runtime import pick_runtime
+from edge_captioner.model.self_check import record
 
 from ..agreement import PERCEPTION_METRICS_KEY
 from . import photos, sources

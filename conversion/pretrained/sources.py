@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_captioner.bundle import file_sha256
+from edge_captioner.bundle.loader import file_sha256
 from edge_captioner.errors import BadInput
 
 LICENCE_TEXTS = Path(__file__).parent / "licences"

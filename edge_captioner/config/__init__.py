@@ -7,17 +7,16 @@ Secrets (the MQTT password) may come from the file, from `password_file`, or fro
 variable EDGE_CAPTIONER_MQTT_PASSWORD, and are never logged or printed (see `to_dict(masked=True)`).
 
 One job per module, data flowing down the list:
-  pushed_sources.py  the camera sources whose frames arrive over MQTT (mqtt:, frigate:), parsed
   schema.py     the dataclasses the rest of the daemon reads; each key's type, default, check and
                 description, declared once
   checks.py     the checks of single values, and how errors name a key and show a value
   parse.py      a YAML document -> Config (no file system, no environment)
   files.py      the files and secrets it names: checked, made absolute, the password read
   loader.py     which file, reading its YAML, `load_config`, `to_dict`
+  strict_yaml.py  the strict YAML reader (also for the toolkit's training recipes)
   reference.py  docs/configuration.md, written from the schema
 """
 
-from .checks import NETWORK_SCHEMES
 from .files import PASSWORD_ENV
 from .loader import CONFIG_ENV, default_config, load_config, to_dict
 from .schema import (
@@ -33,7 +32,7 @@ from .schema import (
 )
 
 __all__ = [
-    "CONFIG_ENV", "NETWORK_SCHEMES", "PASSWORD_ENV", "CameraConfig", "Config", "DiscoveryConfig",
+    "CONFIG_ENV", "PASSWORD_ENV", "CameraConfig", "Config", "DiscoveryConfig",
     "FrigateConfig", "LoggingConfig", "MQTTConfig", "ModelConfig", "TLSConfig", "WorkersConfig",
     "default_config", "load_config", "to_dict",
 ]

@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import BadInput
-from .pushed_sources import parse_pushed
+from ..sources.spec import NETWORK_SCHEMES, parse_pushed
 
 Validator = Callable[[Any, str], Any]
 
 # the camera URLs OpenCV opens through FFmpeg (camera.sources.classify_source)
-NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 PLACE_MAX_CHARS = 40
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -15,15 +15,13 @@ import socket
 import stat
 from pathlib import Path
 
-from ..bundle import DEFAULT_BUNDLE_NAMES
+from ..bundle.loader import DEFAULT_BUNDLE_NAMES
+from ..sources.spec import looks_like_file
 from .checks import _bad
-from .pushed_sources import is_pushed
 from .schema import CameraConfig, Config, MQTTConfig, WorkersConfig
 
 PASSWORD_ENV = "EDGE_CAPTIONER_MQTT_PASSWORD"
 PASSWORD_FILE_MAX_BYTES = 4096  # a password, not a file to slurp (think of /dev/zero by mistake)
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".h264",
-                  ".h265", ".mjpeg", ".mjpg", ".y4m", ".flv", ".wmv")
 
 
 def _resolve(path_text: str, key: str, base_dir: Path) -> Path:
@@ -57,15 +55,6 @@ def _existing_file(path_text: str | None, key: str, base_dir: Path) -> str | Non
     if kind != "file":
         raise _bad(key, f"{path}: not a regular file" if kind in ("dir", "other") else f"{path}: {kind}")
     return str(path)
-
-
-def looks_like_file(value: str | int) -> bool:
-    """A source that names a file on this machine (so it can be checked now) rather than a device,
-    a URL or a pipeline, which are only known to work when opened."""
-    if not isinstance(value, str) or value.startswith("/dev/video") or "://" in value or " ! " in value \
-            or is_pushed(value):
-        return False
-    return value.startswith(("/", "./", "../", "~/")) or value.lower().endswith(VIDEO_SUFFIXES)
 
 
 def _camera_source(camera: CameraConfig, key: str, base_dir: Path) -> CameraConfig:

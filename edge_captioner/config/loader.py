@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from ..strict_yaml import read_yaml_file
+from ..sources.spec import is_pushed
 from .checks import _describe
 from .files import kind_of, resolve_files_and_secrets
 from .parse import PUSHED_ONLY, TOP_FIELDS, parse_document
-from .pushed_sources import is_pushed
 from .schema import Config
+from .strict_yaml import read_yaml_file
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..sources.spec import is_pushed
 from .checks import Validator, _as_is, _bad, _describe, _join
-from .pushed_sources import is_pushed
 from .schema import (
     MQTT_TLS_PORT,
     CameraConfig,

@@ -12,8 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..bundle import DEFAULT_BUNDLE_NAMES
-from ..manifest.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
+from ..bundle.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
+from ..bundle.loader import DEFAULT_BUNDLE_NAMES
+from ..sources.spec import MAX_JPEG_BYTES
 from .checks import (
     Validator,
     _boolean,
@@ -33,7 +34,6 @@ from .checks import (
     _text,
     _topic,
 )
-from .pushed_sources import MAX_JPEG_BYTES
 
 MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
 

@@ -1,10 +1,10 @@
-"""The daemon's MQTT side (docs/contract.md "MQTT"): the session (session.py) that ties together the topic
-layout (topics.py), the paho client (client.py), the delivery model (outbox.py), commands in
-(commands.py) and Home Assistant discovery (discovery.py)."""
+"""The daemon's MQTT session (docs/contract.md "MQTT"): everything that talks to the broker.
 
-from .commands import ACTIONS, MAX_INTERVAL_S, Command, parse_command
-from .discovery import discovery_messages
-from .session import CAMERA_STATES, Publisher
-
-__all__ = ["ACTIONS", "CAMERA_STATES", "MAX_INTERVAL_S", "Command", "Publisher", "discovery_messages",
-           "parse_command"]
+    topics.py     the topic layout, built and parsed here and nowhere else
+    client.py     making and connecting paho clients
+    outbox.py     the delivery model: ordered, at least once, latest-value slots
+    commands.py   `<base>/<camera>/set` payloads parsed into a Command
+    discovery.py  Home Assistant discovery, as pure functions
+    spool.py      captions still queued at a stop, kept on disk
+    session.py    Publisher: the session that ties them together
+"""

@@ -26,9 +26,8 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from .. import spool
 from ..config import MQTTConfig
-from . import topics
+from . import spool, topics
 from .client import REFUSED, connect_async, describe_connect_error, make_client, reason_text
 from .commands import MAX_COMMAND_BYTES, Command, parse_command, preview
 from .discovery import discovery_messages

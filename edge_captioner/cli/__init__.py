@@ -1,0 +1,139 @@
+"""`edge-captioner`: the device-side console script.
+
+Sub-commands are registered here as the runtime grows (caption, run, check-config, bench, watch:
+see docs/contract.md); each lives in its own module and only this file knows about argparse.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .. import __version__
+from ..bundle.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
+from .support import add_common_options, lazy_command, positive_int, run_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-captioner",
+        description="On-device image captioning: camera frames -> int8 TFLite -> MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_common_options(parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    caption = sub.add_parser(
+        "caption",
+        help="caption images or videos",
+        description="Caption images (or the first frame of a video, or every Nth frame with "
+        "--every). Directories are walked. One line per file, or one JSON object per line with "
+        "--json. Unreadable files are reported and skipped; the exit code is then 2.",
+    )
+    add_common_options(caption)
+    caption.add_argument("paths", nargs="+", metavar="PATH")
+    _model_options(caption)
+    caption.add_argument("--every", type=positive_int, metavar="N",
+                         help="videos: caption every Nth frame instead of the first only")
+    caption.add_argument("--place", metavar="TEXT",
+                         help="where the camera looks, as a camera's `place` in config.yaml "
+                         "(grounded bundles: front_door, living_room, kitchen, driveway, "
+                         "backyard go into the caption; other text comes before it)")
+    caption.add_argument("--json", action="store_true", help="one JSON object per line")
+    caption.add_argument("--explain", action="store_true",
+                         help="after each caption: what the real-world detector and classifier "
+                         "found (bundles with them), and for attention bundles the strongest "
+                         "attention cell and image region per word (an \"attention\" list with "
+                         "--json)")
+    caption.set_defaults(func=lazy_command("edge_captioner.cli.caption", "cmd_caption"))
+
+    bench = sub.add_parser(
+        "bench",
+        help="latency of encoder, one decoder step and a whole caption (p50/p95)",
+        description="Benchmark a bundle on frames of the bundled sample clip (or --images): "
+        "encoder, one decoder step, a whole caption; p50/p95, captions per second, peak RSS. "
+        "Give --bundle twice to compare (e.g. int8 and float32).",
+    )
+    add_common_options(bench)
+    bench.add_argument("--bundle", action="append", metavar="DIR",
+                       help="bundle directory or name (default: the shipped English bundle); "
+                       "repeat to compare")
+    bench.add_argument("--runs", type=positive_int, default=100)
+    bench.add_argument("--warmup", type=positive_int, default=10)
+    bench.add_argument("--images", metavar="DIR", help="benchmark on these images instead")
+    bench.add_argument("--runtime", default="auto",
+                       choices=RUNTIME_CHOICES)
+    bench.add_argument("--threads", type=positive_int, default=1)
+    bench.add_argument("--beam", type=positive_int, default=1)
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=lazy_command("edge_captioner.cli.bench", "cmd_bench"))
+
+    run = sub.add_parser(
+        "run",
+        help="the daemon: cameras -> captions -> MQTT, until SIGTERM/SIGINT",
+        description="Capture from the configured cameras, caption changed scenes and publish "
+        "the captions over MQTT until SIGTERM or SIGINT. Without --config: $EDGE_CAPTIONER_CONFIG, "
+        "/etc/edge-captioner/config.yaml, or the built-in demo (the shipped model, the bundled "
+        "sample clip, a broker on localhost).",
+    )
+    add_common_options(run)
+    run.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    run.set_defaults(func=lazy_command("edge_captioner.service.daemon", "cmd_run"))
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate and print the resolved configuration (secrets masked)",
+        description="Validate a configuration file and print the configuration the daemon would "
+        "run with, as YAML, secrets masked. Without --config: $EDGE_CAPTIONER_CONFIG, else "
+        "/etc/edge-captioner/config.yaml if it exists, else the built-in demo configuration. "
+        "Exit 2 with one line naming the key on any error.",
+    )
+    add_common_options(check)
+    check.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    check.set_defaults(func=lazy_command("edge_captioner.cli.check_config", "cmd_check_config"))
+
+    service = sub.add_parser(
+        "install-service",
+        help="install the systemd service (unit, example config, system user): run as root",
+        description="Write /etc/systemd/system/edge-captioner.service running THIS environment's "
+        "edge-captioner, /etc/edge-captioner/config.yaml (the commented example, unless one "
+        "exists), and create the edge-captioner system user; then say what to edit and how to "
+        "start it. --root DIR writes the files under DIR instead and creates no user.",
+    )
+    add_common_options(service)
+    service.add_argument("--root", metavar="DIR", help="install under DIR (a scratch root)")
+    service.set_defaults(func=lazy_command("edge_captioner.cli.install_service",
+                                           "cmd_install_service"))
+
+    watch = sub.add_parser(
+        "watch",
+        help="print captions and camera states from the broker as they arrive",
+        description="Subscribe to the configured broker (same host, credentials and TLS as the "
+        "daemon) and print one line per caption, camera state and device status, as they arrive; "
+        "retained (last known) values first. Until Ctrl-C / SIGTERM (exit 0). An unreachable "
+        "broker is retried; a refused login is an error (exit 2).",
+    )
+    add_common_options(watch)
+    watch.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    watch.add_argument("--json", action="store_true",
+                       help="one JSON object per line (a caption's own JSON, plus its topic)")
+    watch.set_defaults(func=lazy_command("edge_captioner.cli.watch", "cmd_watch"))
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", default="default",
+                        help="bundle directory, or default / default-en / default-zh (shipped)")
+    parser.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
+    parser.add_argument("--runtime", default="auto",
+                        choices=RUNTIME_CHOICES)
+    parser.add_argument("--threads", type=positive_int, default=1)
+    parser.add_argument("--delegate", choices=DELEGATES, default="none",
+                        help="edgetpu: run the encoder on a Coral Edge TPU")
+    parser.add_argument("--fallback", choices=FALLBACKS, default="none",
+                        help="cpu: if the Edge TPU cannot be used, run on the CPU (with a warning)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("edge-captioner", build_parser(), argv)
+

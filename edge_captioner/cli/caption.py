@@ -1,0 +1,152 @@
+"""`edge-captioner caption PATH...`: caption images and videos from the command line.
+
+Images are read with OpenCV; anything OpenCV cannot read as an image is tried as a video (the first
+frame, or every Nth frame with --every N). A directory is walked (sorted, recursively). Files that
+cannot be read are reported on stderr, one line each, and skipped; the others are still captioned,
+and the exit code is 2 at the end.
+
+--explain: for a bundle with an attention decoder, the strongest attention cell and its region for
+every word (`cat@(r3,c0) lower-left`), on a line after the caption, or as an "attention" list in
+the JSON; a bundle without attention says so once (exit 0). For a bundle with real-world graphs
+(a perception section), --explain also prints what they found, and --json always includes it as
+"found": the detector's objects (label, score, box as fractions of the frame) and the
+classifier's top classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import EXIT_BAD_INPUT, EXIT_OK
+from ..model.captioner import Captioner
+from ..model.explain import explain_words, format_explanation
+from ..model.perception import Findings
+from ..sources.spec import is_image_file, is_video_file
+from .support import one_line
+
+log = logging.getLogger(__name__)
+
+
+
+class Unreadable(Exception):
+    pass
+
+
+def expand_paths(paths: list[str]) -> Iterator[Path]:
+    """Files as given; directories walked for images and videos, sorted."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and (is_image_file(child.name) or is_video_file(child.name)):
+                    yield child
+        else:
+            yield path
+
+
+def frames_of(path: Path, every: int | None) -> Iterator[tuple[int | None, float | None, np.ndarray]]:
+    """(frame number, seconds, frame) for an image (None, None, frame) or a video."""
+    if not path.exists():
+        raise Unreadable("no such file")
+    if not path.is_file():
+        raise Unreadable("not a file")
+    if not is_video_file(path.name):
+        # imdecode from bytes, not imread: imread's failure cannot tell "unreadable" from "empty"
+        try:
+            data = np.fromfile(path, np.uint8)
+        except OSError as exc:
+            raise Unreadable(exc.strerror or str(exc)) from None
+        frame = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if frame is not None:
+            yield None, None, frame
+            return
+        if is_image_file(path.name):
+            raise Unreadable("not a readable image (corrupt or unsupported format)")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise Unreadable("neither an image nor a video OpenCV can read")
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        index, yielded = 0, 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index == 0 or (every and index % every == 0):
+                yielded += 1
+                yield index, (index / fps if fps else None), frame
+                if not every:
+                    break
+            index += 1
+        if not yielded:
+            raise Unreadable("video has no readable frame")
+    finally:
+        capture.release()
+
+
+def format_findings(findings: Findings) -> str:
+    """`person 0.76 [0.12,0.05,0.64,1.00], cat 0.41 [...]; classes: Egyptian cat 0.78, ...`"""
+    objects = ", ".join(f"{o.label} {o.score:.2f} [{','.join(f'{v:.2f}' for v in o.box)}]"
+                        for o in findings.objects) or "no objects"
+    classes = ", ".join(f"{name} {p:.2f}" for name, p in findings.classes)
+    return f"{objects}; classes: {classes}" if classes else objects
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    captioner = Captioner(args.bundle, runtime=args.runtime, threads=args.threads,
+                          delegate=args.delegate, fallback_cpu=args.fallback == "cpu",
+                          beam_size=args.beam)
+    explain = getattr(args, "explain", False)
+    if explain and not captioner.model.has_attention:
+        # stdout would break --json's one object per line
+        print(f"{captioner.bundle.name}: a {captioner.model.wiring.type} bundle has no attention "
+              "to explain", file=sys.stderr if args.json else sys.stdout, flush=True)
+    tokens = captioner.bundle.vocab.tokens
+    failures = 0
+    for path in expand_paths(args.paths):
+        try:
+            for frame_no, seconds, frame in frames_of(path, args.every):
+                result = captioner.caption(frame, explain=explain, place=args.place)
+                words = (explain_words([tokens[t] for t in result.tokens], result.attention)
+                         if result.attention is not None else None)
+                if args.json:
+                    record = {
+                        "file": str(path),
+                        "caption": result.text,
+                        "confidence": round(result.confidence, 4),
+                        "language": captioner.bundle.language,
+                        "model": captioner.bundle.name,
+                        "latency_ms": round(result.latency_ms, 2),
+                    }
+                    if frame_no is not None:
+                        record["frame"] = frame_no
+                        record["time_s"] = None if seconds is None else round(seconds, 3)
+                    if explain:
+                        record["attention"] = words
+                    if result.findings is not None:
+                        record["found"] = result.findings.to_json()
+                    if result.truncated:
+                        record["truncated"] = True
+                    print(json.dumps(record, ensure_ascii=False), flush=True)
+                else:
+                    where = str(path) if frame_no is None else f"{path}@{frame_no}"
+                    print(f"{where}: {result.text}", flush=True)
+                    if words is not None:
+                        print(f"  attention: {format_explanation(words)}", flush=True)
+                    if explain and result.findings is not None:
+                        print(f"  found: {format_findings(result.findings)}", flush=True)
+        except Unreadable as exc:
+            failures += 1
+            print(f"edge-captioner: error: {path}: {one_line(exc)}", file=sys.stderr, flush=True)
+    if failures:
+        log.info("%d file(s) could not be read", failures)  # each has said so in its line
+        return EXIT_BAD_INPUT
+    return EXIT_OK

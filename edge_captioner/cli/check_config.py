@@ -1,0 +1,43 @@
+"""`edge-captioner check-config [--config FILE]`: validate and print the resolved configuration.
+
+The output is the configuration the daemon would run with, as YAML (defaults filled in, paths made
+absolute, client_id resolved, the password masked), preceded by a comment saying where it came
+from. It loads back as the same configuration, so it doubles as a starting point for a new file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import yaml
+
+from ..config import CONFIG_ENV, PASSWORD_ENV, Config, load_config, to_dict
+
+
+def origin_comment(config: Config) -> str:
+    if config.source_path:
+        return f"# edge-captioner configuration from {config.source_path}"
+    return (f"# edge-captioner built-in default configuration (no --config, no ${CONFIG_ENV}, "
+            "no /etc/edge-captioner/config.yaml)")
+
+
+def render(config: Config) -> str:
+    lines = [origin_comment(config)]
+    if config.mqtt.password is not None and os.environ.get(PASSWORD_ENV):
+        lines.append(f"# mqtt.password: from ${PASSWORD_ENV}")
+    body = yaml.safe_dump(to_dict(config, masked=True), sort_keys=False, allow_unicode=True)
+    return "\n".join(lines) + "\n" + body
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Check it as the service will read it: the configuration, then the bundle loaded as `run`
+    loads it (manifest, hashes, every graph tried once, the perception graphs), so that what
+    would stop the daemon stops here, with the same one line and exit 2."""
+    from ..model.captioner import Captioner
+
+    config = load_config(args.config)
+    Captioner.from_config(config.model)
+    sys.stdout.write(render(config))
+    return 0

@@ -1,0 +1,99 @@
+"""`edge-captioner install-service [--root DIR]`: install the systemd service from this install.
+
+On a Raspberry Pi (or any systemd machine), as root, after the package is in a virtual
+environment: writes /etc/systemd/system/edge-captioner.service with ExecStart pointing at THIS
+environment's `edge-captioner`, /etc/edge-captioner/config.yaml (the commented example, only if
+there is none: a user's file is never overwritten) readable by the service's group only, and
+creates the `edge-captioner` system user. It then says what to edit and which two commands start
+the service. `--root DIR` writes the same files under DIR (a scratch root, for a look or a test)
+and leaves users alone.
+
+The unit and the example configuration are the repository's own files (systemd/, config.yaml),
+installed with the package as data (setup.cfg `data_files`), or read from the checkout of an
+editable install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import EXIT_OK, BadInput
+
+USER = "edge-captioner"
+UNIT_NAME = "edge-captioner.service"
+PLACEHOLDER_PREFIX = "/opt/edge-captioner/venv"  # what the repository's unit says
+
+
+def _shipped(name: str, in_checkout: str) -> Path:
+    for path in (Path(sys.prefix) / "share" / "edge-captioner" / name,
+                 Path(__file__).resolve().parents[2] / in_checkout):
+        if path.is_file():
+            return path
+    raise BadInput(f"{name}: not found with this install (reinstall edge-captioner)")
+
+
+def unit_text(prefix: str) -> str:
+    """The repository's unit, its ExecStart pointing at the environment under `prefix`."""
+    text = _shipped(UNIT_NAME, f"systemd/{UNIT_NAME}").read_text(encoding="utf-8")
+    return text.replace(PLACEHOLDER_PREFIX, prefix)
+
+
+def install(root: Path, prefix: str, create_user: bool) -> list[str]:
+    """Write the files (and the user); returns what was done, one line each."""
+    done = []
+    unit = root / "etc" / "systemd" / "system" / UNIT_NAME
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    unit.write_text(unit_text(prefix), encoding="utf-8")
+    unit.chmod(0o644)
+    done.append(f"wrote {unit} (ExecStart: {prefix}/bin/edge-captioner)")
+    if create_user:
+        try:
+            pwd.getpwnam(USER)
+            done.append(f"user {USER} exists")
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                            "--shell", "/usr/sbin/nologin", USER], check=True)
+            done.append(f"created the system user {USER}")
+    config_dir = root / "etc" / "edge-captioner"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    config = config_dir / "config.yaml"
+    if config.exists():
+        done.append(f"kept {config} (it exists)")
+    else:
+        shutil.copyfile(_shipped("config.yaml", "config.yaml"), config)
+        done.append(f"wrote {config} (the commented example)")
+    try:  # readable by the service's group only: it may hold the broker's details
+        gid = grp.getgrnam(USER).gr_gid
+        os.chown(config_dir, 0, gid)
+        os.chown(config, 0, gid)
+        config_dir.chmod(0o750)
+        config.chmod(0o640)
+    except (KeyError, PermissionError):
+        config.chmod(0o600)  # no such group here (a scratch root): root's alone
+    return done
+
+
+def cmd_install_service(args: argparse.Namespace) -> int:
+    root = Path(args.root) if args.root else Path("/")
+    system = root == Path("/")
+    if system and os.geteuid() != 0:
+        raise BadInput("install-service writes /etc and creates a system user: run it as root "
+                       f"(sudo {sys.argv[0]} install-service)")
+    if not shutil.which("useradd") and system:
+        raise BadInput("useradd not found: install-service needs a system with shadow-utils")
+    for line in install(root, sys.prefix, create_user=system):
+        print(line)
+    config = root / "etc" / "edge-captioner" / "config.yaml"
+    exe = Path(sys.prefix) / "bin" / "edge-captioner"
+    print(f"next: edit {config} (device_id, mqtt.host, cameras: each camera's source and place),")
+    print(f"  check it as the service will read it: sudo -u {USER} {exe} check-config "
+          f"--config /etc/edge-captioner/config.yaml")
+    print("  then: sudo systemctl daemon-reload && sudo systemctl enable --now edge-captioner")
+    return EXIT_OK

@@ -1,0 +1,138 @@
+"""What a real-world encoder finds in a frame: a COCO object detector and an ImageNet classifier.
+
+A bundle may carry a `perception` section naming one or both graphs (full-int8 TFLite, pretrained
+on real photographs: see the manifest's `pretrained` provenance). The section is validated once
+at load (bundle/perception_section.py, pure, no interpreter); `Perception` runs the graphs on an OpenCV frame
+and returns `Findings`: the detector's objects (label, score, box in the frame, 0..1) after
+thresholds and NMS (detections.py), and the classifier's top classes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..bundle.choices import CLASSIFIER_PROBABILITIES, DETECTOR_BOXES, DETECTOR_SCORES, IMAGE_INPUT
+from ..bundle.perception_section import GraphSpec, PerceptionSpec
+from ..errors import BadInput
+from . import detections
+from .preprocess import model_input
+from .runtime import Graph, Runtime
+
+
+def read_labels(path: Path, count: int) -> list[str]:
+    """One class name per line; as many as the graph's output has classes."""
+    try:
+        labels = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read the labels: {exc}") from None
+    if len(labels) != count:
+        raise BadInput(f"{path}: {len(labels)} labels, the graph has {count} classes")
+    return labels
+
+
+@dataclass(frozen=True)
+class Found:
+    """One detected object: a detector label, its score, its box in the frame (x1, y1, x2, y2 as
+    fractions of the frame's width and height)."""
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+    kind: str | None = None  # the home kind the label counts as, if any
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "kind": self.kind, "score": round(self.score, 4),
+                "box": [round(v, 4) for v in self.box]}
+
+
+@dataclass
+class Findings:
+    objects: list[Found] = field(default_factory=list)
+    classes: list[tuple[str, float]] = field(default_factory=list)  # classifier's top-k
+    detector_ms: float = 0.0
+    classifier_ms: float = 0.0
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """How many of each home kind were detected."""
+        counts: dict[str, int] = {}
+        for o in self.objects:
+            if o.kind is not None:
+                counts[o.kind] = counts.get(o.kind, 0) + 1
+        return counts
+
+    def to_json(self) -> dict:
+        return {"kinds": self.kinds, "objects": [o.to_json() for o in self.objects],
+                "classes": [{"label": name, "score": round(p, 4)} for name, p in self.classes]}
+
+
+class Perception:
+    """The bundle's real-world graphs on one CPU (or the encoder's delegate, later)."""
+
+    def __init__(self, spec: PerceptionSpec, bundle_dir: Path, runtime: Runtime,
+                 threads: int | None = 1):
+        self.spec = spec
+        self.detector = self.classifier = None
+        if spec.detector is not None:
+            d = spec.detector
+            self.detector = Graph(runtime, bundle_dir / d.file, d.tensors, threads)
+            scores = self.detector.outputs[DETECTOR_SCORES]["shape"]
+            boxes = self.detector.outputs[DETECTOR_BOXES]["shape"]
+            self.centres, self.strides = detections.anchor_points(d.size, d.strides,
+                                                                  d.centre_offset)
+            if (len(scores) != 3 or scores[1] != len(self.centres)
+                    or list(boxes) != [1, len(self.centres), 4 * (d.reg_max + 1)]):
+                raise BadInput(f"{bundle_dir / d.file}: outputs {scores} / {boxes} do not fit "
+                               f"the manifest's head ({len(self.centres)} points, reg_max "
+                               f"{d.reg_max})")
+            self.detector_labels = read_labels(bundle_dir / d.labels_file, int(scores[2]))
+            unknown = set(d.label_kinds) - set(self.detector_labels)
+            if unknown:
+                raise BadInput(f"{bundle_dir / 'manifest.json'}: 'perception.detector.kinds' "
+                               f"names labels the detector does not have: {sorted(unknown)}")
+        if spec.classifier is not None:
+            c = spec.classifier
+            self.classifier = Graph(runtime, bundle_dir / c.file, c.tensors, threads)
+            probs = self.classifier.outputs[CLASSIFIER_PROBABILITIES]["shape"]
+            self.classifier_labels = read_labels(bundle_dir / c.labels_file, int(probs[-1]))
+
+    def _run(self, graph: Graph, spec: GraphSpec, frame: np.ndarray) -> None:
+        image = model_input(frame, spec.size, spec.resize, spec.colour_order)
+        graph.set(IMAGE_INPUT, graph.quantize(IMAGE_INPUT, image[np.newaxis]))
+        graph.invoke()
+
+    def see(self, frame: np.ndarray) -> Findings:
+        """An OpenCV frame (BGR, gray or BGRA, any size) -> what the graphs find in it."""
+        findings = Findings()
+        height, width = frame.shape[:2]
+        if self.detector is not None:
+            d, g = self.spec.detector, self.detector
+            started = time.perf_counter()
+            self._run(g, d, frame)
+            scores = g.dequantize(DETECTOR_SCORES, g.get(DETECTOR_SCORES))[0]
+            boxes = g.dequantize(DETECTOR_BOXES, g.get(DETECTOR_BOXES))[0]
+            kinds = d.label_kinds
+            found = detections.detect(
+                scores, boxes, self.centres, self.strides, input_size=d.size, reg_max=d.reg_max,
+                score_threshold=d.score_threshold, iou_threshold=d.iou_threshold,
+                max_detections=d.max_detections)
+            findings.objects = [
+                Found(label, float(f.score),
+                      detections.to_frame(f.box, d.size, width, height, d.resize),
+                      kinds.get(label))
+                for f in found for label in (self.detector_labels[f.label],)]
+            findings.detector_ms = (time.perf_counter() - started) * 1000
+        if self.classifier is not None:
+            c, g = self.spec.classifier, self.classifier
+            started = time.perf_counter()
+            self._run(g, c, frame)
+            probs = g.dequantize(CLASSIFIER_PROBABILITIES, g.get(CLASSIFIER_PROBABILITIES))[0]
+            top = np.argsort(-probs, kind="stable")[: c.top_k]
+            # an int8 probability of 0 is "below the output's step", not a finding
+            findings.classes = [(self.classifier_labels[i], float(probs[i])) for i in top
+                                if probs[i] > 0]
+            findings.classifier_ms = (time.perf_counter() - started) * 1000
+        return findings
