@@ -17,7 +17,6 @@ from edge_captioner.frigate.events import (
     NOT_CAPTIONED,
     FrigateEvent,
     SnapshotPairer,
-    caption_fields,
     description_request,
     parse_event,
     snapshot_key,
@@ -290,7 +289,7 @@ def test_a_newer_waiting_event_of_the_same_camera_and_label_supersedes_the_older
 
 def test_caption_fields_and_description_request():
     event = parse_event(event_payload("new", sub_label=["Ann", 0.9]))
-    assert caption_fields(event) == {"event_id": "1607123955.475377-mxklsc",
+    assert event.caption_fields() == {"event_id": "1607123955.475377-mxklsc",
                                      "camera": "front_door", "label": "person", "sub_label": "Ann"}
     assert description_request("http://frigate:5000/", "abc", "a person at the door") == (
         "http://frigate:5000/api/events/abc/description", b'{"description": "a person at the door"}')

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,7 @@ from edge_captioner.errors import BadInput
 from edge_captioner.mqtt.commands import ACTIONS, Command, parse_command
 from edge_captioner.mqtt.discovery import discovery_messages
 from edge_captioner.mqtt.session import Publisher
+from edge_captioner.service.caption_event import CaptionEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "dev1"
@@ -113,17 +114,10 @@ def make_publisher(names):
         publisher.stop(timeout=1.0)
 
 
-def caption(seq: int, camera: str = "front_door", text: str | None = None) -> dict:
-    return {
-        "camera": camera,
-        "caption": text or f"caption number {seq}",
-        "confidence": 0.91,
-        "language": "en",
-        "timestamp": "2026-11-27T09:30:01.123456+00:00",
-        "model": "tiny-en",
-        "latency_ms": 43.2,
-        "seq": seq,
-    }
+def caption(seq: int, camera: str = "front_door", text: str | None = None) -> CaptionEvent:
+    return CaptionEvent(camera=camera, caption=text or f"caption number {seq}", confidence=0.91,
+                        language="en", timestamp=datetime(2026, 11, 27, 9, 30, 1, 123456, tzinfo=UTC),
+                        model="tiny-en", latency_ms=43.2, seq=seq)
 
 
 def seqs(messages) -> list[int]:
@@ -340,13 +334,13 @@ def test_caption_state_and_snapshot_topics(shared_port, names, make_publisher):
     assert publisher.wait_connected(5)
     jpeg = b"\xff\xd8\xff\xe0 not really a jpeg \xff\xd9"
     publisher.publish_state("front_door", "streaming")
-    publisher.publish_caption("front_door", caption(1, text="a person at the front door"), jpeg)
+    publisher.publish_caption(caption(1, text="a person at the front door"), jpeg)
     wait_until(lambda: publisher.stats["sent"] == 1 and publisher.stats["queued"] == 0, what="PUBACK")
 
     store = retained(shared_port, f"{names.base}/#")
     got = store[f"{names.base}/front_door/caption"]
     assert (got.qos, got.retain) == (1, True)
-    assert json.loads(got.payload) == caption(1, text="a person at the front door")
+    assert json.loads(got.payload) == caption(1, text="a person at the front door").payload()
     snap = store[f"{names.base}/front_door/snapshot"]
     assert (snap.payload, snap.qos, snap.retain) == (jpeg, 0, True)
     state = store[f"{names.base}/front_door/state"]
@@ -372,7 +366,7 @@ def test_caption_qos_and_retain_follow_the_config(shared_port, names, make_publi
     assert publisher.wait_connected(5)
     topic = f"{names.base}/garden/caption"
     with MQTTCollector(shared_port, [topic]) as sub:
-        publisher.publish_caption("garden", caption(7, "garden"))
+        publisher.publish_caption(caption(7, "garden"))
         got = sub.wait_for(lambda m: True)[0]
     assert got.qos == 0 and json.loads(got.payload)["seq"] == 7
     assert topic not in retained(shared_port, topic)
@@ -384,7 +378,7 @@ def test_mqtt5_session(shared_port, names, make_publisher):
     publisher.start()
     assert publisher.wait_connected(5)
     with MQTTCollector(shared_port, [f"{names.base}/+/caption"]) as sub:
-        publisher.publish_caption("front_door", caption(1))
+        publisher.publish_caption(caption(1))
         assert seqs(sub.wait_for(lambda m: True)) == [1]
     publish(shared_port, f"{names.base}/front_door/set", b'{"action": "pause"}')
     wait_until(lambda: commands == [Command("front_door", "pause")], what="command over MQTT 5")
@@ -484,7 +478,7 @@ def test_commands_valid_and_malformed(shared_port, names, make_publisher, caplog
     assert any("too large" in r.getMessage() for r in warnings)
 
     with MQTTCollector(shared_port, [f"{names.base}/+/caption"]) as sub:
-        publisher.publish_caption("front_door", caption(99))
+        publisher.publish_caption(caption(99))
         assert seqs(sub.wait_for(lambda m: True)) == [99]
 
 
@@ -497,7 +491,7 @@ def test_a_command_handler_runs_off_the_network_thread_and_may_publish(shared_po
     def on_command(command: Command) -> None:
         sent = publisher.stats["sent"]
         publisher.publish_state(command.camera, "paused")
-        publisher.publish_caption(command.camera, caption(1))
+        publisher.publish_caption(caption(1))
         deadline = time.monotonic() + 3
         while publisher.stats["sent"] == sent and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -534,7 +528,7 @@ def test_broker_down_at_start_then_everything_arrives_in_order(mosquitto_broker,
     publisher.start()
     assert time.monotonic() - started < 1.0  # never blocks on an unreachable broker
     for seq in range(1, 11):
-        publisher.publish_caption("front_door", caption(seq))
+        publisher.publish_caption(caption(seq))
     assert publisher.stats["queued"] == 10 and publisher.stats["connected"] is False
 
     broker.start()
@@ -556,7 +550,7 @@ def _restart_scenario(mosquitto_broker, make_publisher, names, queue_limit: int,
     sub.start()
     try:
         for seq in (1, 2, 3):
-            publisher.publish_caption("front_door", caption(seq))
+            publisher.publish_caption(caption(seq))
         sub.wait_for(lambda m: True, count=3)
         wait_until(lambda: publisher.stats["queued"] == 0, what="captions 1-3 confirmed")
 
@@ -564,7 +558,7 @@ def _restart_scenario(mosquitto_broker, make_publisher, names, queue_limit: int,
         wait_until(lambda: not publisher.stats["connected"], what="the publisher noticing")
         last = 3 + down_count
         for seq in range(4, last + 1):
-            publisher.publish_caption("front_door", caption(seq))
+            publisher.publish_caption(caption(seq))
         time.sleep(0.5)  # down "for a while": a few reconnect attempts fail
         broker.set_users(GATE)
         broker.start()
@@ -617,7 +611,7 @@ def test_captions_in_flight_when_the_broker_dies_are_sent_again(mosquitto_broker
     assert publisher.wait_connected(5)
     broker.freeze()  # the broker takes our packets (the kernel does) but confirms nothing
     for seq in range(1, 31):
-        publisher.publish_caption("front_door", caption(seq))
+        publisher.publish_caption(caption(seq))
     wait_until(lambda: publisher.stats["inflight"] == 20, what="a full window in flight")
     assert publisher.stats["queued"] == 30 and publisher.stats["sent"] == 0
     broker.kill()  # ...and dies with them: no persistence, nothing survives on its side
@@ -642,7 +636,7 @@ def test_captions_from_several_threads(shared_port, names, make_publisher):
     with MQTTCollector(shared_port, [f"{names.base}/+/caption"]) as sub:
         def camera_thread(name: str) -> None:
             for seq in range(50):
-                publisher.publish_caption(name, caption(seq, name))
+                publisher.publish_caption(caption(seq, name))
                 if seq % 10 == 0:
                     publisher.publish_state(name, "streaming")
 
@@ -732,7 +726,8 @@ def test_tls_verifies_the_host_name_unless_insecure(mosquitto_broker, make_publi
 # -- watch ------------------------------------------------------------------------------------------------
 def test_format_message_lines():
     received = datetime(2026, 11, 27, 9, 30, 5)
-    payload = json.dumps(caption(1, text="a person at the front door " + "very " * 80 + "long")).encode()
+    long_caption = caption(1, text="a person at the front door " + "very " * 80 + "long")
+    payload = json.dumps(long_caption.payload()).encode()
     line = format_message("edge_captioner/demo-house/front_door/caption", payload, "edge_captioner",
                           received=received)
     assert "  demo-house/front_door  a person at the front door very" in line
@@ -786,7 +781,7 @@ def test_watch_json_and_unreachable_broker(shared_port, names, make_publisher):
     publisher = make_publisher(shared_port)
     publisher.start()
     publisher.publish_state("front_door", "lost")
-    publisher.publish_caption("front_door", caption(5, text="长城"))
+    publisher.publish_caption(caption(5, text="长城"))
     wait_until(lambda: "长城" in out.getvalue(), what="the caption line")
     stop.set()
     thread.join(5)
@@ -846,7 +841,7 @@ def test_watch_cli_prints_captions_and_exits_0_on_sigterm(shared_port, names, tm
         assert "connected to" in next_line("err")
         long_caption = "a person at the front door holding a parcel " * 8
         publish(shared_port, f"{names.base}/front_door/caption",
-                json.dumps(caption(3, text=long_caption.strip())).encode())
+                json.dumps(caption(3, text=long_caption.strip()).payload()).encode())
         line = next_line("out")
         assert f"{DEVICE}/front_door  {long_caption.strip()}  (0.91, 43 ms)" in line
         process.send_signal(signal.SIGTERM)
@@ -860,7 +855,7 @@ def test_watch_cli_prints_captions_and_exits_0_on_sigterm(shared_port, names, tm
 def test_stop_without_broker_is_quick(make_publisher):
     publisher = make_publisher(free_port())
     publisher.start()
-    publisher.publish_caption("front_door", caption(1))
+    publisher.publish_caption(caption(1))
     started = time.monotonic()
     publisher.stop(timeout=5)
     assert time.monotonic() - started < 2
@@ -915,7 +910,7 @@ def test_captions_queued_at_a_stop_are_delivered_by_the_next_run(tmp_path, names
     first.start()
     made = [caption(seq) for seq in range(1, 6)]
     for payload in made:
-        first.publish_caption("front_door", payload)
+        first.publish_caption(payload)
     first.stop(timeout=0.5)
     spooled = tmp_path / "state" / f"captions-{DEVICE}.jsonl"
     assert len(spooled.read_text().splitlines()) == 5
@@ -924,9 +919,9 @@ def test_captions_queued_at_a_stop_are_delivered_by_the_next_run(tmp_path, names
     with MQTTCollector(broker.port, [f"{names.base}/+/caption"]) as sub:
         second = make_publisher(broker.port, spool_dir=spool_dir)
         second.start()
-        second.publish_caption("front_door", caption(1, text="the next run's own"))
+        second.publish_caption(caption(1, text="the next run's own"))
         got = sub.wait_for(lambda m: True, count=6)
-    assert [json.loads(m.payload) for m in got[:5]] == made
+    assert [json.loads(m.payload) for m in got[:5]] == [event.payload() for event in made]
     assert json.loads(got[5].payload)["caption"] == "the next run's own"
     assert not spooled.exists()
 

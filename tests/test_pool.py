@@ -22,7 +22,7 @@ from test_worker import SCENES, WALL0, RecordingSink, make_worker, play, stamp
 from edge_captioner.config.parse import parse_document
 from edge_captioner.errors import BadInput
 from edge_captioner.frigate.descriptions import FrigateDescriptions
-from edge_captioner.frigate.events import FrigateEvent, FrigateFrame
+from edge_captioner.frigate.events import FrigateEvent
 from edge_captioner.frigate.source import FrigateSource
 from edge_captioner.service.caption_event import CaptionEvent
 from edge_captioner.service.pool import CaptionFence, SeenCaption, seen_caption
@@ -108,8 +108,8 @@ def test_each_frigate_event_is_captioned_and_published_even_with_the_same_text()
     door = camera.frames
     for t, event_id in ((0, "e1"), (0.5, "e2")):  # within interval_s, the same scene and text
         camera.seq += 1
-        door.append(FrigateFrame(SCENES["door"], camera.seq, t, at(t),
-                                 event=dataclasses.replace(EVENT, id=event_id)))
+        door.append(Frame(SCENES["door"], camera.seq, t, at(t),
+                          event=dataclasses.replace(EVENT, id=event_id)))
         worker.step()
     payloads = [call[2] for call in sink.calls]
     assert [p["frigate"]["event_id"] for p in payloads] == ["e1", "e2"]
@@ -129,7 +129,7 @@ def test_a_frames_own_id_reaches_the_payload():
 def test_payload_keys_of_pushed_frames_come_after_the_others():
     event = CaptionEvent(camera="c", caption="x", confidence=1.0, language="en", timestamp=at(0),
                          model="m", latency_ms=1.0, seq=1, truncated=True, frame_id="7",
-                         frigate={"event_id": "e"}, worker="w2")
+                         frigate=EVENT, worker="w2")
     assert list(event.payload())[-4:] == ["truncated", "frame_id", "frigate", "worker"]
 
 
@@ -192,14 +192,20 @@ def wait_until(predicate, timeout: float = 5.0) -> bool:
     return predicate()
 
 
+def caption_event(camera: str, text: str, frigate_event: str | None = None) -> CaptionEvent:
+    return CaptionEvent(camera=camera, caption=text, confidence=0.9, language="en",
+                        timestamp=at(0), model="m", latency_ms=1.0, seq=1,
+                        frigate=None if frigate_event is None else
+                        dataclasses.replace(EVENT, id=frigate_event))
+
+
 def test_frigate_captions_become_event_descriptions_and_failures_are_said_once(caplog):
     api = FrigateAPI()
     sink = RecordingSink()
     descriptions = FrigateDescriptions(sink, api.url + "/", timeout_s=2.0)
     try:
-        descriptions.publish_caption("door", {"caption": "a person at the door",
-                                              "frigate": {"event_id": "1700.5-ab"}})
-        descriptions.publish_caption("porch", {"caption": "a cat"})  # not Frigate's: MQTT only
+        descriptions.publish_caption(caption_event("door", "a person at the door", "1700.5-ab"))
+        descriptions.publish_caption(caption_event("porch", "a cat"))  # not Frigate's: MQTT only
         assert wait_until(lambda: len(api.posts) == 1)
         assert api.posts == [("/api/events/1700.5-ab/description",
                               {"description": "a person at the door"})]
@@ -207,7 +213,7 @@ def test_frigate_captions_become_event_descriptions_and_failures_are_said_once(c
         api.status = 401  # port 8971 without a token, say
         with caplog.at_level(logging.WARNING, "edge_captioner.frigate.descriptions"):
             for i in range(3):
-                descriptions.publish_caption("door", {"caption": "x", "frigate": {"event_id": f"e{i}"}})
+                descriptions.publish_caption(caption_event("door", "x", f"e{i}"))
             assert wait_until(lambda: descriptions.failed == 3)
         lines = [r.getMessage() for r in caplog.records if r.name == "edge_captioner.frigate.descriptions"]
         assert len(lines) == 1 and "401" in lines[0] and "/api/events/e0/description" in lines[0]
@@ -222,7 +228,7 @@ def test_an_unreachable_frigate_never_holds_up_the_worker():
     descriptions = FrigateDescriptions(sink, "http://10.255.255.1:5000", timeout_s=3.0, queue_limit=2)
     started = time.monotonic()
     for i in range(20):
-        descriptions.publish_caption("door", {"caption": "x", "frigate": {"event_id": str(i)}})
+        descriptions.publish_caption(caption_event("door", "x", str(i)))
     assert time.monotonic() - started < 0.5 and len(sink.calls) == 20
 
 

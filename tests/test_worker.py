@@ -16,8 +16,16 @@ import pytest
 
 from edge_captioner.config import CameraConfig
 from edge_captioner.mqtt.commands import Command
-from edge_captioner.service.caption_event import CaptionEvent, Outcome, publish_rule, withheld_reason
+from edge_captioner.service.caption_event import (
+    CameraSoFar,
+    CaptionEvent,
+    Outcome,
+    frame_action,
+    publish_rule,
+    withheld_reason,
+)
 from edge_captioner.service.daemon import COMMAND_HANDLERS
+from edge_captioner.service.gate import GateReason
 from edge_captioner.service.worker import CameraWorker
 from edge_captioner.sources.frames import Frame
 
@@ -25,41 +33,58 @@ from edge_captioner.sources.frames import Frame
 MIN_CONFIDENCE, HEARTBEAT_S = 0.5, 60.0
 NEVER = math.inf  # nothing published yet
 
-# (gate reason, last published caption, new caption or None before the model ran, its confidence,
-#  seconds since the last publish) -> outcome
-RULE_TABLE = [
+# (gate reason, last published caption, seconds since the last publish, in a pool) -> what to do
+FRAME_TABLE = [
     # the gate says no: the model does not run
-    ("unchanged", "a cat", None, 0.0, 5.0, Outcome.UNCHANGED),
-    ("unchanged", None, None, 0.0, NEVER, Outcome.UNCHANGED),
-    ("too_soon", "a cat", None, 0.0, 0.2, Outcome.TOO_SOON),
+    ("unchanged", "a cat", 5.0, False, Outcome.UNCHANGED),
+    ("unchanged", None, NEVER, False, Outcome.UNCHANGED),
+    ("too_soon", "a cat", 0.2, False, Outcome.TOO_SOON),
     # the gate says yes: the model runs, except for a heartbeat with a caption to repeat
-    ("first", None, None, 0.0, NEVER, Outcome.RUN_MODEL),
-    ("changed", "a cat", None, 0.0, 5.0, Outcome.RUN_MODEL),
-    ("forced", "a cat", None, 0.0, 5.0, Outcome.RUN_MODEL),
-    ("heartbeat", "a cat", None, 0.0, 60.0, Outcome.REPEAT_LAST),
-    ("heartbeat", None, None, 0.0, NEVER, Outcome.RUN_MODEL),  # all withheld so far: nothing to repeat
-    # the model's caption
-    ("first", None, "a cat", 0.9, NEVER, Outcome.CHANGED),
-    ("heartbeat", None, "a cat", 0.9, NEVER, Outcome.CHANGED),
-    ("changed", "a cat", "a dog", 0.9, 5.0, Outcome.CHANGED),
-    ("changed", "a cat", "a dog", 0.5, 5.0, Outcome.CHANGED),  # min_confidence itself is enough
-    ("changed", "a cat", "a cat", 0.9, 5.0, Outcome.UNCHANGED),
-    ("changed", "a cat", "a cat", 0.9, 59.9, Outcome.UNCHANGED),
-    ("changed", "a cat", "a cat", 0.9, 60.0, Outcome.HEARTBEAT),  # a moving scene, the same words
-    ("changed", "a cat", "a Cat", 0.9, 5.0, Outcome.CHANGED),  # any change of text
-    ("forced", "a cat", "a cat", 0.9, 5.0, Outcome.FORCED),
-    ("forced", "a cat", "a dog", 0.9, 5.0, Outcome.CHANGED),
-    # under min_confidence nothing is the camera's caption, however it came
-    ("changed", "a cat", "a dog", 0.4999, 5.0, Outcome.WITHHELD),
-    ("first", None, "a cat", 0.1, NEVER, Outcome.WITHHELD),
-    ("forced", "a cat", "a cat", 0.2, 5.0, Outcome.WITHHELD),
-    ("changed", "a cat", "a cat", 0.2, 600.0, Outcome.WITHHELD),
+    ("first", None, NEVER, False, Outcome.RUN_MODEL),
+    ("changed", "a cat", 5.0, False, Outcome.RUN_MODEL),
+    ("forced", "a cat", 5.0, False, Outcome.RUN_MODEL),
+    ("heartbeat", "a cat", 60.0, False, Outcome.REPEAT_LAST),
+    ("heartbeat", None, NEVER, False, Outcome.RUN_MODEL),  # all withheld so far: nothing to repeat
+    # in a pool the last caption may be another member's, of a newer frame: caption this one
+    ("heartbeat", "a cat", 60.0, True, Outcome.RUN_MODEL),
+    ("unchanged", "a cat", 5.0, True, Outcome.UNCHANGED),
 ]
 
 
-@pytest.mark.parametrize("reason, last, caption, confidence, since, expected", RULE_TABLE)
-def test_publish_rule(reason, last, caption, confidence, since, expected):
-    assert publish_rule(reason, last, caption, confidence, MIN_CONFIDENCE, since,
+@pytest.mark.parametrize("reason, last, since, pooled, expected", FRAME_TABLE)
+def test_frame_action(reason, last, since, pooled, expected):
+    assert frame_action(GateReason(reason), CameraSoFar(last, since, pooled)) is expected
+
+
+# (gate reason, last published caption, the model's caption, its confidence, seconds since the
+#  last publish, a pool member published a newer frame's caption) -> outcome
+RULE_TABLE = [
+    ("first", None, "a cat", 0.9, NEVER, False, Outcome.CHANGED),
+    ("heartbeat", None, "a cat", 0.9, NEVER, False, Outcome.CHANGED),
+    ("changed", "a cat", "a dog", 0.9, 5.0, False, Outcome.CHANGED),
+    ("changed", "a cat", "a dog", 0.5, 5.0, False, Outcome.CHANGED),  # min_confidence itself is enough
+    ("changed", "a cat", "a cat", 0.9, 5.0, False, Outcome.UNCHANGED),
+    ("changed", "a cat", "a cat", 0.9, 59.9, False, Outcome.UNCHANGED),
+    ("changed", "a cat", "a cat", 0.9, 60.0, False, Outcome.HEARTBEAT),  # a moving scene, the same words
+    ("changed", "a cat", "a Cat", 0.9, 5.0, False, Outcome.CHANGED),  # any change of text
+    ("forced", "a cat", "a cat", 0.9, 5.0, False, Outcome.FORCED),
+    ("forced", "a cat", "a dog", 0.9, 5.0, False, Outcome.CHANGED),
+    # under min_confidence nothing is the camera's caption, however it came
+    ("changed", "a cat", "a dog", 0.4999, 5.0, False, Outcome.WITHHELD),
+    ("first", None, "a cat", 0.1, NEVER, False, Outcome.WITHHELD),
+    ("forced", "a cat", "a cat", 0.2, 5.0, False, Outcome.WITHHELD),
+    ("changed", "a cat", "a cat", 0.2, 600.0, False, Outcome.WITHHELD),
+    # the pool's fence: a newer frame's caption is out, whatever this one says
+    ("changed", "a cat", "a dog", 0.9, 5.0, True, Outcome.SUPERSEDED),
+    ("forced", "a cat", "a cat", 0.9, 5.0, True, Outcome.SUPERSEDED),
+    ("changed", "a cat", "a dog", 0.1, 5.0, True, Outcome.SUPERSEDED),
+]
+
+
+@pytest.mark.parametrize("reason, last, caption, confidence, since, newer, expected", RULE_TABLE)
+def test_publish_rule(reason, last, caption, confidence, since, newer, expected):
+    so_far = CameraSoFar(last, since, pooled=newer, newer_published=newer)
+    assert publish_rule(GateReason(reason), so_far, caption, confidence, MIN_CONFIDENCE,
                         HEARTBEAT_S) is expected
 
 
@@ -190,11 +215,11 @@ class RecordingSink:
         self.calls: list[tuple] = []  # (method, camera, payload or state, snapshot)
         self.threads: list[str] = []
 
-    def publish_caption(self, camera: str, payload: dict, snapshot: bytes | None = None) -> None:
-        self._record("caption", camera, payload, snapshot)
+    def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None:
+        self._record("caption", event.camera, event.payload(), snapshot)
 
-    def publish_withheld(self, camera: str, payload: dict) -> None:
-        self._record("withheld", camera, payload, None)
+    def publish_withheld(self, event: CaptionEvent) -> None:
+        self._record("withheld", event.camera, event.payload(), None)
 
     def publish_state(self, camera: str, state: str) -> None:
         self._record("state", camera, state, None)
@@ -303,7 +328,7 @@ def test_a_snapshot_goes_with_a_captioned_frame_not_with_a_repeated_one():
 def test_a_failing_caption_is_logged_and_the_next_frame_is_captioned(caplog):
     table = {"door": [("boom", 0.9), ("a person at the door", 0.9)], "street": [("a street", 0.9)]}
     worker, camera, _engine, sink = make_worker(table)
-    with caplog.at_level(logging.ERROR, logger="edge_captioner.service.daemon"):
+    with caplog.at_level(logging.ERROR, logger="edge_captioner.service.worker"):
         play(worker, camera, [(0, "door"), (2, "street"), (4, "door")])
     assert "porch: captioning failed for frame 1" in caplog.text
     assert sink.events() == [("caption", 1, "a street", stamp(2)),

@@ -16,9 +16,14 @@ import queue
 import threading
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING
 
 from ..service.worker import CaptionSink
 from .events import description_request
+
+if TYPE_CHECKING:
+    from ..mqtt.topics import CameraState
+    from ..service.caption_event import CaptionEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +53,15 @@ class FrigateDescriptions:
         self._thread.start()
 
     # -- the CaptionSink side (a camera's worker) ---------------------------------------------------
-    def publish_caption(self, camera: str, payload: dict, snapshot: bytes | None = None) -> None:
-        self.sink.publish_caption(camera, payload, snapshot)
-        event = payload.get("frigate")
-        if event is not None:
-            self._put(description_request(self.api_url, event["event_id"], payload["caption"]))
+    def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None:
+        self.sink.publish_caption(event, snapshot)
+        if event.frigate is not None:
+            self._put(description_request(self.api_url, event.frigate.id, event.caption))
 
-    def publish_withheld(self, camera: str, payload: dict) -> None:
-        self.sink.publish_withheld(camera, payload)
+    def publish_withheld(self, event: CaptionEvent) -> None:
+        self.sink.publish_withheld(event)
 
-    def publish_state(self, camera: str, state: str) -> None:
+    def publish_state(self, camera: str, state: CameraState) -> None:
         self.sink.publish_state(camera, state)
 
     def stop(self, timeout: float = REQUEST_TIMEOUT_S) -> None:

@@ -31,13 +31,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..sources.frames import Frame
-
 DEFAULT_PREFIX = "frigate"
 EVENT_TYPES = ("new", "update", "end")
 PAIR_WINDOW_S = 5.0  # an event and its camera/label snapshot arrive this close together, or not at all
 REMEMBERED_EVENTS = 512  # per source: events whose last captioned snapshot is remembered
-SUB_LABEL_MAX = 100  # Frigate's limit for POST /api/events/<id>/sub_label
 
 
 @dataclass(frozen=True)
@@ -52,12 +49,11 @@ class FrigateEvent:
     has_snapshot: bool  # Frigate will keep a snapshot file (its MQTT snapshots do not depend on it)
     false_positive: bool
 
-
-@dataclass(frozen=True)
-class FrigateFrame(Frame):
-    """A frame that is the snapshot of a Frigate event."""
-
-    event: FrigateEvent | None = None
+    def caption_fields(self) -> dict:
+        """The caption payload's `frigate` object for a caption of this event's snapshot
+        (docs/contract.md)."""
+        return {"event_id": self.id, "camera": self.camera, "label": self.label,
+                "sub_label": self.sub_label}
 
 
 def events_topic(prefix: str = DEFAULT_PREFIX) -> str:
@@ -253,13 +249,6 @@ class SnapshotPairer:
             self._captioned.move_to_end(event.id)
             while len(self._captioned) > self.remembered:
                 self._captioned.popitem(last=False)
-
-
-def caption_fields(event: FrigateEvent) -> dict:
-    """The caption payload's `frigate` object for a caption of this event's snapshot
-    (docs/contract.md)."""
-    return {"event_id": event.id, "camera": event.camera, "label": event.label,
-            "sub_label": event.sub_label}
 
 
 def description_request(api_url: str, event_id: str, caption: str) -> tuple[str, bytes]:

@@ -5,7 +5,7 @@ event message goes to one daemon), to `<prefix>/<camera>/<label>/snapshot` (NOT 
 daemon keeps the latest picture of each label, so that whichever gets the event has it; and a
 shared subscription gets no retained messages on Mosquitto 2.0.13 and later) and to
 `<prefix>/available`. Events are paired with snapshots by frigate.SnapshotPairer; each pair
-becomes a `FrigateFrame` carrying the event, for the caption payload's `frigate` object.
+becomes a `Frame` carrying the event, for the caption payload's `frigate` object.
 
 The event message is acknowledged when its frame is done (or at once when it asks for no caption,
 or when no snapshot came for it in the pairing window); snapshots at once.
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
+from ..sources.frames import SourceState
 from ..sources.jpeg_payload import MAX_JPEG_BYTES, Rejection
 from ..sources.mqtt_jpeg import FrameTopic, MQTTFrameSource, subscription_filter
 from .events import (
     DEFAULT_PREFIX,
     PAIR_WINDOW_S,
-    FrigateFrame,
     PairerOutput,
     SnapshotPairer,
     available_topic,
@@ -100,13 +100,13 @@ class FrigateSource(MQTTFrameSource):
             out = self.pairer.event(event, now, token)
         self._settle(out, message.topic)
 
-    def liveness(self, since_frame: float | None, since_connect: float | None) -> tuple[str, str]:
+    def liveness(self, since_frame: float | None, since_connect: float | None) -> tuple[SourceState, str]:
         if not self._connected:
-            return ("starting", "connecting to the broker") if since_connect is None else \
-                ("lost", "not connected to the broker")
+            return (SourceState.STARTING, "connecting to the broker") if since_connect is None else \
+                (SourceState.LOST, "not connected to the broker")
         if self.frigate_state not in (None, "online"):
-            return "lost", f"Frigate is {self.frigate_state}"
-        return "streaming", "listening for Frigate events"
+            return SourceState.LOST, f"Frigate is {self.frigate_state}"
+        return SourceState.STREAMING, "listening for Frigate events"
 
     def tick(self, now: float) -> None:
         with self._pairer_lock:
@@ -120,5 +120,4 @@ class FrigateSource(MQTTFrameSource):
             log.info("camera %s: no snapshot of %s %s came within %.0f s; event %s not captioned",
                      self.name, event.camera, event.label, self.frigate.pair_window_s, event.id)
         for pair in out.pairs:
-            self.deliver_jpeg(pair.jpeg, topic, pair.token, frame_type=FrigateFrame,
-                              event=pair.event)
+            self.deliver_jpeg(pair.jpeg, topic, pair.token, event=pair.event)

@@ -22,6 +22,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -32,10 +33,13 @@ from .client import REFUSED, connect_async, describe_connect_error, make_client,
 from .commands import MAX_COMMAND_BYTES, Command, parse_command, preview
 from .discovery import discovery_messages
 from .outbox import CAPTION_WINDOW, Latest, Message, Outbox
+from .topics import CameraState
+
+if TYPE_CHECKING:
+    from ..service.caption_event import CaptionEvent
 
 log = logging.getLogger("edge_captioner.mqtt")
 
-CAMERA_STATES = ("streaming", "lost", "paused")
 RECONNECT_DELAY_S = (1.0, 60.0)  # paho's exponential backoff: first wait, cap
 DISPATCHER_EXIT_S = 1.0  # at stop, how long a command handler still running is waited for
 
@@ -128,25 +132,27 @@ class Publisher:
         connect_async(self.client, self.config)
         self.client.loop_start()
 
-    def publish_caption(self, camera: str, payload: dict, snapshot: bytes | None = None) -> None:
+    def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None:
         """Queue a caption (and its JPEG snapshot, if any) for `<base>/<camera>/...`."""
-        message = Message(self._topic(camera, topics.CAPTION), topics.json_bytes(payload),
+        camera = event.camera
+        message = Message(self._topic(camera, topics.CAPTION), topics.json_bytes(event.payload()),
                           self.config.qos, self.config.retain)
         jpeg = (None if snapshot is None else
                 Latest(self._topic(camera, topics.SNAPSHOT), bytes(snapshot), qos=0, retain=True))
         if not self.outbox.add_caption(message, jpeg):
             log.warning("MQTT: publisher stopped; caption for %s not sent", camera)
 
-    def publish_withheld(self, camera: str, payload: dict) -> None:
+    def publish_withheld(self, event: CaptionEvent) -> None:
         """A caption under the camera's min_confidence, on `<base>/<camera>/withheld`: QoS 0, not
         retained, only the newest counts (it is not the camera's state)."""
-        self.outbox.set_latest(Latest(self._topic(camera, topics.WITHHELD), topics.json_bytes(payload),
+        self.outbox.set_latest(Latest(self._topic(event.camera, topics.WITHHELD),
+                                      topics.json_bytes(event.payload()),
                                       qos=0, retain=False))
 
-    def publish_state(self, camera: str, state: str) -> None:
+    def publish_state(self, camera: str, state: CameraState) -> None:
         """The camera's state (streaming / lost / paused), retained; only the newest one counts."""
-        if state not in CAMERA_STATES:
-            raise ValueError(f"unknown camera state {state!r} (expected one of {', '.join(CAMERA_STATES)})")
+        if state not in tuple(CameraState):
+            raise ValueError(f"unknown camera state {state!r} (expected one of {', '.join(CameraState)})")
         self.outbox.set_latest(Latest(self._topic(camera, topics.STATE), state.encode(), qos=1,
                                       retain=True, republish=True))
 

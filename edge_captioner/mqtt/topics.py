@@ -15,6 +15,7 @@ payload we publish is encoded by json_bytes.
 
 from __future__ import annotations
 
+import enum
 import json
 
 STATUS = "status"
@@ -87,3 +88,11 @@ def discovery_topic(prefix: str, component: str, device_id: str, object_id: str)
 def json_bytes(obj: object) -> bytes:
     """Compact UTF-8 JSON (a Chinese caption stays readable, not \\u-escaped)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class CameraState(enum.StrEnum):
+    """The payloads of `<base>/<camera>/state` (retained)."""
+
+    STREAMING = "streaming"
+    LOST = "lost"
+    PAUSED = "paused"

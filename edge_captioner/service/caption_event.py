@@ -3,7 +3,10 @@ one place) and the pure `publish_rule` the worker applies to every frame.
 
 Publishing rule (docs/contract.md): a caption is published when its text changes, and the last one
 is re-published at least every heartbeat_s; an unchanged scene is not re-captioned at all, so a
-static scene costs a thumbnail difference per frame and nothing else.
+static scene costs a thumbnail difference per frame and nothing else. Two pure functions decide,
+each asked at most once per frame: `frame_action` (from the gate's reason: run the model, repeat
+the last caption, or nothing) and `publish_rule` (for a captioned frame: published, withheld,
+unchanged or superseded by a pool member's newer caption).
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from .gate import GateReason
+
+if TYPE_CHECKING:  # the integration is optional: a caption only carries its event
+    from ..frigate.events import FrigateEvent
 
 
 class ReportedFindings(Protocol):
-    """What the bundle's detector and classifier found (`perception.Findings`)."""
+    """What the bundle's detector and classifier found (`model.perception.Findings`)."""
 
     def to_json(self) -> dict: ...
-
 
 
 # -- what is published ---------------------------------------------------------------------------
@@ -38,7 +45,7 @@ class CaptionEvent:
     truncated: bool = False  # cut at the length limit: it may end mid-phrase
     withheld: str | None = None  # why it is not the camera's caption
     frame_id: str | None = None  # the frame's id as its sender gave it (MQTT sources)
-    frigate: dict | None = None  # the Frigate event whose snapshot this is (frigate.caption_fields)
+    frigate: FrigateEvent | None = None  # the Frigate event whose snapshot this is
     worker: str | None = None  # the pool member that captioned it (`workers.member_id`)
 
     def payload(self) -> dict:
@@ -63,7 +70,7 @@ class CaptionEvent:
         if self.frame_id is not None:
             payload["frame_id"] = self.frame_id
         if self.frigate is not None:
-            payload["frigate"] = self.frigate
+            payload["frigate"] = self.frigate.caption_fields()
         if self.worker is not None:
             payload["worker"] = self.worker
         return payload
@@ -76,11 +83,25 @@ def withheld_reason(confidence: float, min_confidence: float) -> str:
 
 
 # -- the publishing rule -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CameraSoFar:
+    """What the camera has published, as far as its worker knows: its own captions, or in a pool
+    (pool.py) the newest any member published."""
+
+    last_caption: str | None  # the text last published (None before the first)
+    since_publish_s: float  # since the last caption or heartbeat went out (inf before the first)
+    pooled: bool = False  # in a pool the last caption may be of a newer frame than the next one
+    newer_published: bool = False  # in a pool: a caption of a NEWER frame than this one is out
+
+
 class Outcome(enum.StrEnum):
-    RUN_MODEL = "run_model"  # caption the frame, then ask again with its caption
+    # before the model (frame_action)
+    RUN_MODEL = "run_model"  # caption the frame, then ask publish_rule
     REPEAT_LAST = "repeat_last"  # the gate's heartbeat: the last caption again, without the model
     TOO_SOON = "too_soon"  # within interval_s of the last caption: nothing
     UNCHANGED = "unchanged"  # the scene, or the caption, is unchanged: nothing (and counted)
+    # after the model (publish_rule)
+    SUPERSEDED = "superseded"  # a pool member published a newer frame's caption first: nothing
     WITHHELD = "withheld"  # under min_confidence: to the withheld topic, not the camera's caption
     CHANGED = "changed"  # published: a new text (or the camera's first caption)
     FORCED = "forced"  # published: caption_now asked for it
@@ -90,29 +111,34 @@ class Outcome(enum.StrEnum):
 PUBLISHED = (Outcome.CHANGED, Outcome.FORCED, Outcome.HEARTBEAT)
 
 
-def publish_rule(reason: str, last_caption: str | None, caption: str | None, confidence: float,
-                 min_confidence: float, since_publish_s: float, heartbeat_s: float) -> Outcome:
-    """What to do with a frame, given the gate's `reason` (gate.GateDecision) for it.
-
-    `caption` is None until the model has run on the frame (RUN_MODEL asks for it); `last_caption`
-    is the text last published for the camera (None before the first); `since_publish_s` is the
-    time since the last caption or heartbeat went out (infinite before the first)."""
-    if reason == "unchanged":
+def frame_action(reason: GateReason, so_far: CameraSoFar) -> Outcome:
+    """Whether a frame is captioned, given the gate's `reason` for it: RUN_MODEL, REPEAT_LAST
+    (the heartbeat, without the model), or nothing (TOO_SOON, UNCHANGED)."""
+    if reason is GateReason.UNCHANGED:
         return Outcome.UNCHANGED
-    if reason == "too_soon":
+    if reason is GateReason.TOO_SOON:
         return Outcome.TOO_SOON
-    if caption is None:
-        if reason == "heartbeat" and last_caption is not None:
-            return Outcome.REPEAT_LAST
-        return Outcome.RUN_MODEL
+    if reason is GateReason.HEARTBEAT and so_far.last_caption is not None and not so_far.pooled:
+        # in a pool the camera's last caption may be another member's, of a newer frame than
+        # ours: the frame is captioned rather than an older text repeated
+        return Outcome.REPEAT_LAST
+    return Outcome.RUN_MODEL
+
+
+def publish_rule(reason: GateReason, so_far: CameraSoFar, caption: str, confidence: float,
+                 min_confidence: float, heartbeat_s: float) -> Outcome:
+    """What becomes of a frame's caption, asked once for each captioned frame: published
+    (CHANGED, FORCED, HEARTBEAT), WITHHELD, UNCHANGED, or SUPERSEDED (pool.py)."""
+    if so_far.newer_published:
+        return Outcome.SUPERSEDED
     if confidence < min_confidence:
         return Outcome.WITHHELD
-    if last_caption is None or caption != last_caption:
+    if so_far.last_caption is None or caption != so_far.last_caption:
         return Outcome.CHANGED
-    if reason == "forced":
+    if reason is GateReason.FORCED:
         return Outcome.FORCED
     # A scene that keeps moving without changing its caption resets the gate's heartbeat clock at
     # every run: the heartbeat then comes from here.
-    if since_publish_s >= heartbeat_s:
+    if so_far.since_publish_s >= heartbeat_s:
         return Outcome.HEARTBEAT
     return Outcome.UNCHANGED

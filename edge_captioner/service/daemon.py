@@ -24,7 +24,9 @@ from ..frigate.descriptions import FrigateDescriptions
 from ..model.captioner import Captioner
 from ..mqtt.commands import Command
 from ..mqtt.session import Publisher
+from ..mqtt.topics import CameraState
 from ..sources.factory import open_source
+from ..sources.frames import SourceState
 from .notify import Watchdog, ready, status, stopping
 from .pool import CaptionFence, seen_caption
 from .worker import CameraWorker, CaptionService, CaptionSink
@@ -83,8 +85,8 @@ class Daemon:
         worker = self.workers.get(name)
         if worker is not None and worker.paused:
             return  # a paused camera stays "paused" on MQTT
-        if state in ("streaming", "lost"):
-            self.publisher.publish_state(name, state)
+        if state in (SourceState.STREAMING, SourceState.LOST):
+            self.publisher.publish_state(name, CameraState(state))
 
     def _on_caption(self, camera: str, payload: dict) -> None:
         seen = seen_caption(payload)
@@ -105,7 +107,7 @@ class Daemon:
             if now - worker.last_progress > STUCK_AFTER_S:
                 log.error("%s: caption loop stuck for %.0f s", name, now - worker.last_progress)
                 return False
-            if worker.camera.state != "ended" and now - worker.camera.last_progress > STUCK_AFTER_S:
+            if worker.camera.state != SourceState.ENDED and now - worker.camera.last_progress > STUCK_AFTER_S:
                 log.error("%s: capture loop stuck for %.0f s", name,
                           now - worker.camera.last_progress)
                 return False

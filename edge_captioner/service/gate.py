@@ -14,6 +14,7 @@ step is not a scene change while a person walking in still is.
 
 from __future__ import annotations
 
+import enum
 import threading
 from dataclasses import dataclass
 
@@ -26,10 +27,21 @@ MAX_GAIN = 2.0  # contrast matching stops here: going dark is a change, not an e
 FLAT_STD = 1.0  # below this a thumbnail has no contrast to match (a black frame)
 
 
+class GateReason(enum.StrEnum):
+    """Why the gate lets a frame through (the first four) or not (the last two)."""
+
+    FIRST = "first"  # nothing captioned yet
+    CHANGED = "changed"  # the scene changed by the threshold or more
+    HEARTBEAT = "heartbeat"  # unchanged, but max_interval_s have passed since the last caption
+    FORCED = "forced"  # caption_now
+    UNCHANGED = "unchanged"
+    TOO_SOON = "too_soon"  # within min_interval_s of the last caption
+
+
 @dataclass(frozen=True)
 class GateDecision:
     run: bool
-    reason: str  # "first" | "changed" | "heartbeat" | "forced" | "unchanged" | "too_soon"
+    reason: GateReason
     change: float  # share of thumbnail pixels that changed, 0..1 (1.0 with no reference)
 
 
@@ -101,19 +113,19 @@ class SceneChangeGate:
     def check(self, image: np.ndarray, now: float) -> GateDecision:
         current = self._thumbnail(image)
         if self._take_forced():
-            return GateDecision(True, "forced", self._change(current))
+            return GateDecision(True, GateReason.FORCED, self._change(current))
         if self._reference is None:
-            return GateDecision(True, "first", 1.0)
+            return GateDecision(True, GateReason.FIRST, 1.0)
         change = change_between(self._reference, current)
         since = now - self._accepted_at
         if change >= self.threshold:
-            reason = "changed"
+            reason = GateReason.CHANGED
         elif since >= self.max_interval_s:
-            reason = "heartbeat"
+            reason = GateReason.HEARTBEAT
         else:
-            return GateDecision(False, "unchanged", change)
+            return GateDecision(False, GateReason.UNCHANGED, change)
         if since < self.min_interval_s:
-            return GateDecision(False, "too_soon", change)
+            return GateDecision(False, GateReason.TOO_SOON, change)
         return GateDecision(True, reason, change)
 
     def accept(self, image: np.ndarray, now: float) -> None:

@@ -1,10 +1,11 @@
 """One camera's caption loop: frame source -> `SceneChangeGate` -> captioning engine -> caption sink.
 
-The worker knows its collaborators only by the Protocols below: `camera.Camera` is a FrameSource,
-`CaptionService` (the shared `Captioner` behind a lock) a CaptionEngine, `mqtt.Publisher`
-a CaptionSink. The one decision the loop makes, whether a frame's caption is published, is the pure
-`publish_rule`; a published caption is a `CaptionEvent`, which becomes the MQTT payload dict only
-as it is handed to the sink (both in caption_event.py).
+The worker knows its collaborators only by Protocols: a frame source (sources/frames.FrameSource:
+an OpenCV `Camera`, an MQTT or Frigate source), `CaptionService` (the shared `Captioner` behind a
+lock) a CaptionEngine, `mqtt.session.Publisher` (or Frigate's descriptions in front of it) a
+CaptionSink. What the loop does with a frame is decided by the pure `frame_action` and
+`publish_rule` (caption_event.py), each asked at most once per frame, the pool's fence included; a
+caption is a `CaptionEvent`, which the sink turns into the MQTT payload.
 
 Commands (caption_now, pause, resume, set_interval) arrive on the MQTT session's command
 dispatcher thread: they are recorded and the loop is woken; what they cause, such as publishing
@@ -27,35 +28,32 @@ import cv2
 import numpy as np
 
 from ..config import CameraConfig
-from ..frigate.events import caption_fields
-from .caption_event import PUBLISHED, CaptionEvent, Outcome, ReportedFindings, publish_rule, withheld_reason
+from ..mqtt.topics import CameraState
+from ..sources.frames import SourceState
+from .caption_event import (
+    PUBLISHED,
+    CameraSoFar,
+    CaptionEvent,
+    Outcome,
+    ReportedFindings,
+    frame_action,
+    publish_rule,
+    withheld_reason,
+)
 from .gate import SceneChangeGate
 from .pool import CaptionFence, SeenCaption
 
 if TYPE_CHECKING:
     from ..model.captioner import Captioner, CaptionResult
-    from ..sources.frames import Frame
+    from ..sources.frames import Frame, FrameSource
 
-# The loop's lines are the daemon's in the journal ("edge_captioner.service.daemon: porch: a person ..."), as
-# they were before the worker had a module of its own: log filters and tests read them by that name.
-log = logging.getLogger("edge_captioner.service.daemon")
+log = logging.getLogger(__name__)
 
 SNAPSHOT_JPEG_QUALITY = 80
 FRAME_WAIT_S = 0.5  # how long one pass of the loop waits for a frame (or, paused, for a command)
 
 
 # -- the collaborators ---------------------------------------------------------------------------
-class FrameSource(Protocol):
-    """What the worker uses of `camera.Camera`."""
-
-    @property
-    def state(self) -> str: ...  # "starting" | "streaming" | "lost" | "ended"
-    @property
-    def last_progress(self) -> float: ...  # for the daemon's watchdog, next to the worker's own
-
-    def latest(self, newer_than: int = 0, timeout: float | None = None) -> Frame | None: ...
-
-
 class EngineCaption(Protocol):
     """What the worker uses of `captioner.CaptionResult`."""
 
@@ -83,9 +81,9 @@ class CaptionEngine(Protocol):
 class CaptionSink(Protocol):
     """`mqtt.Publisher`'s side that takes captions and camera states."""
 
-    def publish_caption(self, camera: str, payload: dict, snapshot: bytes | None = None) -> None: ...
-    def publish_withheld(self, camera: str, payload: dict) -> None: ...
-    def publish_state(self, camera: str, state: str) -> None: ...
+    def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None: ...
+    def publish_withheld(self, event: CaptionEvent) -> None: ...
+    def publish_state(self, camera: str, state: CameraState) -> None: ...
 
 
 class CaptionService:
@@ -175,8 +173,9 @@ class CameraWorker:
         log.info("%s: command %s%s", self.name, action, detail)
         self._wake.set()
 
-    def camera_state(self) -> str:
-        return "streaming" if self.camera.state in ("streaming", "starting") else "lost"
+    def camera_state(self) -> CameraState:
+        streaming = self.camera.state in (SourceState.STREAMING, SourceState.STARTING)
+        return CameraState.STREAMING if streaming else CameraState.LOST
 
     def start(self) -> None:
         self._thread.start()
@@ -218,38 +217,34 @@ class CameraWorker:
             self.gate.min_interval_s = interval
         if pause is not None:
             self.paused = pause
-            self.sink.publish_state(self.name, "paused" if pause else self.camera_state())
+            self.sink.publish_state(self.name, CameraState.PAUSED if pause else self.camera_state())
 
     def _handle(self, frame: Frame) -> None:
         now = self.clock()
-        if getattr(frame, "event", None) is not None:
+        if frame.event is not None:
             # a Frigate event's snapshot: each event that asks for a caption gets one, even if its
             # text is the last one's (another person at the door is another event)
             self.gate.force()
         decision = self.gate.check(frame.image, now)
-        outcome = self._rule(decision.reason, None, 0.0, now)
-        if outcome is Outcome.REPEAT_LAST and self.fence is not None:
-            # in a pool the camera's last caption may be another member's, of a newer frame than
-            # ours: caption this frame rather than repeat an older text
-            outcome = Outcome.RUN_MODEL
-        if outcome is Outcome.REPEAT_LAST:
+        action = frame_action(decision.reason, self._so_far(frame, now))
+        if action is Outcome.REPEAT_LAST:
             # the scene has not changed: say the same again, without running the model
             self._repeat_last(frame)
             self.gate.accept(frame.image, now)
             return
-        if outcome is not Outcome.RUN_MODEL:
-            self.stats.skipped_unchanged += outcome is Outcome.UNCHANGED
+        if action is not Outcome.RUN_MODEL:
+            self.stats.skipped_unchanged += action is Outcome.UNCHANGED
             return
         result = self.engine.caption(frame.image, self.config.place)
         self.stats.captions += 1
         self.gate.accept(frame.image, now)
-        if self.fence is not None and not self.fence.admits(frame.wall):
+        outcome = publish_rule(decision.reason, self._so_far(frame, now), result.text,
+                               result.confidence, self.config.min_confidence, self.config.heartbeat_s)
+        if outcome is Outcome.SUPERSEDED:
             self.stats.superseded += 1
             log.info("%s: caption of frame %s not published: another member published a newer "
                      "frame's caption first", self.name, frame.frame_id or frame.seq)
-            return
-        outcome = self._rule(decision.reason, result.text, result.confidence, now)
-        if outcome is Outcome.WITHHELD:
+        elif outcome is Outcome.WITHHELD:
             self._withhold(self._event(frame, result, self._last_seq()))
         elif outcome in PUBLISHED:
             self._publish(frame, self._event(frame, result, self._next_seq()))
@@ -258,18 +253,16 @@ class CameraWorker:
             log.debug("%s: caption of frame %s unchanged, not published", self.name,
                       frame.frame_id or frame.seq)
 
-    def _rule(self, reason: str, caption: str | None, confidence: float, now: float) -> Outcome:
-        published_at = self._published_at
-        if self.fence is not None:  # any member's caption counts (as this member saw it come)
-            published_at = max(published_at, self.fence.seen_at)
-        return publish_rule(reason, self._last_caption(), caption, confidence,
-                            self.config.min_confidence, now - published_at, self.config.heartbeat_s)
-
-    def _last_caption(self) -> str | None:
-        """The camera's caption now: in a pool, the newest any member published."""
-        if self.fence is not None and self.fence.last_caption is not None:
-            return self.fence.last_caption
-        return self._last.caption if self._last is not None else None
+    def _so_far(self, frame: Frame, now: float) -> CameraSoFar:
+        """What the camera has published, as this worker knows it when deciding on `frame`."""
+        last = self._last.caption if self._last is not None else None
+        if self.fence is None:
+            return CameraSoFar(last, now - self._published_at)
+        # in a pool any member's caption counts, as this member saw it come
+        seen = self.fence.last_caption
+        return CameraSoFar(seen if seen is not None else last,
+                           now - max(self._published_at, self.fence.seen_at), pooled=True,
+                           newer_published=not self.fence.admits(frame.wall))
 
     def _last_seq(self) -> int:
         return self._last.seq if self._last is not None else 0
@@ -279,9 +272,7 @@ class CameraWorker:
 
     def _frame_fields(self, frame: Frame) -> dict:
         """What the payload says about the frame itself, and who captioned it."""
-        event = getattr(frame, "event", None)
-        return {"frame_id": frame.frame_id, "worker": self.member_id,
-                "frigate": caption_fields(event) if event is not None else None}
+        return {"frame_id": frame.frame_id, "worker": self.member_id, "frigate": frame.event}
 
     def _event(self, frame: Frame, result: EngineCaption, seq: int) -> CaptionEvent:
         return CaptionEvent(camera=self.name, caption=result.text, confidence=result.confidence,
@@ -296,14 +287,12 @@ class CameraWorker:
             ok, jpeg = cv2.imencode(".jpg", frame.image,
                                     [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
             snapshot = jpeg.tobytes() if ok else None
-        payload = event.payload()
-        self.sink.publish_caption(self.name, payload, snapshot)
+        self.sink.publish_caption(event, snapshot)
         self._saw_own(event)
         self._last = event
         self._published_at = self.clock()
         self.stats.published += 1
-        log.info("%s: %s (%.2f, %.0f ms)", self.name, payload["caption"], payload["confidence"],
-                 payload["latency_ms"])
+        log.info("%s: %s (%.2f, %.0f ms)", self.name, event.caption, event.confidence, event.latency_ms)
 
     def _saw_own(self, event: CaptionEvent) -> None:
         # at once, not when the broker echoes it: the next caption must already count it
@@ -316,7 +305,7 @@ class CameraWorker:
         `<base>/<camera>/withheld` with the reason, for whoever wants to see it."""
         event = dataclasses.replace(
             event, withheld=withheld_reason(event.confidence, self.config.min_confidence))
-        self.sink.publish_withheld(self.name, event.payload())
+        self.sink.publish_withheld(event)
         self.stats.withheld += 1
         log.info("%s: withheld %r (%s)", self.name, event.caption, event.withheld)
 
@@ -325,7 +314,7 @@ class CameraWorker:
         event = dataclasses.replace(self._last, seq=self._next_seq(), timestamp=frame.wall,
                                     **self._frame_fields(frame))
         self._published_at = self.clock()
-        self.sink.publish_caption(self.name, event.payload(), None)
+        self.sink.publish_caption(event, None)
         self._saw_own(event)
         self._last = event
         self.stats.published += 1

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..config import CameraConfig
 from .capture import END_OF_FILE, Reader
-from .frames import Frame
+from .frames import Frame, SourceState
 from .spec import classify_source
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ MAX_QUIET_BLOCKED_READS = 2  # more hung reads than this at once is worth a warn
 StateCallback = Callable[[str, str], None]
 
 
-def report_state(logger: logging.Logger, name: str, state: str, reason: str,
+def report_state(logger: logging.Logger, name: str, state: SourceState, reason: str,
                  on_state: StateCallback | None) -> None:
     """A frame source's new state: one log line (a WARNING when lost), then the listener, whose
     bug must not stop the camera. Shared by every kind of frame source."""
-    if state == "lost":
+    if state == SourceState.LOST:
         logger.warning("camera %s: lost: %s", name, reason)
     else:
         logger.info("camera %s: %s (%s)", name, state, reason)
@@ -75,7 +75,7 @@ class Camera:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = max(backoff_max_s, backoff_initial_s)
         self.clock = clock
-        self._state = "starting"
+        self._state = SourceState.STARTING
         self._frame: Frame | None = None
         self._frames_read = 0
         self._bad_frames = 0
@@ -90,7 +90,7 @@ class Camera:
 
     # -- public API ----------------------------------------------------------------------------------
     @property
-    def state(self) -> str:
+    def state(self) -> SourceState:
         return self._state
 
     @property
@@ -145,7 +145,7 @@ class Camera:
         once when the camera is stopped or ended and has nothing newer."""
         def ready() -> bool:
             fresh = self._frame is not None and self._frame.seq > newer_than
-            return fresh or self._stopping.is_set() or self._state == "ended"
+            return fresh or self._stopping.is_set() or self._state == SourceState.ENDED
 
         with self._new_frame:
             self._new_frame.wait_for(ready, timeout)
@@ -183,11 +183,11 @@ class Camera:
             if outcome is None:
                 return  # stopping
             if outcome == END_OF_FILE:
-                self._set_state("ended", outcome)
+                self._set_state(SourceState.ENDED, outcome)
                 return
             failures = 1 if reader.frames else failures + 1
             delay = self._backoff_delay(failures)
-            self._set_state("lost", outcome)
+            self._set_state(SourceState.LOST, outcome)
             log.log(logging.INFO if failures == 1 else logging.DEBUG,
                     "camera %s: %s; reopening in %.1f s (attempt %d)", self.name, outcome, delay, failures)
             self._idle(delay)
@@ -220,8 +220,8 @@ class Camera:
             self._last_progress = self.clock()
             if self._stopping.is_set():
                 return None
-            if reader.frames and self._state != "streaming":
-                self._set_state("streaming", "frames are arriving")
+            if reader.frames and self._state != SourceState.STREAMING:
+                self._set_state(SourceState.STREAMING, "frames are arriving")
             if not reader.is_alive():
                 return reader.outcome
             idle = self.clock() - reader.last_activity
@@ -250,11 +250,11 @@ class Camera:
                 return
             self._stopping.wait(min(remaining, 1.0))
 
-    def _set_state(self, state: str, reason: str) -> None:
+    def _set_state(self, state: SourceState, reason: str) -> None:
         if state == self._state:
             return
         self._state = state
-        if state == "ended":
+        if state == SourceState.ENDED:
             with self._new_frame:
                 self._new_frame.notify_all()  # nothing more will come: wake latest() callers
         report_state(log, self.name, state, reason, self.on_state)

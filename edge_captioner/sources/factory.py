@@ -1,4 +1,4 @@
-"""The one place that turns a configured camera into its frame source (worker.FrameSource):
+"""The one place that turns a configured camera into its frame source (frames.FrameSource):
 
 * `mqtt:<topic>`: an MQTTFrameSource (mqtt_jpeg.py), JPEG payloads on the topic;
 * `frigate:<camera>[/<labels>]`: a FrigateSource (frigate/source.py), Frigate's event snapshots;
@@ -17,8 +17,8 @@ from typing import Protocol
 
 from ..config import CameraConfig, Config
 from ..frigate.source import FrigateCamera, FrigateSource
-from ..service.worker import FrameSource
 from .camera import Camera, StateCallback
+from .frames import FrameSource
 from .mqtt_jpeg import FrameTopic, MQTTFrameSource
 from .spec import FrigateFrames, TopicFrames, parse_pushed
 

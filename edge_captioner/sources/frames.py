@@ -1,13 +1,19 @@
-"""Frames: what a camera hands out, and turning whatever a driver returns into a usable image."""
+"""Frames: what a frame source hands out (`Frame`), what every source offers its worker (`FrameSource`),
+and turning whatever a driver returns into a usable image."""
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:  # the integration is optional: frames only carry its events
+    from ..frigate.events import FrigateEvent
 
 MAX_SIDE = 8192  # a frame wider or taller than this is garbage from the driver, not a picture
 DEFAULT_FILE_FPS = 10.0  # when a file does not say its frame rate
@@ -23,6 +29,28 @@ class Frame:
     monotonic: float  # the camera's clock (time.monotonic by default) when it was read
     wall: datetime  # UTC
     frame_id: str | None = None  # the sender's own id of the frame, where it gives one (MQTT sources)
+    event: FrigateEvent | None = None  # the Frigate event this frame is the snapshot of (frigate: sources)
+
+
+class SourceState(enum.StrEnum):
+    """Where a frame source is (docs/contract.md "Camera states" for what is published)."""
+
+    STARTING = "starting"  # before the first frame
+    STREAMING = "streaming"
+    LOST = "lost"  # being reopened, or no frame for stall_timeout_s
+    ENDED = "ended"  # a file that does not loop has played to its end
+
+
+class FrameSource(Protocol):
+    """What a camera's worker uses of its frame source (camera.Camera, mqtt_jpeg.MQTTFrameSource,
+    frigate.source.FrigateSource)."""
+
+    @property
+    def state(self) -> SourceState: ...
+    @property
+    def last_progress(self) -> float: ...  # for the daemon's watchdog, next to the worker's own
+
+    def latest(self, newer_than: int = 0, timeout: float | None = None) -> Frame | None: ...
 
 
 def as_bgr(image: object) -> tuple[np.ndarray | None, str | None]:

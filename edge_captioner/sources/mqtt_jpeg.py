@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -37,8 +38,11 @@ from ..config import MQTTConfig
 from ..mqtt.client import connect_async, make_client
 from .camera import TICK_S, StateCallback, report_state
 from .frame_slot import FrameSlot
-from .frames import Frame, fit_within
+from .frames import Frame, SourceState, fit_within
 from .jpeg_payload import MAX_JPEG_BYTES, RejectLog, decode_jpeg
+
+if TYPE_CHECKING:
+    from ..frigate.events import FrigateEvent
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +80,19 @@ def frame_id(message: mqtt.MQTTMessage) -> str | None:
 
 
 def source_state(connected: bool, since_frame: float | None, since_connect: float | None,
-                 stall_timeout_s: float) -> tuple[str, str]:
+                 stall_timeout_s: float) -> tuple[SourceState, str]:
     """(state, reason) of an MQTT-fed camera from what is known now: seconds since the last frame
     and since the current connection came up (None: never)."""
     if not connected:
         if since_connect is None and since_frame is None:
-            return "starting", "connecting to the broker"
-        return "lost", "not connected to the broker"
+            return SourceState.STARTING, "connecting to the broker"
+        return SourceState.LOST, "not connected to the broker"
     if since_frame is not None and since_frame <= stall_timeout_s:
-        return "streaming", "frames are arriving"
+        return SourceState.STREAMING, "frames are arriving"
     if since_frame is None and (since_connect is None or since_connect <= stall_timeout_s):
-        return "starting", "waiting for the first frame"
+        return SourceState.STARTING, "waiting for the first frame"
     idle = since_frame if since_frame is not None else since_connect
-    return "lost", f"no frame for {idle:.1f} s (stalled)"
+    return SourceState.LOST, f"no frame for {idle:.1f} s (stalled)"
 
 
 class MQTTFrameSource:
@@ -108,7 +112,7 @@ class MQTTFrameSource:
         self.clock = clock
         self.slot = FrameSlot(self._ack)
         self.rejects = RejectLog(name, log)
-        self._state = "starting"
+        self._state = SourceState.STARTING
         self._seq = itertools.count(1)
         self._frames_read = 0
         self._bad_frames = 0
@@ -130,7 +134,7 @@ class MQTTFrameSource:
 
     # -- the Camera interface -----------------------------------------------------------------------
     @property
-    def state(self) -> str:
+    def state(self) -> SourceState:
         return self._state
 
     @property
@@ -196,27 +200,29 @@ class MQTTFrameSource:
             return
         self.deliver_jpeg(bytes(message.payload), message.topic, token, frame_id=frame_id(message))
 
-    def liveness(self, since_frame: float | None, since_connect: float | None) -> tuple[str, str]:
+    def liveness(self, since_frame: float | None, since_connect: float | None) -> tuple[SourceState, str]:
         return source_state(self._connected, since_frame, since_connect, self.frames.stall_timeout_s)
 
     def tick(self, now: float) -> None:
         """Called by the supervisor every TICK_S (for timeouts of a subclass's own)."""
 
     # -- for handle() ---------------------------------------------------------------------------------
-    def deliver_jpeg(self, payload: bytes, topic: str, token: Hashable | None, **extra) -> bool:
+    def deliver_jpeg(self, payload: bytes, topic: str, token: Hashable | None,
+                     frame_id: str | None = None, event: FrigateEvent | None = None) -> bool:
         image, rejection = decode_jpeg(payload, self.frames.max_bytes)
         if rejection is not None:
             self._bad_frames += 1
             self.rejects.note(rejection, topic)
             self.drop(token)
             return False
-        self.deliver(fit_within(image, self.frames.resolution), token, **extra)
+        self.deliver(fit_within(image, self.frames.resolution), token, event=event, frame_id=frame_id)
         return True
 
-    def deliver(self, image, token: Hashable | None, frame_type: type[Frame] = Frame, **extra) -> None:
+    def deliver(self, image, token: Hashable | None, event: FrigateEvent | None = None,
+                frame_id: str | None = None) -> None:
         now = self.clock()
         with self._lock:
-            frame = frame_type(image, next(self._seq), now, datetime.now(UTC), **extra)
+            frame = Frame(image, next(self._seq), now, datetime.now(UTC), frame_id=frame_id, event=event)
             self._frames_read += 1
             self._last_frame_at = now
         replaced = self.slot.put(frame, token)
@@ -277,7 +283,7 @@ class MQTTFrameSource:
                 log.exception("camera %s: tick failed", self.name)
             self._stopping.wait(TICK_S)
 
-    def _set_state(self, state: str, reason: str) -> None:
+    def _set_state(self, state: SourceState, reason: str) -> None:
         if state == self._state:
             return
         self._state = state
