@@ -83,10 +83,11 @@ def attention_section(report_dir: Path, bundle_path: str | Path, entries: list,
         if frame is None:
             continue
         image = captioner.prepare(frame)
-        result = captioner.caption(image, prepared=True, explain=True)
+        result = captioner.caption_prepared(image)
+        attention = captioner.attention(image, result.tokens, prepared=True)
         words = [tokens[t] for t in result.tokens]
         target = out_dir / f"{entry.image_id}.png"
-        cv2.imwrite(str(target), attention_strip(image, words, result.attention, latin))
+        cv2.imwrite(str(target), attention_strip(image, words, attention, latin))
         where = ", ".join(f"{html.escape(w['word'])} r{w['row']}c{w['col']} {w['region']}"
                           for w in explain_words(words, result.attention))
         numbered = "" if latin else " ".join(f"{k}={html.escape(w)}"

@@ -83,15 +83,18 @@ def check_integer_only(int8: Path, decoder_ops: set[str], encoder_ops: set[str] 
     return manifest
 
 
-def caption_without_tensorflow(bundle: Path, image: Path, caption_args: str = "") -> str:
+def caption_without_tensorflow(bundle: Path, image: Path, caption_args: str = "",
+                               explain: bool = False) -> str:
     """Caption `image` in a fresh interpreter through the device runtime; fail if tensorflow was
     imported or picked as the runtime. Returns what the child printed (the caption text...)."""
     code = (
         "import sys, cv2\n"
         "from edge_captioner.model.captioner import Captioner\n"
         f"c = Captioner({str(bundle)!r}, runtime='auto')\n"
-        f"r = c.caption(cv2.imread({str(image)!r}){caption_args})\n"
-        "print(r.text, len(r.attention) if r.attention is not None else '')\n"
+        f"frame = cv2.imread({str(image)!r})\n"
+        f"r = c.caption(frame{caption_args})\n"
+        f"a = c.attention(frame, r.tokens) if {explain} else None\n"
+        "print(r.text, len(a) if a is not None else '')\n"
         "assert c.model.runtime.name != 'tensorflow', c.model.runtime.name\n"
         "bad = [m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.')]\n"
         "assert not bad, bad[:5]\n"

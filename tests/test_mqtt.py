@@ -145,7 +145,7 @@ def retained(port: int, topic_filter: str, settle: float = 0.3) -> dict[str, obj
 
 
 def log_lines(caplog, level: int) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == MQTT_LOG and r.levelno == level]
+    return [r for r in caplog.records if r.name.startswith(MQTT_LOG) and r.levelno == level]
 
 
 # -- commands (pure) -------------------------------------------------------------------------------
@@ -580,8 +580,8 @@ def test_broker_restart_loses_nothing_and_keeps_order(mosquitto_broker, make_pub
     assert expected == list(range(4, 34))
     stats = publisher.stats
     assert stats["dropped"] == 0 and stats["queued"] == 0 and stats["reconnects"] == 1
-    lost = [r for r in caplog.records if "lost" in r.getMessage() and r.name == MQTT_LOG]
-    restored = [r for r in caplog.records if "restored" in r.getMessage() and r.name == MQTT_LOG]
+    lost = [r for r in caplog.records if "lost" in r.getMessage() and r.name.startswith(MQTT_LOG)]
+    restored = [r for r in caplog.records if "restored" in r.getMessage() and r.name.startswith(MQTT_LOG)]
     assert len(lost) == 1 and len(restored) == 1  # once per transition
     # the broker forgot its retained store; the publisher put status and state back
     with MQTTCollector(broker.port, [f"{names.base}/#"], username="watcher", password="watch-pw") as fresh:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
-from .choices import COLOUR_ORDERS, HEAD_TYPES, PERCEPTION_ROLES, RESIZE_MODES
-from .tensors import GraphTensors
+from .choices import HEAD_TYPES, PERCEPTION_ROLES
+from .tensors import GraphTensors, check_image
 
 
 @dataclass(frozen=True)
@@ -100,17 +100,8 @@ def _get(section: dict, key: str, kind, where: str, manifest_path: Path):
 def _graph_fields(section: dict, role: str, manifest_path: Path) -> dict:
     where = f"perception.{role}"
     image = _get(section, "image", dict, where, manifest_path)
-    size = image.get("size")
-    if (not isinstance(size, list) or len(size) != 2 or size[0] != size[1]
-            or not all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 2048
-                       for v in size)):
-        raise BadInput(f"{manifest_path}: '{where}.image.size' must be [size, size], 16..2048")
-    if image.get("colour_order") not in COLOUR_ORDERS:
-        raise BadInput(f"{manifest_path}: '{where}.image.colour_order' must be "
-                       f"{' or '.join(COLOUR_ORDERS)}")
-    if image.get("resize") not in RESIZE_MODES:
-        raise BadInput(f"{manifest_path}: '{where}.image.resize' must be one of "
-                       f"{', '.join(RESIZE_MODES)}")
+    size, colour_order, resize = check_image(image, f"{where}.image", manifest_path, 16, 2048,
+                                             square=True)
     sources = section.get("sources", [])
     if not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
         raise BadInput(f"{manifest_path}: '{where}.sources' must be a list of source names")
@@ -119,8 +110,8 @@ def _graph_fields(section: dict, role: str, manifest_path: Path) -> dict:
         "file": _get(section, "file", str, where, manifest_path),
         "labels_file": _get(section, "labels", str, where, manifest_path),
         "size": size[0],
-        "colour_order": image["colour_order"],
-        "resize": image["resize"],
+        "colour_order": colour_order,
+        "resize": resize,
         "tensors": GraphTensors.from_json(_get(section, "tensors", dict, where, manifest_path),
                                           f"{where}.tensors", manifest_path, required=False),
         "sources": tuple(sources),

@@ -15,6 +15,23 @@ from ..errors import BadInput
 from .choices import COLOUR_ORDERS, RESIZE_MODES, TENSOR_KINDS
 
 
+def check_image(image: dict, where: str, manifest_path: Path, smallest: int, largest: int,
+                square: bool = False) -> tuple[tuple[int, int], str, str]:
+    """A graph's `image` section checked: ((width, height), colour_order, resize), or BadInput."""
+    size = image.get("size")
+    if (not isinstance(size, list) or len(size) != 2 or (square and size[0] != size[1])
+            or not all(isinstance(v, int) and not isinstance(v, bool) and smallest <= v <= largest
+                       for v in size)):
+        shape = "[size, size]" if square else "[width, height] in pixels"
+        raise BadInput(f"{manifest_path}: '{where}.size' must be {shape}, {smallest}..{largest}")
+    if image.get("colour_order") not in COLOUR_ORDERS:
+        raise BadInput(f"{manifest_path}: '{where}.colour_order' must be {' or '.join(COLOUR_ORDERS)}")
+    if image.get("resize") not in RESIZE_MODES:
+        raise BadInput(f"{manifest_path}: '{where}.resize' must be "
+                       f"{', '.join(RESIZE_MODES[:-1])} or {RESIZE_MODES[-1]}")
+    return (size[0], size[1]), image["colour_order"], image["resize"]
+
+
 @dataclass(frozen=True)
 class ImageSpec:
     """How a frame becomes the encoder's input image (preprocess.model_input)."""
@@ -25,18 +42,8 @@ class ImageSpec:
 
     @classmethod
     def from_json(cls, image: dict, manifest_path: Path) -> ImageSpec:
-        size = image.get("size")
-        if (not isinstance(size, list) or len(size) != 2
-                or not all(isinstance(v, int) and 8 <= v <= 4096 for v in size)):
-            raise BadInput(f"{manifest_path}: 'image.size' must be [width, height] in pixels")
-        if image.get("colour_order") not in COLOUR_ORDERS:
-            raise BadInput(f"{manifest_path}: 'image.colour_order' must be "
-                           f"{' or '.join(COLOUR_ORDERS)}")
-        if image.get("resize") not in RESIZE_MODES:
-            raise BadInput(f"{manifest_path}: 'image.resize' must be "
-                           f"{', '.join(RESIZE_MODES[:-1])} or {RESIZE_MODES[-1]}")
-        return cls(size=(size[0], size[1]), colour_order=image["colour_order"],
-                   resize=image["resize"], dtype=image.get("dtype"))
+        size, colour_order, resize = check_image(image, "image", manifest_path, 8, 4096)
+        return cls(size=size, colour_order=colour_order, resize=resize, dtype=image.get("dtype"))
 
     def to_json(self) -> dict:
         return {"size": list(self.size), "colour_order": self.colour_order, "resize": self.resize,

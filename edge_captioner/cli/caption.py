@@ -114,9 +114,11 @@ def cmd_caption(args: argparse.Namespace) -> int:
     for path in expand_paths(args.paths):
         try:
             for frame_no, seconds, frame in frames_of(path, args.every):
-                result = captioner.caption(frame, explain=explain, place=args.place)
-                words = (explain_words([tokens[t] for t in result.tokens], result.attention)
-                         if result.attention is not None else None)
+                result = captioner.caption(frame, args.place)
+                # the attention's time is not part of the caption's latency_ms
+                attention = captioner.attention(frame, result.tokens) if explain else None
+                words = (explain_words([tokens[t] for t in result.tokens], attention)
+                         if attention is not None else None)
                 if args.json:
                     record = {
                         "file": str(path),

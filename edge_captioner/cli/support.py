@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput
 
-log = logging.getLogger("edge_captioner")
+log = logging.getLogger(__name__)
 
 
 def setup_logging(verbosity: int = 0) -> None:

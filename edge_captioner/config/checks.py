@@ -24,7 +24,7 @@ PLACE_MAX_CHARS = 40
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _describe(value: Any, secret: bool = False) -> str:
+def describe_value(value: Any, secret: bool = False) -> str:
     """A value as an error message shows it: YAML spelling, short, and never a secret."""
     if value is None:
         return "null"
@@ -42,14 +42,14 @@ def _describe(value: Any, secret: bool = False) -> str:
     return f"a {type(value).__name__}"
 
 
-def _join(path: str, key: object) -> str:
+def join_key(path: str, key: object) -> str:
     # a key is the file's own text: one that is not a plain printable name is shown quoted, so
     # the error stays one line
     name = str(key) if isinstance(key, str) and key.isprintable() else repr(key)
     return f"{path}.{name}" if path else name
 
 
-def _bad(path: str, message: str) -> BadInput:
+def bad_value(path: str, message: str) -> BadInput:
     return BadInput(f"{path}: {message}")
 
 
@@ -81,7 +81,7 @@ def _finite(value: Any) -> float | None:
     return as_float if math.isfinite(as_float) else None
 
 
-def _optional(check: Validator) -> Validator:
+def valid_optional(check: Validator) -> Validator:
     """`check`, or null."""
     @_accepts(f"{wanted(check)} or null")
     def optional(value: Any, path: str) -> Any:
@@ -90,17 +90,17 @@ def _optional(check: Validator) -> Validator:
     return optional
 
 
-def _integer(lo: int, hi: int | None = None) -> Validator:
+def valid_integer(lo: int, hi: int | None = None) -> Validator:
     @_accepts(f"an integer {lo}..{hi}" if hi is not None else f"an integer >= {lo}")
     def check(value: Any, path: str) -> int:
         if not _is_int(value) or value < lo or (hi is not None and value > hi):
-            raise _bad(path, f"expected {wanted(check)}, got {_describe(value)}")
+            raise bad_value(path, f"expected {wanted(check)}, got {describe_value(value)}")
         return value
 
     return check
 
 
-def _number(lo: float, hi: float | None = None, *, lo_inclusive: bool = True) -> Validator:
+def valid_number(lo: float, hi: float | None = None, *, lo_inclusive: bool = True) -> Validator:
     if hi is not None:
         wanted_text = f"a number {lo:g}..{hi:g}"
     else:
@@ -111,7 +111,8 @@ def _number(lo: float, hi: float | None = None, *, lo_inclusive: bool = True) ->
         as_float = _finite(value)
         ok = as_float is not None and (as_float >= lo if lo_inclusive else as_float > lo)
         if not ok or (hi is not None and as_float > hi):
-            raise _bad(path, f"expected {wanted_text}, got {_describe(value)}{_float_text_hint(value)}")
+            raise bad_value(path, f"expected {wanted_text}, got {describe_value(value)}"
+                                  f"{_float_text_hint(value)}")
         return as_float
 
     return check
@@ -129,25 +130,25 @@ def _float_text_hint(value: Any) -> str:
 
 
 @_accepts("true or false")
-def _boolean(value: Any, path: str) -> bool:
+def valid_boolean(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise _bad(path, f"expected {wanted(_boolean)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_boolean)}, got {describe_value(value)}")
     return value
 
 
-def _text(*, optional: bool = False, secret: bool = False) -> Validator:
+def valid_text(*, optional: bool = False, secret: bool = False) -> Validator:
     @_accepts("a non-empty string" + (" or null" if optional else ""))
     def check(value: Any, path: str) -> str | None:
         if value is None and optional:
             return None
         if not isinstance(value, str) or not value:
-            raise _bad(path, f"expected {wanted(check)}, got {_describe(value, secret)}")
+            raise bad_value(path, f"expected {wanted(check)}, got {describe_value(value, secret)}")
         return value
 
     return check
 
 
-def _choice(*choices: str, aliases: Mapping[Any, str] | None = None) -> Validator:
+def valid_choice(*choices: str, aliases: Mapping[Any, str] | None = None) -> Validator:
     @_accepts(f"one of {', '.join(choices)}")
     def check(value: Any, path: str) -> str:
         if aliases and isinstance(value, str | int | float) and not isinstance(value, bool) \
@@ -155,42 +156,42 @@ def _choice(*choices: str, aliases: Mapping[Any, str] | None = None) -> Validato
             return aliases[value]
         if isinstance(value, str) and value in choices:
             return value
-        raise _bad(path, f"expected {wanted(check)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(check)}, got {describe_value(value)}")
 
     return check
 
 
 @_accepts("a name of lower-case letters, digits, '_' and '-' (starting with a letter or digit, at most 63)")
-def _name(value: Any, path: str) -> str:
+def valid_name(value: Any, path: str) -> str:
     """device_id and camera names: they become MQTT topic levels and Home Assistant ids, so a `/`,
     `+` or `#` (topic syntax) or upper case / spaces (entity ids) would break things downstream."""
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
-        raise _bad(path, f"expected {wanted(_name)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_name)}, got {describe_value(value)}")
     return value
 
 
 @_accepts("a non-empty MQTT topic")
-def _topic(value: Any, path: str) -> str:
+def valid_topic(value: Any, path: str) -> str:
     """A topic prefix we publish under: no wildcards, no empty levels."""
     if not isinstance(value, str) or not value:
-        raise _bad(path, f"expected {wanted(_topic)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_topic)}, got {describe_value(value)}")
     if "+" in value or "#" in value or "\0" in value:
-        raise _bad(path, f"{value!r} contains a wildcard (+ or #): not allowed in a topic we publish to")
+        raise bad_value(path, f"{value!r} contains a wildcard (+ or #): not allowed in a topic we publish to")
     if value.startswith("/") or value.endswith("/") or "//" in value:
-        raise _bad(path, f"{value!r}: no leading, trailing or doubled '/'")
+        raise bad_value(path, f"{value!r}: no leading, trailing or doubled '/'")
     return value
 
 
 @_accepts("a host name or IP address")
-def _host(value: Any, path: str) -> str:
+def valid_host(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        raise _bad(path, f"expected {wanted(_host)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_host)}, got {describe_value(value)}")
     return value
 
 
 @_accepts("a device index >= 0, /dev/videoN, a file, an rtsp:// or http:// URL, a GStreamer pipeline, "
           "mqtt:<topic> or frigate:<camera>[/<label>,...]")
-def _source(value: Any, path: str) -> str | int:
+def valid_source(value: Any, path: str) -> str | int:
     if _is_int(value) and value >= 0:
         return value
     if isinstance(value, str) and value.strip():
@@ -199,15 +200,15 @@ def _source(value: Any, path: str) -> str | int:
             if parse_pushed(value) is not None:
                 return value
         except ValueError as exc:
-            raise _bad(path, str(exc)) from None
+            raise bad_value(path, str(exc)) from None
         scheme = value.split("://", 1)[0].lower() + "://"
         # a URL the camera module would not open as one (it would try it as a file name, and
         # fail at run time only): a typo such as htp:// is caught here
         if "://" in value and " ! " not in value and scheme not in NETWORK_SCHEMES:
-            raise _bad(path, f"{value!r}: not a URL a camera can be opened from (the schemes "
+            raise bad_value(path, f"{value!r}: not a URL a camera can be opened from (the schemes "
                        f"are {', '.join(s[:-3] for s in NETWORK_SCHEMES)})")
         return value
-    raise _bad(path, f"expected {wanted(_source)}, got {_describe(value)}")
+    raise bad_value(path, f"expected {wanted(valid_source)}, got {describe_value(value)}")
 
 
 GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
@@ -215,59 +216,59 @@ MEMBER_RE = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
 
 @_accepts("letters, digits, '_' and '-' (at most 63)")
-def _group(value: Any, path: str) -> str:
+def valid_group(value: Any, path: str) -> str:
     """A shared subscription's group name: one topic level, no wildcards."""
     if not isinstance(value, str) or not GROUP_RE.fullmatch(value):
-        raise _bad(path, f"expected {wanted(_group)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_group)}, got {describe_value(value)}")
     return value
 
 
 @_accepts("letters, digits, '_', '.' and '-' (at most 63) or null")
-def _member(value: Any, path: str) -> str | None:
+def valid_member(value: Any, path: str) -> str | None:
     """A pool member's id: part of its MQTT client ids and of its captions."""
     if value is None:
         return None
     if not isinstance(value, str) or not MEMBER_RE.fullmatch(value):
-        raise _bad(path, f"expected {wanted(_member)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_member)}, got {describe_value(value)}")
     return value
 
 
 @_accepts("an http:// or https:// URL or null")
-def _http_url(value: Any, path: str) -> str | None:
+def valid_http_url(value: Any, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")) \
             or any(c.isspace() for c in value):
-        raise _bad(path, f"expected {wanted(_http_url)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_http_url)}, got {describe_value(value)}")
     return value.rstrip("/")
 
 
 @_accepts("[width, height] (two positive integers) or null")
-def _resolution(value: Any, path: str) -> tuple[int, int] | None:
+def valid_resolution(value: Any, path: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if (isinstance(value, list) and len(value) == 2
             and all(_is_int(v) and v > 0 for v in value)):
         return value[0], value[1]
-    raise _bad(path, f"expected {wanted(_resolution)}, got {_describe(value)}")
+    raise bad_value(path, f"expected {wanted(valid_resolution)}, got {describe_value(value)}")
 
 
 @_accepts(f"one of {', '.join(LOG_LEVELS)}")
-def _log_level(value: Any, path: str) -> str:
+def valid_log_level(value: Any, path: str) -> str:
     if isinstance(value, str) and value.upper() in LOG_LEVELS:
         return value.upper()
-    raise _bad(path, f"expected {wanted(_log_level)}, got {_describe(value)}")
+    raise bad_value(path, f"expected {wanted(valid_log_level)}, got {describe_value(value)}")
 
 
 @_accepts(f"a place: one line of 1..{PLACE_MAX_CHARS} printable characters")
-def _place(value: Any, path: str) -> str:
+def valid_place(value: Any, path: str) -> str:
     """A short one-line text: it goes into captions and MQTT payloads."""
     if not isinstance(value, str) or not value.strip() or len(value) > PLACE_MAX_CHARS \
             or not value.isprintable():
-        raise _bad(path, f"expected {wanted(_place)}, got {_describe(value)}")
+        raise bad_value(path, f"expected {wanted(valid_place)}, got {describe_value(value)}")
     return value.strip()
 
 
-def _as_is(value: Any, path: str) -> Any:
+def as_is(value: Any, path: str) -> Any:
     """A section's value, checked later by the section's own builder (parse.py)."""
     return value

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..bundle.loader import DEFAULT_BUNDLE_NAMES
 from ..sources.spec import looks_like_file
-from .checks import _bad
+from .checks import bad_value
 from .schema import CameraConfig, Config, MQTTConfig, WorkersConfig
 
 PASSWORD_ENV = "EDGE_CAPTIONER_MQTT_PASSWORD"
@@ -26,7 +26,7 @@ PASSWORD_FILE_MAX_BYTES = 4096  # a password, not a file to slurp (think of /dev
 
 def _resolve(path_text: str, key: str, base_dir: Path) -> Path:
     if "\0" in path_text:
-        raise _bad(key, "a path cannot contain a NUL character")
+        raise bad_value(key, "a path cannot contain a NUL character")
     path = Path(path_text)
     try:
         path = path.expanduser()
@@ -51,9 +51,9 @@ def _existing_file(path_text: str | None, key: str, base_dir: Path) -> str | Non
     path = _resolve(path_text, key, base_dir)
     kind = kind_of(path)
     if kind == "missing":
-        raise _bad(key, f"{path}: no such file")
+        raise bad_value(key, f"{path}: no such file")
     if kind != "file":
-        raise _bad(key, f"{path}: not a regular file" if kind in ("dir", "other") else f"{path}: {kind}")
+        raise bad_value(key, f"{path}: not a regular file" if kind in ("dir", "other") else f"{path}: {kind}")
     return str(path)
 
 
@@ -62,7 +62,7 @@ def _camera_source(camera: CameraConfig, key: str, base_dir: Path) -> CameraConf
         return camera
     path = _resolve(str(camera.source), key, base_dir)
     if kind_of(path) not in ("file", "other"):  # "other": a FIFO fed by another program is fine
-        raise _bad(key, f"{path}: no such video file")
+        raise bad_value(key, f"{path}: no such video file")
     return dataclasses.replace(camera, source=str(path))
 
 
@@ -71,7 +71,7 @@ def _bundle(bundle: str, base_dir: Path) -> str:
         return bundle
     path = _resolve(bundle, "model.bundle", base_dir)
     if kind_of(path) != "dir":
-        raise _bad("model.bundle", f"{path}: no such bundle directory (or use default, default-en, "
+        raise bad_value("model.bundle", f"{path}: no such bundle directory (or use default, default-en, "
                                    "default-zh)")
     return str(path)
 
@@ -82,15 +82,15 @@ def read_password_file(path: str, key: str = "mqtt.password_file") -> str:
         with open(path, "rb") as handle:
             data = handle.read(PASSWORD_FILE_MAX_BYTES + 1)
     except OSError as exc:
-        raise _bad(key, f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise bad_value(key, f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > PASSWORD_FILE_MAX_BYTES:
-        raise _bad(key, f"{path}: longer than {PASSWORD_FILE_MAX_BYTES} bytes, not a password file")
+        raise bad_value(key, f"{path}: longer than {PASSWORD_FILE_MAX_BYTES} bytes, not a password file")
     try:
         password = data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise _bad(key, f"{path}: not UTF-8 text") from None
+        raise bad_value(key, f"{path}: not UTF-8 text") from None
     if not password:
-        raise _bad(key, f"{path}: empty")
+        raise bad_value(key, f"{path}: empty")
     return password
 
 
@@ -132,7 +132,7 @@ def _resolve_mqtt(mqtt: MQTTConfig, device_id: str, base_dir: Path,
     resolved.password = _password(resolved)
     if resolved.password is not None and resolved.username is None and resolved.protocol == "3.1.1":
         # MQTT 3.1.1 only sends a password together with a user name: it would be silently unused.
-        raise _bad("mqtt.username", "required when a password is set (MQTT 3.1.1 sends a password "
+        raise bad_value("mqtt.username", "required when a password is set (MQTT 3.1.1 sends a password "
                                     "only with a user name)")
     return resolved
 

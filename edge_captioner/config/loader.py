@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import BadInput
 from ..sources.spec import is_pushed
-from .checks import _describe
+from .checks import describe_value
 from .files import kind_of, resolve_files_and_secrets
 from .parse import PUSHED_ONLY, TOP_FIELDS, parse_document
 from .schema import Config
@@ -40,7 +40,7 @@ def read_yaml(path: Path) -> Any:
         raise BadInput(f"{path}: empty configuration (no settings in the file)")
     if not isinstance(document, dict):
         raise BadInput(f"{path}: expected a mapping of sections ({', '.join(TOP_FIELDS)}) at the top "
-                       f"level, got {_describe(document)}")
+                       f"level, got {describe_value(document)}")
     return document
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..sources.spec import is_pushed
-from .checks import Validator, _as_is, _bad, _describe, _join
+from .checks import Validator, as_is, bad_value, describe_value, join_key
 from .schema import (
     MQTT_TLS_PORT,
     CameraConfig,
@@ -29,7 +29,7 @@ def _mapping(value: Any, path: str, *, null_ok: bool = False) -> Mapping:
     if value is None and null_ok:
         return {}  # `mqtt:` with everything under it commented out: the defaults
     if not isinstance(value, Mapping):
-        raise _bad(path or "top level", f"expected a mapping, got {_describe(value)}")
+        raise bad_value(path or "top level", f"expected a mapping, got {describe_value(value)}")
     return value
 
 
@@ -48,11 +48,11 @@ def _section(raw: Any, path: str, kind: type, fields: Mapping[str, Validator], *
     mapping = _mapping(raw, path, null_ok=null_ok)
     for key in mapping:
         if key not in fields:
-            raise _bad(_join(path, key), f"unknown key (known: {', '.join(fields)})")
+            raise bad_value(join_key(path, key), f"unknown key (known: {', '.join(fields)})")
     for key in _required(kind):
         if key not in mapping:
-            raise _bad(_join(path, key), "required")
-    return {key: fields[key](value, _join(path, key)) for key, value in mapping.items()}
+            raise bad_value(join_key(path, key), "required")
+    return {key: fields[key](value, join_key(path, key)) for key, value in mapping.items()}
 
 
 def _tls(value: Any, path: str) -> TLSConfig | None:
@@ -60,7 +60,8 @@ def _tls(value: Any, path: str) -> TLSConfig | None:
         return None
     tls = TLSConfig(**_section(value, path, TLSConfig, TLS_FIELDS))
     if tls.keyfile and not tls.certfile:
-        raise _bad(_join(path, "keyfile"), f"needs {_join(path, 'certfile')} (the client certificate)")
+        raise bad_value(join_key(path, "keyfile"),
+                        f"needs {join_key(path, 'certfile')} (the client certificate)")
     return tls
 
 
@@ -77,8 +78,8 @@ LOGGING_FIELDS = _checks(LoggingConfig)
 WORKERS_FIELDS = _checks(WorkersConfig)
 FRIGATE_FIELDS = _checks(FrigateConfig)
 # the sections are built by their own builders below, in this order, once the top level is checked
-TOP_FIELDS = _checks(Config, mqtt=_as_is, model=_as_is, cameras=_as_is, logging=_as_is,
-                     workers=_as_is, frigate=_as_is)
+TOP_FIELDS = _checks(Config, mqtt=as_is, model=as_is, cameras=as_is, logging=as_is,
+                     workers=as_is, frigate=as_is)
 
 
 def _mqtt(raw: Any) -> MQTTConfig:
@@ -93,23 +94,23 @@ def _camera(raw: Any, path: str) -> CameraConfig:
     if not is_pushed(camera.source):
         for key in PUSHED_ONLY:
             if key in raw:
-                raise _bad(_join(path, key), "only for mqtt: and frigate: sources")
+                raise bad_value(join_key(path, key), "only for mqtt: and frigate: sources")
     if camera.heartbeat_s < camera.interval_s:
-        raise _bad(_join(path, "heartbeat_s"),
+        raise bad_value(join_key(path, "heartbeat_s"),
                    f"expected a number >= interval_s ({camera.interval_s:g}), got {camera.heartbeat_s:g}")
     return camera
 
 
 def _cameras(raw: Any) -> list[CameraConfig]:
     if not isinstance(raw, list):
-        raise _bad("cameras", f"expected a list of cameras, got {_describe(raw)}")
+        raise bad_value("cameras", f"expected a list of cameras, got {describe_value(raw)}")
     if not raw:
-        raise _bad("cameras", "at least one camera is required")
+        raise bad_value("cameras", "at least one camera is required")
     cameras = [_camera(item, f"cameras[{i}]") for i, item in enumerate(raw)]
     seen: set[str] = set()
     for i, camera in enumerate(cameras):
         if camera.name in seen:
-            raise _bad(f"cameras[{i}].name", f"duplicate camera name {camera.name!r}")
+            raise bad_value(f"cameras[{i}].name", f"duplicate camera name {camera.name!r}")
         seen.add(camera.name)
     return cameras
 
@@ -121,7 +122,7 @@ def _workers(raw: Any, mqtt: MQTTConfig) -> WorkersConfig | None:
     if mqtt.protocol != "5":
         # Mosquitto shares subscriptions with 3.1.1 clients too, but only an MQTT 5 session
         # outlives a killed member, keeping the frames it had not acknowledged
-        raise _bad("workers", 'needs mqtt.protocol "5" (sessions that outlive a crash)')
+        raise bad_value("workers", 'needs mqtt.protocol "5" (sessions that outlive a crash)')
     return workers
 
 

@@ -17,22 +17,22 @@ from ..bundle.loader import DEFAULT_BUNDLE_NAMES
 from ..sources.spec import MAX_JPEG_BYTES
 from .checks import (
     Validator,
-    _boolean,
-    _choice,
-    _group,
-    _host,
-    _http_url,
-    _integer,
-    _log_level,
-    _member,
-    _name,
-    _number,
-    _optional,
-    _place,
-    _resolution,
-    _source,
-    _text,
-    _topic,
+    valid_boolean,
+    valid_choice,
+    valid_group,
+    valid_host,
+    valid_http_url,
+    valid_integer,
+    valid_log_level,
+    valid_member,
+    valid_name,
+    valid_number,
+    valid_optional,
+    valid_place,
+    valid_resolution,
+    valid_source,
+    valid_text,
+    valid_topic,
 )
 
 MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
@@ -65,133 +65,133 @@ def keys(kind: type) -> list[dataclasses.Field]:
 
 @dataclass
 class TLSConfig:
-    ca_certs: str | None = setting(None, _text(optional=True),
+    ca_certs: str | None = setting(None, valid_text(optional=True),
                                    "the CA bundle that signed the broker's certificate")
-    certfile: str | None = setting(None, _text(optional=True), "the client certificate (mutual TLS)")
-    keyfile: str | None = setting(None, _text(optional=True),
+    certfile: str | None = setting(None, valid_text(optional=True), "the client certificate (mutual TLS)")
+    keyfile: str | None = setting(None, valid_text(optional=True),
                                   "the client certificate's private key (needs `certfile`)")
-    insecure: bool = setting(False, _boolean, "skip checking the broker's host name against its "
+    insecure: bool = setting(False, valid_boolean, "skip checking the broker's host name against its "
                                               "certificate (logged as a warning)")
 
 
 @dataclass
 class DiscoveryConfig:
-    enabled: bool = setting(True, _boolean, "announce the entities to Home Assistant (MQTT discovery)")
-    prefix: str = setting("homeassistant", _topic, "Home Assistant's discovery prefix")
+    enabled: bool = setting(True, valid_boolean, "announce the entities to Home Assistant (MQTT discovery)")
+    prefix: str = setting("homeassistant", valid_topic, "Home Assistant's discovery prefix")
 
 
 @dataclass
 class MQTTConfig:
-    host: str = setting("127.0.0.1", _host, "the broker")
-    port: int = setting(1883, _integer(1, 65535),
+    host: str = setting("127.0.0.1", valid_host, "the broker")
+    port: int = setting(1883, valid_integer(1, 65535),
                         f"the broker's port ({MQTT_TLS_PORT} when `tls` is given and `port` is not)")
-    client_id: str | None = setting(None, _text(optional=True),
+    client_id: str | None = setting(None, valid_text(optional=True),
                                     "null: `edge-captioner-<device_id>`, with `-<member_id>` in a "
                                     "pool (`workers`)")
-    username: str | None = setting(None, _text(optional=True),
+    username: str | None = setting(None, valid_text(optional=True),
                                    "needed with a password under MQTT 3.1.1")
-    password: str | None = setting(None, _text(optional=True, secret=True),
+    password: str | None = setting(None, valid_text(optional=True, secret=True),
                                    "the password, never logged or printed (see above for the "
                                    "other places it may come from)", repr=False)
-    password_file: str | None = setting(None, _text(optional=True),
+    password_file: str | None = setting(None, valid_text(optional=True),
                                         "a file holding the password (a trailing newline is ignored)")
     tls: TLSConfig | None = section(TLSConfig, "connect with TLS (`mqtt.tls` below); null: plain TCP",
                                     optional=True)
     # MQTT's keep-alive is a 16-bit number of seconds
-    keepalive: int = setting(60, _integer(5, 65535), "seconds between keep-alive pings")
-    protocol: str = setting("3.1.1", _choice("3.1.1", "5", aliases={5: "5", "3.1.1": "3.1.1"}),
+    keepalive: int = setting(60, valid_integer(5, 65535), "seconds between keep-alive pings")
+    protocol: str = setting("3.1.1", valid_choice("3.1.1", "5", aliases={5: "5", "3.1.1": "3.1.1"}),
                             "the MQTT protocol version")
-    qos: int = setting(1, _integer(0, 2), "QoS of captions; status and state are always QoS 1")
-    retain: bool = setting(True, _boolean, "retain captions")
-    base_topic: str = setting("edge_captioner", _topic, "the topic everything is published under")
+    qos: int = setting(1, valid_integer(0, 2), "QoS of captions; status and state are always QoS 1")
+    retain: bool = setting(True, valid_boolean, "retain captions")
+    base_topic: str = setting("edge_captioner", valid_topic, "the topic everything is published under")
     discovery: DiscoveryConfig = section(DiscoveryConfig, "Home Assistant MQTT discovery "
                                                           "(`mqtt.discovery` below)")
-    queue_limit: int = setting(1000, _integer(1), "captions kept while the broker is away; the "
+    queue_limit: int = setting(1000, valid_integer(1), "captions kept while the broker is away; the "
                                                   "oldest are dropped first")
-    spool_dir: str | None = setting(None, _text(optional=True),
+    spool_dir: str | None = setting(None, valid_text(optional=True),
                                     "where captions still queued at a stop wait for the next start; "
                                     "null: `$STATE_DIRECTORY`")
 
 
 @dataclass
 class ModelConfig:
-    bundle: str = setting("default", _text(), f"a bundle shipped in the package "
+    bundle: str = setting("default", valid_text(), f"a bundle shipped in the package "
                                               f"({', '.join(DEFAULT_BUNDLE_NAMES)}) or a bundle directory")
     runtime: str = setting("auto",
-                           _choice(*RUNTIME_CHOICES),
+                           valid_choice(*RUNTIME_CHOICES),
                            "the TFLite interpreter; auto: the first installed of the others, in this order")
-    delegate: str = setting("none", _choice(*DELEGATES),
+    delegate: str = setting("none", valid_choice(*DELEGATES),
                             "edgetpu: the encoder on a Coral Edge TPU (the decoder stays on the CPU)")
-    fallback: str = setting("none", _choice(*FALLBACKS),
+    fallback: str = setting("none", valid_choice(*FALLBACKS),
                             "cpu: run on the CPU, with a warning, when the Edge TPU cannot be used")
-    threads: int = setting(1, _integer(1), "interpreter threads")
-    beam_size: int = setting(1, _integer(1, 10), "beam search width; 1: greedy")
-    max_length: int | None = setting(None, _optional(_integer(2, 64)),
+    threads: int = setting(1, valid_integer(1), "interpreter threads")
+    beam_size: int = setting(1, valid_integer(1, 10), "beam search width; 1: greedy")
+    max_length: int | None = setting(None, valid_optional(valid_integer(2, 64)),
                                      "the longest caption in tokens; null: the bundle's own")
 
 
 @dataclass
 class CameraConfig:
-    name: str = required(_name, "part of the MQTT topics and Home Assistant ids")
-    source: str | int = required(_source, "where frames come from; `sample`: the bundled demo clip")
-    interval_s: float = setting(1.0, _number(0, lo_inclusive=False),
+    name: str = required(valid_name, "part of the MQTT topics and Home Assistant ids")
+    source: str | int = required(valid_source, "where frames come from; `sample`: the bundled demo clip")
+    interval_s: float = setting(1.0, valid_number(0, lo_inclusive=False),
                                 "at most one caption per interval (seconds)")
     resolution: tuple[int, int] | None = setting(
-        None, _resolution, "larger frames are shrunk to fit; null: the source's own size")
-    scene_change_threshold: float = setting(0.02, _number(0, 1),
+        None, valid_resolution, "larger frames are shrunk to fit; null: the source's own size")
+    scene_change_threshold: float = setting(0.02, valid_number(0, 1),
                                             "the share of changed pixels that wakes the captioner")
-    heartbeat_s: float = setting(300.0, _number(0, lo_inclusive=False),
+    heartbeat_s: float = setting(300.0, valid_number(0, lo_inclusive=False),
                                  "re-publish an unchanged caption at least this often (seconds, "
                                  ">= `interval_s`)")
-    snapshot: bool = setting(False, _boolean, "publish the captioned frame as a JPEG")
-    loop: bool = setting(True, _boolean, "files: play again from the start at the end")
-    stall_timeout_s: float = setting(10.0, _number(0, lo_inclusive=False),
+    snapshot: bool = setting(False, valid_boolean, "publish the captioned frame as a JPEG")
+    loop: bool = setting(True, valid_boolean, "files: play again from the start at the end")
+    stall_timeout_s: float = setting(10.0, valid_number(0, lo_inclusive=False),
                                      "no frame for this long (seconds): the source is lost and reopened")
     place: str | None = setting(
-        None, _optional(_place),
+        None, valid_optional(valid_place),
         "where the camera looks: a place the bundle knows (front_door, living_room, kitchen, "
         "driveway, backyard; \"front door\" works too) goes into its captions, other text comes "
         "before them")
-    min_confidence: float = setting(0.0, _number(0, 1),
+    min_confidence: float = setting(0.0, valid_number(0, 1),
                                     "a caption less sure than this is not published as the "
                                     "camera's caption")
-    max_frame_bytes: int = setting(MAX_JPEG_BYTES, _integer(1024, 64 * 1024 * 1024),
+    max_frame_bytes: int = setting(MAX_JPEG_BYTES, valid_integer(1024, 64 * 1024 * 1024),
                                    "`mqtt:` and `frigate:` sources: a larger payload is dropped (one "
                                    "log line)")
 
 
 @dataclass
 class WorkersConfig:
-    group: str = required(_group, "the share group: `$share/<group>/<frame topic>`; the same on "
+    group: str = required(valid_group, "the share group: `$share/<group>/<frame topic>`; the same on "
                                   "every member")
-    member_id: str | None = setting(None, _member, "this member, different on each; null: the "
+    member_id: str | None = setting(None, valid_member, "this member, different on each; null: the "
                                                    "host name")
     # Longer than a systemd restart (RestartSec=5 plus start-up), so a crashed member gets back
     # the frames it had not acknowledged; short, because on Mosquitto a member that never comes
     # back keeps being dealt its share of the frames until its session expires (docs/topology.md).
-    session_expiry_s: int = setting(60, _integer(0, 4294967295),
+    session_expiry_s: int = setting(60, valid_integer(0, 4294967295),
                                     "keep the frame sessions this long after a crash (longer than a "
                                     "restart); 0: a killed member's unacknowledged frames are lost")
 
 
 @dataclass
 class FrigateConfig:
-    topic_prefix: str = setting("frigate", _topic, "Frigate's `mqtt.topic_prefix`")
-    pair_window_s: float = setting(5.0, _number(0, 60, lo_inclusive=False),
+    topic_prefix: str = setting("frigate", valid_topic, "Frigate's `mqtt.topic_prefix`")
+    pair_window_s: float = setting(5.0, valid_number(0, 60, lo_inclusive=False),
                                    "an event and its snapshot arrive this close together (seconds)")
-    api_url: str | None = setting(None, _http_url,
+    api_url: str | None = setting(None, valid_http_url,
                                   "e.g. `http://frigate:5000`: each caption becomes its event's "
                                   "description in Frigate; null: not sent")
 
 
 @dataclass
 class LoggingConfig:
-    level: str = setting("INFO", _log_level, "the log level")
+    level: str = setting("INFO", valid_log_level, "the log level")
 
 
 @dataclass
 class Config:
-    device_id: str = required(_name, "part of every topic and Home Assistant id")
+    device_id: str = required(valid_name, "part of every topic and Home Assistant id")
     mqtt: MQTTConfig = section(MQTTConfig, "the broker and the topics (`mqtt` below)")
     model: ModelConfig = section(ModelConfig, "the captioning model (`model` below)")
     cameras: list[CameraConfig] = section(CameraConfig, "at least one camera (`cameras[]` below)",

@@ -150,8 +150,6 @@ class CaptionResult:
     tokens: list[int]
     latency_ms: float
     encoder_ms: float
-    # with explain=True on a bundle with attention: per token, the (rows, cols) weights
-    attention: list[np.ndarray] | None = None
     # what the bundle's real-world detector and classifier found (bundles with a perception
     # section); their time is part of latency_ms
     findings: Findings | None = None
@@ -213,10 +211,7 @@ class Captioner:
         return self.evidence_spec is not None
 
     def search(self, image: np.ndarray, beam_size: int | None = None) -> tuple[Caption, float]:
-        best, encoder_ms, _ = self._search(image, beam_size)
-        return best, encoder_ms
-
-    def _search(self, image: np.ndarray, beam_size: int | None):
+        """The best caption of an encoder input (greedy, or beam search), and the encoder's ms."""
         started = time.perf_counter()
         state = self.model.encode(image)
         encoder_ms = (time.perf_counter() - started) * 1000
@@ -227,24 +222,19 @@ class Captioner:
         else:
             best = beam_search(self.model.step, state, vocab.start_id, vocab.end_id,
                                self.max_length, beam, self.length_alpha)[0]
-        return best, encoder_ms, state
+        return best, encoder_ms
 
-    def caption(self, frame: np.ndarray, beam_size: int | None = None,
-                prepared: bool = False, explain: bool = False,
-                place: str | None = None) -> CaptionResult:
-        """explain: also the attention weights behind each word (bundles with attention only;
-        None otherwise). They are not part of latency_ms. place: where the camera looks (a known
-        place, or free text), for grounded bundles: a known place goes into the caption through
-        the decoder, free text is put before it ("shed: a person")."""
+    def caption(self, frame: np.ndarray, place: str | None = None, *,
+                beam_size: int | None = None) -> CaptionResult:
+        """A frame's caption. place: where the camera looks (a known place, or free text), for
+        grounded bundles: a known place goes into the caption through the decoder, free text is
+        put before it ("shed: a person"). beam_size: the search's width, if not the configured one."""
         started = time.perf_counter()
         # the real-world graphs need the frame itself, at their own size
-        findings = (self.perception.see(frame)
-                    if self.perception is not None and not prepared else None)
+        findings = self.perception.see(frame) if self.perception is not None else None
         known = place and self.known_place(place)
-        if self.grounded and findings is None:
-            raise ValueError("a grounded bundle captions frames, not prepared images")
-        image = frame if prepared else self.encoder_input(frame, findings, place)
-        best, encoder_ms, initial = self._search(image, beam_size)
+        image = self.encoder_input(frame, findings, place)
+        best, encoder_ms = self.search(image, beam_size)
         text = self.bundle.vocab.decode(best.tokens)
         if self.grounded and place and not known:
             text = f"{place}{'：' if self.bundle.language == 'zh' else ': '}{text}"
@@ -254,16 +244,37 @@ class Captioner:
             # how sure the detector was of the least sure thing it names (1 for "no one").
             confidence *= min((o.score for o in findings.objects
                                if o.kind in self.evidence_spec.kinds), default=1.0)
+        return self._result(best, text, confidence, started, encoder_ms, findings)
+
+    # -- the render model's (an image CNN, not grounded): prepared images, attention -----------------
+    def caption_prepared(self, image: np.ndarray, beam_size: int | None = None) -> CaptionResult:
+        """The caption of an image already at the encoder's input (`prepare`), as the toolkit's
+        evaluation feeds it; not for grounded bundles, which read frames."""
+        if self.grounded:
+            raise ValueError("a grounded bundle captions frames, not prepared images")
+        started = time.perf_counter()
+        best, encoder_ms = self.search(image, beam_size)
+        return self._result(best, self.bundle.vocab.decode(best.tokens), best.confidence, started,
+                            encoder_ms, None)
+
+    def attention(self, frame: np.ndarray, tokens: list[int],
+                  prepared: bool = False) -> list[np.ndarray] | None:
+        """Where the attention decoder looked for each of `tokens` (a caption of this frame):
+        per token the (rows, cols) weights; None for a bundle without attention."""
+        if not self.model.has_attention:
+            return None
+        image = frame if prepared else self.encoder_input(frame)
+        return self.model.attention(self.model.encode(image), tokens)
+
+    def _result(self, best: Caption, text: str, confidence: float, started: float, encoder_ms: float,
+                findings: Findings | None) -> CaptionResult:
         latency_ms = (time.perf_counter() - started) * 1000
-        attention = (self.model.attention(initial, best.tokens)
-                     if explain and self.model.has_attention else None)
         return CaptionResult(
             text=text,
             confidence=confidence,
             tokens=best.tokens,
             latency_ms=latency_ms,
             encoder_ms=encoder_ms,
-            attention=attention,
             findings=findings,
             # every step spent on a word: none was left for <end>
             truncated=len(best.tokens) >= self.max_length - 1,

@@ -14,7 +14,7 @@ from paho.mqtt.properties import Properties
 
 from ..config import MQTTConfig
 
-log = logging.getLogger("edge_captioner.mqtt")
+log = logging.getLogger(__name__)
 
 # Reason codes (CONNACK) that mean "the broker does not want us": a configuration problem, worth
 # an ERROR per attempt, as opposed to a network problem.

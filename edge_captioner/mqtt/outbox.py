@@ -47,7 +47,7 @@ import paho.mqtt.client as mqtt
 
 from . import topics
 
-log = logging.getLogger("edge_captioner.mqtt")
+log = logging.getLogger(__name__)
 
 CAPTION_WINDOW = 20  # captions handed to the client and not yet confirmed
 DROP_LOG_EVERY_S = 10.0  # while dropping, one WARNING per this period (with the running count)

@@ -38,7 +38,7 @@ from .topics import CameraState
 if TYPE_CHECKING:
     from ..service.caption_event import CaptionEvent
 
-log = logging.getLogger("edge_captioner.mqtt")
+log = logging.getLogger(__name__)
 
 RECONNECT_DELAY_S = (1.0, 60.0)  # paho's exponential backoff: first wait, cap
 DISPATCHER_EXIT_S = 1.0  # at stop, how long a command handler still running is waited for

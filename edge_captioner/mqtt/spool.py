@@ -17,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-log = logging.getLogger("edge_captioner.mqtt")
+log = logging.getLogger(__name__)
 
 Spooled = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 
