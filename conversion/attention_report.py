@@ -89,7 +89,7 @@ def attention_section(report_dir: Path, bundle_path: str | Path, entries: list,
         target = out_dir / f"{entry.image_id}.png"
         cv2.imwrite(str(target), attention_strip(image, words, attention, latin))
         where = ", ".join(f"{html.escape(w['word'])} r{w['row']}c{w['col']} {w['region']}"
-                          for w in explain_words(words, result.attention))
+                          for w in explain_words(words, attention))
         numbered = "" if latin else " ".join(f"{k}={html.escape(w)}"
                                             for k, w in enumerate(words, start=1))
         rows_html.append(

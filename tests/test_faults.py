@@ -50,7 +50,7 @@ run_daemon = test_daemon.run_daemon
 SHIPPED_BUNDLE = ROOT / "edge_captioner" / "data" / "bundles" / "default-en"
 # "front_door: a person at the front door (0.93, 4 ms)": what the daemon logs for each published
 # caption computed by the model (heartbeats are DEBUG).
-PUBLISHED_LINE = (r"^INFO edge_captioner\.daemon: (?P<camera>[\w-]+): (?P<text>.+) "
+PUBLISHED_LINE = (r"^INFO edge_captioner\.service\.worker: (?P<camera>[\w-]+): (?P<text>.+) "
                   r"\((?P<confidence>[\d.]+), \d+ ms\)$")
 
 
