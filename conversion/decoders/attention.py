@@ -109,7 +109,7 @@ class AttentionDecoder(Decoder):
         """Teacher forcing, unrolled over the max_length - 1 steps (few, and static). Unrolled
         rather than keras.layers.RNN: Keras 3's RNN takes no per-sequence constants, so keys,
         values and gates would have to ride along as fake states, for little speed on a CPU
-        (benchmarks/attention_loop.py, decoder alone: the RNN 12% faster at the shipped size,
+        (experiments/attention_loop.py, decoder alone: the RNN 12% faster at the shipped size,
         about 6% of a training step with the CNN; 13% slower at the tests' tiny size)."""
         feature, locations = features
         k = self.constants(feature, locations)

@@ -2,7 +2,7 @@
 """How to run the attention decoder over a caption in training: an unrolled loop (what
 conversion/decoders/attention.py does) against keras.layers.RNN over a cell, on the same layers.
 
-    python benchmarks/attention_loop.py [--units 256 --attention-dim 64 --image-size 128 ...]
+    python experiments/attention_loop.py [--units 256 --attention-dim 64 --image-size 128 ...]
 
 Keras 3's RNN takes no per-sequence constants, so the RNN variant carries the keys, values and
 image gates as states that the cell returns unchanged. Decoder only (features given, no CNN), one

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How often does a wider beam find a higher-scoring caption than greedy decoding?
 
-    python benchmarks/beam.py BUNDLE DATA [--beams 2,3,5] [--limit 1000] [--json]
+    python experiments/beam.py BUNDLE DATA [--beams 2,3,5] [--limit 1000] [--json]
 
 For every image of DATA: the greedy caption's log-probability against the best of beam search at
 each width (raw log-probability, no length penalty, so "higher-scoring" means more probable under

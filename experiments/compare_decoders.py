@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Show-and-Tell against the attention decoder, with the same data, budget and measurements.
 
-    python benchmarks/compare_decoders.py [--work runs/compare-decoders] [--count 8000]
+    python experiments/compare_decoders.py [--work runs/compare-decoders] [--count 8000]
         [--test-count 300] [--epochs 15] [--image-size 64] [--runs 1000]
 
 Renders one synthetic training set and one held-out test set (other seed), trains both decoder
@@ -189,7 +189,7 @@ def main() -> int:
     for decoder, figures in bench_rounds(work, args.runs, args.bench_rounds).items():
         results[decoder]["bench"] = figures
     markdown = table(results)
-    command = "python benchmarks/compare_decoders.py " + " ".join(sys.argv[1:])
+    command = "python experiments/compare_decoders.py " + " ".join(sys.argv[1:])
     (work / "compare.md").write_text(f"`{command.strip()}`\n\n{markdown}\n")
     (work / "compare.json").write_text(json.dumps({"args": vars(args), "results": results},
                                                   indent=2))

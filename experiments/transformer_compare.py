@@ -8,7 +8,7 @@ backend with one thread, in a child process of its own so that its peak RSS is i
 default bundle is timed by `edge-captioner bench` in the same run.
 
     python3 -m venv /tmp/cmp && /tmp/cmp/bin/pip install "torch==2.13.0+cpu" transformers pillow
-    /tmp/cmp/bin/python benchmarks/transformer_compare.py [--runs 20] [--tokens 10]
+    /tmp/cmp/bin/python experiments/transformer_compare.py [--runs 20] [--tokens 10]
 
 (torch and transformers are not dependencies of edge-captioner: this is a one-off measurement.)
 """
