@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from conversion.backbones import IMAGE_BACKBONES
+from conversion.decoders import DECODERS
 from edge_captioner import __version__
 from edge_captioner.cli_support import (
     add_common_options,
@@ -20,9 +22,6 @@ from edge_captioner.cli_support import (
 )
 from edge_captioner.errors import EXIT_BAD_INPUT, BadInput
 from edge_captioner.manifest.choices import RESIZE_MODES
-
-from .backbones import IMAGE_BACKBONES
-from .decoders import DECODERS
 
 
 def _languages(text: str) -> list[str]:
@@ -90,7 +89,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     synth.add_argument("--clip", metavar="FILE",
                        help="also write the sample video clip (empty porch -> person -> package)")
     synth.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    synth.set_defaults(func=lazy_command("conversion.synth", "cmd_synth"))
+    synth.set_defaults(func=lazy_command("conversion.world.synth", "cmd_synth"))
 
     stats = sub.add_parser(
         "stats",
@@ -330,7 +329,7 @@ DECODER_CHOICES = ("int8", "16x8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .recipes import with_recipe
+    from conversion.recipes import with_recipe
 
     commands: dict[str, argparse.ArgumentParser] = {}
     parser = build_parser(commands)

@@ -31,16 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion import agreement
+from conversion.datasets import load_dataset
+from conversion.tflite_check import graph_report
+from conversion.training_data import load_images
 from edge_captioner.bundle import file_sha256, write_manifest
 from edge_captioner.errors import BadInput
 from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE, Manifest
 from edge_captioner.manifest.choices import GRAPHS
 from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
-
-from . import agreement
-from .datasets import load_dataset
-from .tflite_check import graph_report
-from .training_data import load_images
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ DECODER_MODES = {"int8": "int8", "16x8": "int16x8"}
 
 def load_trained(model_dir: Path):
     """Rebuild the CaptionNetwork from a `train` output directory and load its weights."""
-    from .model import CaptionNetwork, NetworkConfig
+    from conversion.model import CaptionNetwork, NetworkConfig
 
     config_path = model_dir / "config.json"
     weights = model_dir / "model.weights.h5"
@@ -75,7 +74,7 @@ def calibration_data(network, images: np.ndarray, vocab: Vocabulary, max_steps: 
                      mirror: bool = False):
     """Float encoder outputs and real greedy decoder inputs for the representative images (from
     the encoder the bundle will have: with `mirror`, the test-time mirroring one)."""
-    from .float_decode import float_greedy
+    from conversion.float_decode import float_greedy
 
     steps: list[dict[str, np.ndarray]] = []
     float_greedy(network, images, vocab, collect=steps, mirror=mirror)
@@ -260,7 +259,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         written.append(float_out)
 
     if args.encoder:
-        from .pretrained.build import attach
+        from conversion.pretrained.build import attach
 
         for path in written:
             attach(Path(args.encoder), path)
@@ -268,7 +267,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         log.warning("%s: a grounded bundle loads only with the real-world encoder it reads: "
                     "`attach ENCODER %s` (or convert with --encoder)", out, out)
     if args.evaluate:
-        from .evaluate import evaluate_bundles
+        from conversion.evaluate import evaluate_bundles
 
         evaluate_bundles(written, args.evaluate, beam=1, limit=args.evaluate_images,
                          store_in_manifest=True)

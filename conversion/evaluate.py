@@ -31,15 +31,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from conversion.agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
+from conversion.datasets import ImageEntry, load_dataset
+from conversion.world.mentions import parse_caption
+from conversion.world.scenes import Scene
 from edge_captioner.bundle import load_bundle, write_manifest
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
 from edge_captioner.vocab import tokenize
-
-from .agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
-from .datasets import ImageEntry, load_dataset
-from .mentions import parse_caption
-from .scenes import Scene
 
 log = logging.getLogger(__name__)
 
@@ -334,9 +333,8 @@ def _is_instances_file(data: str | None) -> bool:
 
 def cmd_evaluate_grounded(args: argparse.Namespace) -> int:
     """Labelled real photos and/or simulated findings (grounded_eval.py)."""
+    from conversion.grounded_eval import evaluate_photos, evaluate_simulated, read_labels
     from edge_captioner.captioner import Captioner
-
-    from .grounded_eval import evaluate_photos, evaluate_simulated, read_labels
 
     captioner = Captioner(args.bundle)
     result: dict = {"bundle": captioner.bundle.name}
@@ -384,7 +382,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.report:
         extra = ""
         if bundle.wiring.attention is not None:
-            from .attention_report import attention_section
+            from conversion.attention_report import attention_section
 
             extra = attention_section(Path(args.report), args.bundle, eval_set.entries)
         page = write_report(Path(args.report), eval_set, bundle.name, main, ref_name or None,

@@ -34,14 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.grounded_captions import canonical
+from conversion.simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
+from conversion.world.scenes import KINDS, MAX_COUNT, PLACES, sample_scene
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.evidence import evidence
 from edge_captioner.manifest import EvidenceSpec
 from edge_captioner.perception import Findings
-
-from .grounded_captions import canonical
-from .scenes import KINDS, MAX_COUNT, PLACES, sample_scene
-from .simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +110,11 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
     """(the real encoder's evidence vector of each image, its captions, what the data are)."""
     import cv2
 
+    from conversion.datasets import load_dataset
+    from conversion.pretrained.build import ENCODER_JSON, read_encoder
     from edge_captioner.interpreters import pick_runtime
     from edge_captioner.manifest import parse_perception
     from edge_captioner.perception import Perception
-
-    from .datasets import load_dataset
-    from .pretrained.build import ENCODER_JSON, read_encoder
 
     document = read_encoder(encoder)
     spec = parse_perception(document, encoder / ENCODER_JSON)
@@ -139,9 +137,9 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
 def cmd_train_grounded(args: argparse.Namespace) -> int:
     import keras
 
-    from .model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
-    from .tokenizer import build_vocabulary
-    from .training_data import caption_length_limit, encode_captions
+    from conversion.model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
+    from conversion.tokenizer import build_vocabulary
+    from conversion.training_data import caption_length_limit, encode_captions
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)

@@ -38,10 +38,8 @@ from operator import index
 
 import numpy as np
 
-from edge_captioner.vocab import tokenize
-
 # Private helpers/tables of the render-caption writer and its mention reader, reused on purpose.
-from .captions import (
+from conversion.world.captions import (
     EMPTY_LOC_EN,
     NOUN_EN,
     NOUN_ZH,
@@ -52,7 +50,7 @@ from .captions import (
     _join_en,
     _join_zh,
 )
-from .mentions import (
+from conversion.world.mentions import (
     _EN_NOUNS,
     _EN_PLACES,
     _ZH_NEGATIONS,
@@ -61,7 +59,8 @@ from .mentions import (
     _most_common,
     count_kinds,
 )
-from .scenes import KINDS, PLACES
+from conversion.world.scenes import KINDS, PLACES
+from edge_captioner.vocab import tokenize
 
 LANGUAGES = ("en", "zh")
 SEVERAL = 4

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.grounded import sample_example
+from conversion.grounded_captions import mentions
+from conversion.pretrained import photos
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
 from edge_captioner.search import greedy
-
-from .grounded import sample_example
-from .grounded_captions import mentions
-from .pretrained import photos
 
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.85, 0.95, 1.0001)
 

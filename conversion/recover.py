@@ -32,10 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.tflite_check import _interpreter
 from edge_captioner.bundle import load_bundle
 from edge_captioner.errors import BadInput
-
-from .tflite_check import _interpreter
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +101,9 @@ def graph_weights(path: Path) -> GraphWeights:
 
 def recover(bundle_path: Path, out: Path):
     """Rebuild the CaptionNetwork of a bundle; write it to OUT as a `train` output directory."""
-    from .backbones import backbone_class
-    from .decoders import decoder_class
-    from .model import CaptionNetwork, NetworkConfig
+    from conversion.backbones import backbone_class
+    from conversion.decoders import decoder_class
+    from conversion.model import CaptionNetwork, NetworkConfig
 
     bundle = load_bundle(bundle_path)  # refuses a bundle whose files do not match their hashes
     manifest = bundle.manifest.to_json()

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from conversion.world.scenes import Scene
 from edge_captioner.perception import Findings, Found
-
-from .scenes import Scene
 
 # The detector's labels for our kinds (the inverse of the manifest's perception.detector.kinds,
 # one label each); packages have no COCO class: the detector never reports one.

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conversion.grounded_captions import SEVERAL, canonical, mentions, normalise, paraphrases
-from conversion.scenes import KINDS, PLACES
+from conversion.world.scenes import KINDS, PLACES
 from edge_captioner.vocab import tokenize
 
 CASES = [

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversion.scenes import KINDS, PLACES, ObjectGroup, Scene, sample_scene
 from conversion.simulated_encoder import (
     ANIMAL_CUES,
     PLACE_CUES,
     ErrorModel,
     simulate,
 )
+from conversion.world.scenes import KINDS, PLACES, ObjectGroup, Scene, sample_scene
 from edge_captioner.evidence import evidence
 from edge_captioner.manifest import EvidenceSpec
 from edge_captioner.perception import Findings, Found

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 import keras
 
 if TYPE_CHECKING:
-    from ..model import NetworkConfig
-    from ..recover import GraphWeights
+    from conversion.model import NetworkConfig
+    from conversion.recover import GraphWeights
 
 
 class Backbone:

@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .base import Decoder
+    from conversion.decoders.base import Decoder
 
 # name -> (module, class)
 DECODERS: dict[str, tuple[str, str]] = {

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.agreement import PERCEPTION_METRICS_KEY
+from conversion.pretrained import photos, sources
 from edge_captioner.bundle import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.captioner import Captioner
 from edge_captioner.detections import CENTRE_OFFSET, iou
@@ -34,9 +36,6 @@ from edge_captioner.manifest.sections import parse_pretrained
 from edge_captioner.perception import Perception
 from edge_captioner.preprocess import model_input
 from edge_captioner.self_check import record
-
-from ..agreement import PERCEPTION_METRICS_KEY
-from . import photos, sources
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +63,8 @@ CLASSIFIER = {"resize": "stretch", "top_k": 5}
 
 
 def _renders(count: int, seed: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
-    from conversion.render import render_scene
-    from conversion.scenes import sample_scene
+    from conversion.world.render.scene import render_scene
+    from conversion.world.scenes import sample_scene
 
     frames = []
     for index in range(count):
@@ -79,7 +78,7 @@ def perception_section(detector_file: str = DETECTOR_FILE,
                        detector_tensors: dict | None = None,
                        classifier_tensors: dict | None = None) -> dict:
     """The manifest's `perception` section for our two graphs (tensors from graph_report)."""
-    from . import efficientnet_lite, nanodet
+    from conversion.pretrained import efficientnet_lite, nanodet
 
     return {
         "detector": {
@@ -129,8 +128,7 @@ def build_graphs(out: Path, cache: Path | None, offline: bool, photo_crops: int,
     """Port and convert both graphs (int8 into OUT, float32 twins into OUT/float32); returns
     {"pretrained": [...], "licence_texts": {...}} for the manifest."""
     from conversion.convert import convert_graph, convert_saved_model
-
-    from . import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
+    from conversion.pretrained import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
 
     net = sources.read_files(sources.NANODET, cache, offline)
     eff = sources.read_files(sources.EFFICIENTNET_LITE0, cache, offline)

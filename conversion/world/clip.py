@@ -15,8 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from conversion.render import Placement, apply_camera, make_backdrop, sample_camera_params
-from conversion.scenes import COLOURS, ObjectGroup, Scene
+from conversion.world.render.backdrop import Placement, make_backdrop
+from conversion.world.render.camera import apply_camera, sample_camera_params
+from conversion.world.scenes import COLOURS, ObjectGroup, Scene
 
 # (seconds, caption) per phase: the timeline make_sample_clip describes.
 _PHASES = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scenes import ObjectGroup, Scene
+from conversion.world.scenes import ObjectGroup, Scene
 
 # ----------------------------------------------------------------------------------------- English
 # The first phrase of each list is the canonical one.

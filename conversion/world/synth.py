@@ -27,10 +27,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from conversion.world.captions import write_captions
+from conversion.world.scenes import sample_scene
 from edge_captioner.errors import BadInput
-
-from .captions import write_captions
-from .scenes import sample_scene
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,8 @@ def image_name(index: int) -> str:
 
 
 def _render_chunk(job: tuple[int, int, int, tuple[int, int], tuple[str, ...], int, str]) -> list:
-    from .render import render_scene  # imported in the worker: keeps `synth --help` light
+    # imported in the worker: keeps `synth --help` light
+    from conversion.world.render.scene import render_scene
 
     start, stop, seed, (width, height), languages, n_captions, images_dir = job
     out = []
@@ -208,7 +208,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if args.preview:
         contact_sheet(out, results, Path(args.preview))
     if args.clip:
-        from .clip import make_sample_clip
+        from conversion.world.clip import make_sample_clip
 
         info = make_sample_clip(args.clip)
         log.info("sample clip: %s (%d frames, %.0f KB)", args.clip, info["frames"],
