@@ -38,27 +38,23 @@ from operator import index
 
 import numpy as np
 
-# Private helpers/tables of the render-caption writer and its mention reader, reused on purpose.
-from conversion.world.captions import (
+from conversion.world.lexicon import (
     EMPTY_LOC_EN,
+    NOBODY_ZH,
     NOUN_EN,
+    NOUN_WORDS_EN,
+    NOUN_WORDS_ZH,
     NOUN_ZH,
     NUMBER_EN,
     NUMBER_ZH,
+    PLACE_WORDS_EN,
+    PLACE_WORDS_ZH,
     PLACE_ZH,
-    _article,
-    _join_en,
-    _join_zh,
+    article,
+    join_en,
+    join_zh,
 )
-from conversion.world.mentions import (
-    _EN_NOUNS,
-    _EN_PLACES,
-    _ZH_NEGATIONS,
-    _ZH_NOUNS,
-    _ZH_PLACES,
-    _most_common,
-    count_kinds,
-)
+from conversion.world.mentions import count_kinds, most_common
 from conversion.world.scenes import KINDS, PLACES
 from edge_captioner.vocab import tokenize
 
@@ -86,7 +82,7 @@ _EN_NEGATIONS = {"no", "nobody", "without"}
 _ZH_NUMBERS = {**{w: n for n, w in NUMBER_ZH.items()}, "二": 2, "四": 4, "几": SEVERAL}
 # A number and a measure word right before the noun: grounded captions put nothing in between.
 _ZH_COUNTED = re.compile(rf"([{''.join(_ZH_NUMBERS)}])[个只辆位件名]$")
-_ZH_EMPTY = _ZH_NEGATIONS + ("一个人都没有", "没有任何人", "没人")
+_ZH_EMPTY = NOBODY_ZH + ("一个人都没有", "没有任何人", "没人")
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -124,7 +120,7 @@ def _phrases_en(kind: str, n: int) -> list[str]:
     out = []
     for singular, plural in _FORMS_EN[kind]:
         if n == 1:
-            out += [f"{_article(singular)} {singular}", f"one {singular}"]
+            out += [f"{article(singular)} {singular}", f"one {singular}"]
         elif n >= SEVERAL:
             out += [f"several {plural}", f"more than three {plural}"]
         else:
@@ -159,12 +155,12 @@ def canonical(counts: Mapping[str, int], place: str | None, lang: str) -> str:
         where = EMPTY_LOC_EN[p] if p else None
         if not c:
             return f"no one {where or _NO_PLACE_EN}"
-        listed = _join_en([_phrases_en(k, n)[0] for k, n in c.items()])
+        listed = join_en([_phrases_en(k, n)[0] for k, n in c.items()])
         return f"{listed} {where}" if where else listed
     loc = PLACE_ZH[p] if p else _NO_PLACE_ZH[0]
     if not c:
         return f"{loc}没有人"
-    return f"{loc}有{_join_zh([_phrases_zh(k, n)[0] for k, n in c.items()])}"
+    return f"{loc}有{join_zh([_phrases_zh(k, n)[0] for k, n in c.items()])}"
 
 
 # ------------------------------------------------------------------------------------- paraphrases
@@ -191,7 +187,7 @@ def _variant_en(c: dict[str, int], place: str | None, rng: np.random.Generator) 
         w = where or _NO_PLACE_EN
         return pick([f"nobody {w}", f"there is no one {w}", f"there is nobody {w}", f"no one is {w}",
                      f"nobody is {w}"])
-    listed, order = _listed(c, rng, _phrases_en, _join_en)
+    listed, order = _listed(c, rng, _phrases_en, join_en)
     there_be = "is" if c[order[0]] == 1 else "are"  # agrees with the first item, as spoken English does
     subject_be = "is" if len(order) == 1 and c[order[0]] == 1 else "are"
     if where:
@@ -217,7 +213,7 @@ def _variant_zh(c: dict[str, int], place: str | None, rng: np.random.Generator) 
     if not c:
         return pick([f"{loc}没有人", f"{loc}没人", f"{loc}一个人也没有", f"{loc}一个人都没有",
                      f"{loc}空无一人", f"{loc}没有任何人"])
-    listed, _ = _listed(c, rng, _phrases_zh, _join_zh)
+    listed, _ = _listed(c, rng, _phrases_zh, join_zh)
     options = [
         f"{loc}有{listed}",
         f"{loc}出现了{listed}",
@@ -259,20 +255,20 @@ def paraphrases(counts: Mapping[str, int], place: str | None, lang: str, rng: np
 # ----------------------------------------------------------------------------------------- reading
 def _mentions_en(text: str) -> tuple[dict[str, int], str | None]:
     words = tokenize(text, "en")
-    counts = count_kinds(words, _EN_NOUNS, _EN_NUMBERS, _EN_NEGATIONS)
-    place = _most_common([_EN_PLACES[w] for w in words if w in _EN_PLACES])
+    counts = count_kinds(words, NOUN_WORDS_EN, _EN_NUMBERS, _EN_NEGATIONS)
+    place = most_common([PLACE_WORDS_EN[w] for w in words if w in PLACE_WORDS_EN])
     return counts, place
 
 
 def _mentions_zh(text: str) -> tuple[dict[str, int], str | None]:
     # Normalise width but keep punctuation: "两个人、一只狗" must not read as 两个...狗.
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-    places = [(text.find(key), place) for key, place in _ZH_PLACES if key in text]
+    places = [(text.find(key), place) for key, place in PLACE_WORDS_ZH if key in text]
     place = min(places)[1] if places else None
     for negation in _ZH_EMPTY:
         text = text.replace(negation, "。" * len(negation))
     counts: dict[str, int] = {}
-    for noun, kind in _ZH_NOUNS:  # longest first: 自行车 before 车, never 车道
+    for noun, kind in NOUN_WORDS_ZH:  # longest first: 自行车 before 车, never 车道
         for match in re.finditer(re.escape(noun), text):
             counted = _ZH_COUNTED.search(text[max(0, match.start() - 2): match.start()])
             number = _ZH_NUMBERS[counted.group(1)] if counted else 1  # 有人在门口: someone

@@ -12,6 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from conversion.world.lexicon import (
+    EMPTY_LOC_EN,
+    NOUN_EN,
+    NOUN_ZH,
+    NUMBER_EN,
+    NUMBER_ZH,
+    PLACE_ZH,
+    article,
+    join_en,
+    join_zh,
+)
 from conversion.world.scenes import ObjectGroup, Scene
 
 # ----------------------------------------------------------------------------------------- English
@@ -28,14 +39,6 @@ SPOT_EN: dict[tuple[str, str], tuple[str, ...]] = {
     ("backyard", "lawn"): ("on the lawn", "on the grass in the backyard", "in the backyard"),
     ("backyard", "fence"): ("by the fence", "by the backyard fence", "along the garden fence"),
 }
-# Where "nobody" is, for an empty scene.
-EMPTY_LOC_EN = {
-    "front_door": "at the front door",
-    "living_room": "in the living room",
-    "kitchen": "in the kitchen",
-    "driveway": "in the driveway",
-    "backyard": "in the backyard",
-}
 PLACE_EN = {
     "front_door": "front porch",
     "living_room": "living room",
@@ -43,17 +46,7 @@ PLACE_EN = {
     "driveway": "driveway",
     "backyard": "backyard",
 }
-# (singular, plural); the first pair is canonical.
-NOUN_EN: dict[str, tuple[tuple[str, str], ...]] = {
-    "person": (("person", "people"),),
-    "dog": (("dog", "dogs"), ("puppy", "puppies")),
-    "cat": (("cat", "cats"), ("kitten", "kittens")),
-    "bicycle": (("bicycle", "bicycles"), ("bike", "bikes")),
-    "car": (("car", "cars"),),
-    "package": (("package", "packages"), ("parcel", "parcels"), ("box", "boxes")),
-}
 COLOURED_KINDS = ("dog", "cat", "bicycle", "car")  # a person's colour is their clothes: "in red"
-NUMBER_EN = {2: "two", 3: "three"}
 VERB_EN: dict[tuple[str, str], str] = {
     ("person", "standing"): "standing",
     ("person", "walking"): "walking",
@@ -75,26 +68,16 @@ LIGHTING_EN = {
 }
 
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
 def _noun_phrase_en(g: ObjectGroup, synonym: int = 0, with_colour: bool = True) -> str:
     forms = NOUN_EN[g.kind]
     singular, plural = forms[synonym % len(forms)]
     noun = singular if g.count == 1 else plural
     if with_colour and g.kind in COLOURED_KINDS:
         noun = f"{g.colour} {noun}"
-    phrase = f"{_article(noun)} {noun}" if g.count == 1 else f"{NUMBER_EN[g.count]} {noun}"
+    phrase = f"{article(noun)} {noun}" if g.count == 1 else f"{NUMBER_EN[g.count]} {noun}"
     if with_colour and g.kind == "person" and synonym:
         phrase += f" in {g.colour}"
     return phrase
-
-
-def _join_en(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _by_spot(scene: Scene) -> list[tuple[str, list[ObjectGroup]]]:
@@ -118,7 +101,7 @@ def canonical_en(scene: Scene) -> str:
     if not scene.groups:
         return _with_lighting_en(f"an empty {PLACE_EN[scene.place]}", scene)
     clauses = [
-        f"{_join_en([_noun_phrase_en(g) for g in groups])} {SPOT_EN[(scene.place, spot)][0]}"
+        f"{join_en([_noun_phrase_en(g) for g in groups])} {SPOT_EN[(scene.place, spot)][0]}"
         for spot, groups in _by_spot(scene)
     ]
     return _with_lighting_en(" and ".join(clauses), scene)
@@ -148,7 +131,7 @@ def _paraphrases_en(scene: Scene, rng: np.random.Generator) -> list[str]:
 
     # "there is a person and a black dog at the front door"
     clauses = [
-        f"{_join_en([_noun_phrase_en(g, pick(3)) for g in gs])} {spot_phrase(s)}" for s, gs in spots
+        f"{join_en([_noun_phrase_en(g, pick(3)) for g in gs])} {spot_phrase(s)}" for s, gs in spots
     ]
     verb = "is" if scene.groups[0].count == 1 else "are"
     out.append(light(f"there {verb} " + " and ".join(clauses)))
@@ -166,12 +149,12 @@ def _paraphrases_en(scene: Scene, rng: np.random.Generator) -> list[str]:
 
     # "the front porch camera shows a person and a dog at the front door"
     out.append(light(f"the {place_noun} camera shows " + " and ".join(
-        f"{_join_en([_noun_phrase_en(g, pick(3)) for g in gs])} {spot_phrase(s)}"
+        f"{join_en([_noun_phrase_en(g, pick(3)) for g in gs])} {spot_phrase(s)}"
         for s, gs in spots)))
 
     # location first: "at the front door, a person and a black dog"
     out.append(light("; ".join(
-        f"{spot_phrase(s)}, {_join_en([_noun_phrase_en(g, pick(3)) for g in gs])}"
+        f"{spot_phrase(s)}, {join_en([_noun_phrase_en(g, pick(3)) for g in gs])}"
         for s, gs in spots)))
 
     # reversed order and synonyms: "a black dog and someone at the front door"
@@ -183,12 +166,12 @@ def _paraphrases_en(scene: Scene, rng: np.random.Generator) -> list[str]:
                 nps.append("someone")
             else:
                 nps.append(_noun_phrase_en(g, 1 + pick(2)))
-        rev.append(f"{_join_en(nps)} {spot_phrase(s)}")
+        rev.append(f"{join_en(nps)} {spot_phrase(s)}")
     out.append(light(" and ".join(rev)))
 
     # "a view of the kitchen with two cats on the counter"
     out.append(light(f"a view of the {place_noun} with " + " and ".join(
-        f"{_join_en([_noun_phrase_en(g, pick(3)) for g in gs])} {spot_phrase(s)}"
+        f"{join_en([_noun_phrase_en(g, pick(3)) for g in gs])} {spot_phrase(s)}"
         for s, gs in spots)))
     return out
 
@@ -206,23 +189,6 @@ SPOT_ZH: dict[tuple[str, str], tuple[str, ...]] = {
     ("backyard", "lawn"): ("后院的草坪上", "后院的草地上", "后院里"),
     ("backyard", "fence"): ("后院的篱笆旁", "后院的栅栏边"),
 }
-PLACE_ZH = {
-    "front_door": "前门口",
-    "living_room": "客厅里",
-    "kitchen": "厨房里",
-    "driveway": "车道上",
-    "backyard": "后院里",
-}
-# (measure word, noun); first is canonical
-NOUN_ZH: dict[str, tuple[tuple[str, str], ...]] = {
-    "person": (("个", "人"),),
-    "dog": (("只", "狗"), ("只", "小狗")),
-    "cat": (("只", "猫"), ("只", "小猫")),
-    "bicycle": (("辆", "自行车"), ("辆", "单车")),
-    "car": (("辆", "汽车"), ("辆", "小轿车")),
-    "package": (("个", "包裹"), ("个", "快递"), ("个", "纸箱")),
-}
-NUMBER_ZH = {1: "一", 2: "两", 3: "三"}
 COLOUR_ZH = {
     "black": "黑色", "white": "白色", "grey": "灰色", "brown": "棕色", "orange": "橘色",
     "yellow": "黄色", "red": "红色", "blue": "蓝色", "green": "绿色", "silver": "银色",
@@ -260,18 +226,12 @@ def _noun_phrase_zh(g: ObjectGroup, synonym: int = 0, with_colour: bool = True) 
     return phrase
 
 
-def _join_zh(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return "、".join(items[:-1]) + "和" + items[-1]
-
-
 def canonical_zh(scene: Scene) -> str:
     prefix = LIGHTING_ZH[scene.lighting][0]
     if not scene.groups:
         return f"{prefix}{PLACE_ZH[scene.place]}空无一人"
     clauses = [
-        f"{SPOT_ZH[(scene.place, spot)][0]}有{_join_zh([_noun_phrase_zh(g) for g in groups])}"
+        f"{SPOT_ZH[(scene.place, spot)][0]}有{join_zh([_noun_phrase_zh(g) for g in groups])}"
         for spot, groups in _by_spot(scene)
     ]
     return prefix + "，".join(clauses)
@@ -303,11 +263,11 @@ def _paraphrases_zh(scene: Scene, rng: np.random.Generator) -> list[str]:
     out.append(prefix() + "，".join(verb_clauses))
     # "摄像头拍到前门口有一个人和一只狗"
     out.append(prefix() + "摄像头拍到" + "，".join(
-        f"{spot_phrase(s)}有{_join_zh([_noun_phrase_zh(g, pick(3)) for g in gs])}"
+        f"{spot_phrase(s)}有{join_zh([_noun_phrase_zh(g, pick(3)) for g in gs])}"
         for s, gs in spots))
     # "可以看到前门口有..." / "前门口出现了..."
     out.append(prefix() + "，".join(
-        f"{spot_phrase(s)}出现了{_join_zh([_noun_phrase_zh(g, pick(3)) for g in gs])}"
+        f"{spot_phrase(s)}出现了{join_zh([_noun_phrase_zh(g, pick(3)) for g in gs])}"
         for s, gs in spots))
     # "有人站在前门口" / reversed order
     rev = []
@@ -320,7 +280,7 @@ def _paraphrases_zh(scene: Scene, rng: np.random.Generator) -> list[str]:
     out.append(prefix() + "，".join(rev))
     # "画面中，前门口有..."
     out.append(prefix() + "画面中" + "，".join(
-        f"{spot_phrase(s)}有{_join_zh([_noun_phrase_zh(g, pick(3)) for g in gs])}"
+        f"{spot_phrase(s)}有{join_zh([_noun_phrase_zh(g, pick(3)) for g in gs])}"
         for s, gs in spots))
     return out
 

@@ -12,6 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from conversion.world.lexicon import (
+    NOBODY_ZH,
+    NOUN_WORDS_EN,
+    NOUN_WORDS_ZH,
+    PLACE_WORDS_EN,
+    PLACE_WORDS_ZH,
+    PLURAL_WORDS_EN,
+)
 from edge_captioner.vocab import tokenize
 
 
@@ -26,38 +34,15 @@ class Mentions:
 
 
 # ----------------------------------------------------------------------------------------- English
-_EN_NOUNS = {
-    "person": "person", "people": "person", "persons": "person", "someone": "person",
-    "somebody": "person", "man": "person", "men": "person", "woman": "person", "women": "person",
-    "visitor": "person", "visitors": "person",
-    "dog": "dog", "dogs": "dog", "puppy": "dog", "puppies": "dog",
-    "cat": "cat", "cats": "cat", "kitten": "cat", "kittens": "cat",
-    "bicycle": "bicycle", "bicycles": "bicycle", "bike": "bicycle", "bikes": "bicycle",
-    "car": "car", "cars": "car",
-    "package": "package", "packages": "package", "parcel": "package", "parcels": "package",
-    "box": "package", "boxes": "package",
-}
-_EN_PLURALS = {
-    "people", "persons", "men", "women", "visitors", "dogs", "puppies", "cats", "kittens",
-    "bicycles", "bikes", "cars", "packages", "parcels", "boxes",
-}
 _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "several": 2}
 _EN_NEGATIONS = {"no", "nobody", "nothing", "without"}
-_EN_PLACES = {
-    "door": "front_door", "porch": "front_door", "doorstep": "front_door",
-    "sofa": "living_room", "couch": "living_room", "living": "living_room",
-    "kitchen": "kitchen", "counter": "kitchen",
-    "driveway": "driveway", "garage": "driveway",
-    "backyard": "backyard", "lawn": "backyard", "fence": "backyard", "grass": "backyard",
-    "yard": "backyard", "garden": "backyard",
-}
 
 
 def _parse_en(text: str) -> Mentions:
     words = tokenize(text, "en")
-    places = [_EN_PLACES[word] for word in words if word in _EN_PLACES]
-    counts = count_kinds(words, _EN_NOUNS, _EN_NUMBERS, _EN_NEGATIONS)
-    return Mentions(place=_most_common(places), counts=counts)
+    places = [PLACE_WORDS_EN[word] for word in words if word in PLACE_WORDS_EN]
+    counts = count_kinds(words, NOUN_WORDS_EN, _EN_NUMBERS, _EN_NEGATIONS)
+    return Mentions(place=most_common(places), counts=counts)
 
 
 def count_kinds(words: list[str], nouns: dict[str, str], numbers: dict[str, int],
@@ -85,42 +70,26 @@ def number_before(words: list[str], i: int, numbers: dict[str, int], negations: 
             return 0
         if prev in numbers:
             return numbers[prev] + (words[max(0, j - 2):j] == ["more", "than"])
-        if prev in _EN_NOUNS or prev in ("and", "with", "while"):
+        if prev in NOUN_WORDS_EN or prev in ("and", "with", "while"):
             break
-    return 2 if words[i] in _EN_PLURALS else 1
+    return 2 if words[i] in PLURAL_WORDS_EN else 1
 
 
 # ----------------------------------------------------------------------------------------- Chinese
-# Longest first, so that 自行车 is read before 车 would be, and 车道/车库 never read as a car.
-_ZH_NOUNS = [
-    ("自行车", "bicycle"), ("单车", "bicycle"), ("小轿车", "car"), ("小汽车", "car"),
-    ("汽车", "car"), ("轿车", "car"), ("包裹", "package"), ("快递", "package"),
-    ("纸箱", "package"), ("箱子", "package"), ("小狗", "dog"), ("狗", "dog"), ("小猫", "cat"),
-    ("猫", "cat"), ("人", "person"),
-]
-_ZH_NEGATIONS = ("空无一人", "一个人也没有", "没有人", "无人", "什么也没有", "没有动物", "没有车")
 _ZH_NUMBERS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "几": 2}
-_ZH_PLACES = [
-    ("门口", "front_door"), ("门廊", "front_door"), ("前廊", "front_door"), ("前门", "front_door"),
-    ("沙发", "living_room"), ("客厅", "living_room"),
-    ("厨房", "kitchen"), ("台面", "kitchen"), ("料理台", "kitchen"), ("灶台", "kitchen"),
-    ("车道", "driveway"), ("车库", "driveway"),
-    ("后院", "backyard"), ("草坪", "backyard"), ("草地", "backyard"), ("篱笆", "backyard"),
-    ("栅栏", "backyard"),
-]
 # A number, a measure word, then up to a few characters of attributes ("黑色的") before the noun.
 _ZH_COUNTED = re.compile(r"([一两二三四几])[个只辆位条件名](?:[^，。、和,;；]{0,6}?)$")
 
 
 def _parse_zh(text: str) -> Mentions:
     text = "".join(tokenize(text, "zh"))  # drop punctuation, normalise width
-    places = [(text.find(key), place) for key, place in _ZH_PLACES if key in text]
+    places = [(text.find(key), place) for key, place in PLACE_WORDS_ZH if key in text]
     place = min(places)[1] if places else None
-    for neg in _ZH_NEGATIONS:
+    for neg in NOBODY_ZH:
         text = text.replace(neg, "。" * len(neg))
     counts: dict[str, int] = {}
     masked = text
-    for noun, kind in _ZH_NOUNS:
+    for noun, kind in NOUN_WORDS_ZH:
         for match in re.finditer(re.escape(noun), masked):
             start = match.start()
             before = masked[max(0, start - 9): start]
@@ -136,7 +105,7 @@ def _parse_zh(text: str) -> Mentions:
     return Mentions(place=place, counts=counts)
 
 
-def _most_common(items: list[str]) -> str | None:
+def most_common(items: list[str]) -> str | None:
     if not items:
         return None
     return max(dict.fromkeys(items), key=items.count)  # ties: the first mentioned
