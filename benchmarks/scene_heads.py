@@ -22,14 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversion.datasets import load_dataset  # noqa: E402
+from conversion.datasets.load import load_dataset  # noqa: E402
+from conversion.datasets.training_data import load_images  # noqa: E402
 from conversion.scene_targets import (  # noqa: E402
     scene_arrays,
     scene_details,
     scene_only_accuracy,
     scene_targets,
 )
-from conversion.training_data import load_images  # noqa: E402
 from edge_captioner.errors import BadInput  # noqa: E402
 
 

@@ -103,7 +103,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     stats.add_argument("data", metavar="DATA", help="a data set file or directory")
     stats.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
-    stats.set_defaults(func=lazy_command("conversion.stats", "cmd_stats"))
+    stats.set_defaults(func=lazy_command("conversion.datasets.stats", "cmd_stats"))
 
     train = sub.add_parser(
         "train",

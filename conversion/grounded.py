@@ -110,7 +110,7 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
     """(the real encoder's evidence vector of each image, its captions, what the data are)."""
     import cv2
 
-    from conversion.datasets import load_dataset
+    from conversion.datasets.load import load_dataset
     from conversion.pretrained.build import ENCODER_JSON, read_encoder
     from edge_captioner.interpreters import pick_runtime
     from edge_captioner.manifest import parse_perception
@@ -137,9 +137,9 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
 def cmd_train_grounded(args: argparse.Namespace) -> int:
     import keras
 
+    from conversion.datasets.tokenizer import build_vocabulary
+    from conversion.datasets.training_data import caption_length_limit, encode_captions
     from conversion.model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
-    from conversion.tokenizer import build_vocabulary
-    from conversion.training_data import caption_length_limit, encode_captions
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)

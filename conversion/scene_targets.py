@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conversion.datasets import ImageEntry
+from conversion.datasets.entries import ImageEntry
 
 
 @dataclass

@@ -32,7 +32,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from conversion.datasets import CaptionDataset, load_dataset
+from conversion.datasets.entries import CaptionDataset
+from conversion.datasets.load import load_dataset
+from conversion.datasets.tokenizer import DEFAULT_MIN_COUNT, build_vocabulary
+from conversion.datasets.training_data import (
+    TrainingData,
+    batches_class,
+    caption_length_limit,
+    encode_captions,
+    prepare_data,
+)
 from conversion.scene_targets import (
     SceneDetails,
     SceneTargets,
@@ -40,14 +49,6 @@ from conversion.scene_targets import (
     scene_details,
     scene_only_accuracy,
     scene_targets,
-)
-from conversion.tokenizer import DEFAULT_MIN_COUNT, build_vocabulary
-from conversion.training_data import (
-    TrainingData,
-    _batches_class,
-    caption_length_limit,
-    encode_captions,
-    prepare_data,
 )
 from edge_captioner.errors import BadInput
 from edge_captioner.vocab import Vocabulary
@@ -213,7 +214,7 @@ def make_batches(data: TrainingData, plan: RunPlan, args: argparse.Namespace):
     else:
         index, seqs = encode_captions(plan.vocab, data.captions, plan.config.max_length)
     train_rows = ~data.is_val[index]
-    Batches = _batches_class()
+    Batches = batches_class()
     targets = scene_arrays(plan.scene, plan.details) if plan.scene is not None else None
     train_batches = Batches(data.images, index[train_rows], seqs[train_rows], args.batch_size,
                             args.seed, scene=targets, flip=plan.augment == "flip",

@@ -20,7 +20,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion.datasets import load_dataset  # noqa: E402
+from conversion.datasets.load import load_dataset  # noqa: E402
 from edge_captioner.captioner import Captioner  # noqa: E402
 from edge_captioner.search import beam_search, greedy  # noqa: E402
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversion.datasets import detect_format, load_dataset
-from conversion.stats import dataset_stats
+from conversion.datasets.load import detect_format, load_dataset
+from conversion.datasets.stats import dataset_stats
 from edge_captioner.errors import BadInput
 
 Items = Sequence[tuple[str, Sequence[str]]]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conversion.cli import build_parser
-from conversion.datasets import ImageEntry
+from conversion.datasets.entries import ImageEntry
+from conversion.datasets.training_data import TrainingData
 from conversion.train import build_vocab, caption_mode_for, check_output_dir, plan_new_run
-from conversion.training_data import TrainingData
 from edge_captioner.errors import BadInput
 
 pytestmark = pytest.mark.slow  # the network's types import TensorFlow

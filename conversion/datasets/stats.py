@@ -40,8 +40,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from conversion.datasets import CaptionDataset, ImageEntry, load_dataset
-from conversion.tokenizer import DEFAULT_MIN_COUNT
+from conversion.datasets.entries import CaptionDataset, ImageEntry
+from conversion.datasets.load import load_dataset
+from conversion.datasets.tokenizer import DEFAULT_MIN_COUNT
 from edge_captioner.errors import BadInput
 from edge_captioner.vocab import UNITS, tokenize
 

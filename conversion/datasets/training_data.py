@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from conversion.datasets import CaptionDataset, ImageEntry
+from conversion.datasets.entries import CaptionDataset, ImageEntry
 from edge_captioner.errors import BadInput
 from edge_captioner.preprocess import prepare_image
 from edge_captioner.vocab import Vocabulary
@@ -119,7 +119,7 @@ def encode_captions(vocab: Vocabulary, captions: list[list[str]], max_length: in
     return np.array(index, np.int64), np.array(seqs, np.int32)
 
 
-def _batches_class():
+def batches_class():
     import keras
 
     class CaptionBatches(keras.utils.PyDataset):
