@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conversion.convert import load_trained  # noqa: E402
 from conversion.datasets.training_data import load_images  # noqa: E402
 from conversion.evaluate import load_eval_set, scene_metrics  # noqa: E402
-from conversion.float_decode import float_greedy  # noqa: E402
+from conversion.network.float_decode import float_greedy  # noqa: E402
 
 
 def main() -> int:

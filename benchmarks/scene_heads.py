@@ -56,7 +56,7 @@ def score(model_dir: Path, data: str, flip: bool) -> dict:
 
     import keras
 
-    import conversion.model  # noqa: F401  (registers the custom layers the checkpoint names)
+    import conversion.network.model  # noqa: F401  (registers the custom layers the checkpoint names)
 
     model = keras.models.load_model(checkpoint, compile=False)
     plain = model.predict(images, batch_size=128, verbose=0)

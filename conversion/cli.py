@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from conversion.backbones import IMAGE_BACKBONES
-from conversion.decoders import DECODERS
+from conversion.network.backbones import IMAGE_BACKBONES
+from conversion.network.decoders import DECODERS
 from edge_captioner import __version__
 from edge_captioner.cli_support import (
     add_common_options,

@@ -48,7 +48,7 @@ DECODER_MODES = {"int8": "int8", "16x8": "int16x8"}
 
 def load_trained(model_dir: Path):
     """Rebuild the CaptionNetwork from a `train` output directory and load its weights."""
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     config_path = model_dir / "config.json"
     weights = model_dir / "model.weights.h5"
@@ -74,7 +74,7 @@ def calibration_data(network, images: np.ndarray, vocab: Vocabulary, max_steps: 
                      mirror: bool = False):
     """Float encoder outputs and real greedy decoder inputs for the representative images (from
     the encoder the bundle will have: with `mirror`, the test-time mirroring one)."""
-    from conversion.float_decode import float_greedy
+    from conversion.network.float_decode import float_greedy
 
     steps: list[dict[str, np.ndarray]] = []
     float_greedy(network, images, vocab, collect=steps, mirror=mirror)

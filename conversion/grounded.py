@@ -139,7 +139,7 @@ def cmd_train_grounded(args: argparse.Namespace) -> int:
 
     from conversion.datasets.tokenizer import build_vocabulary
     from conversion.datasets.training_data import caption_length_limit, encode_captions
-    from conversion.model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
+    from conversion.network.model import CaptionNetwork, NetworkConfig, masked_accuracy, masked_loss
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out)

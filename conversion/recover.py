@@ -101,9 +101,9 @@ def graph_weights(path: Path) -> GraphWeights:
 
 def recover(bundle_path: Path, out: Path):
     """Rebuild the CaptionNetwork of a bundle; write it to OUT as a `train` output directory."""
-    from conversion.backbones import backbone_class
-    from conversion.decoders import decoder_class
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.backbones import backbone_class
+    from conversion.network.decoders import decoder_class
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     bundle = load_bundle(bundle_path)  # refuses a bundle whose files do not match their hashes
     manifest = bundle.manifest.to_json()

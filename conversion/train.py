@@ -54,7 +54,7 @@ from edge_captioner.errors import BadInput
 from edge_captioner.vocab import Vocabulary
 
 if TYPE_CHECKING:
-    from conversion.model import NetworkConfig
+    from conversion.network.model import NetworkConfig
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def take_backbone_shape(args: argparse.Namespace) -> list[int] | None:
 def plan_resumed_run(out: Path, data: TrainingData) -> RunPlan:
     """The plan of the run that wrote OUT: its vocabulary, network and scene heads (same kinds,
     places and classes), so that its checkpoint loads."""
-    from conversion.model import NetworkConfig
+    from conversion.network.model import NetworkConfig
 
     saved = json.loads((out / "config.json").read_text())
     supervision = saved.get("scene_supervision")
@@ -152,7 +152,7 @@ def build_vocab(args: argparse.Namespace, data: TrainingData) -> tuple[Vocabular
 def plan_new_run(args: argparse.Namespace, data: TrainingData,
                  inherited_scene_input: list[int] | None) -> RunPlan:
     """The network and scene heads that the command line asks for, on this data."""
-    from conversion.model import NetworkConfig
+    from conversion.network.model import NetworkConfig
 
     vocab, max_length = build_vocab(args, data)
     config = NetworkConfig(
@@ -246,7 +246,7 @@ def build_network(plan: RunPlan, args: argparse.Namespace, resume: bool, data: T
     model, with the scene heads' outputs where it has them, or the CNN and heads alone."""
     import keras
 
-    from conversion.model import CaptionNetwork, masked_accuracy, masked_loss
+    from conversion.network.model import CaptionNetwork, masked_accuracy, masked_loss
 
     network = CaptionNetwork(plan.config)
     model = network.training_model
@@ -336,7 +336,7 @@ class EpochReport:
                  ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
 
     def _captions(self, record: dict, logs: dict) -> None:
-        from conversion.float_decode import float_greedy
+        from conversion.network.float_decode import float_greedy
 
         data, vocab = self.data, self.plan.vocab
         sample_rows = self.val_images[:3]
@@ -433,7 +433,7 @@ def _read_train_config(model_dir: Path) -> dict:
 
 def _copy_backbone(network, model_dir: Path) -> None:
     """Start from the CNN of another trained model (e.g. the English one for Chinese)."""
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     other = CaptionNetwork(NetworkConfig(**_read_train_config(model_dir)["model"]))
     other.training_model.load_weights(model_dir / "model.weights.h5")

@@ -26,9 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from conversion.backbones.cnn import SQUEEZE_CHANNELS  # noqa: E402
-from conversion.decoders.attention import AttentionDecoder  # noqa: E402
-from conversion.model import CaptionNetwork, NetworkConfig, masked_loss  # noqa: E402
+from conversion.network.backbones.cnn import SQUEEZE_CHANNELS  # noqa: E402
+from conversion.network.decoders.attention import AttentionDecoder  # noqa: E402
+from conversion.network.model import CaptionNetwork, NetworkConfig, masked_loss  # noqa: E402
 
 
 class PassThroughCell(layers.Layer):

@@ -24,8 +24,8 @@ def test_the_mirror_tower_is_the_cnn_on_the_flipped_image(size):
     where "same" pads both sides alike; elsewhere it pads the right edge only."""
     import keras
 
-    from conversion.backbones.cnn import mirror_tower
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.backbones.cnn import mirror_tower
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     captioner = CaptionNetwork(NetworkConfig(vocab_size=9, image_size=size, max_length=5,
                                              width=0.25, feature_dim=16, units=8,

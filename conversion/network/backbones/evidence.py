@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from conversion.backbones.base import Backbone
+from conversion.network.backbones.base import Backbone
 
 
 class EvidenceMlp(Backbone):

@@ -12,14 +12,14 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conversion.backbones.base import Backbone
+    from conversion.network.backbones.base import Backbone
 
 # name -> (module, class)
 BACKBONES: dict[str, tuple[str, str]] = {
-    "small": ("conversion.backbones.cnn", "SmallCnn"),
-    "mobilenet_v2": ("conversion.backbones.cnn", "MobileNetV2"),
-    "mobilenet_v3": ("conversion.backbones.cnn", "MobileNetV3Small"),
-    "evidence": ("conversion.backbones.evidence", "EvidenceMlp"),
+    "small": ("conversion.network.backbones.cnn", "SmallCnn"),
+    "mobilenet_v2": ("conversion.network.backbones.cnn", "MobileNetV2"),
+    "mobilenet_v3": ("conversion.network.backbones.cnn", "MobileNetV3Small"),
+    "evidence": ("conversion.network.backbones.evidence", "EvidenceMlp"),
 }
 # the ones that read images (`train --backbone`); "evidence" is train-grounded's
 IMAGE_BACKBONES = ("small", "mobilenet_v2", "mobilenet_v3")

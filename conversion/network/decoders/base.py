@@ -24,7 +24,7 @@ import numpy as np
 from keras import layers, ops
 
 if TYPE_CHECKING:
-    from conversion.model import NetworkConfig
+    from conversion.network.model import NetworkConfig
     from conversion.recover import GraphWeights
 
 # The exported step's fixed tensor names (the wiring refers to them)

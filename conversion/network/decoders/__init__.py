@@ -14,12 +14,12 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conversion.decoders.base import Decoder
+    from conversion.network.decoders.base import Decoder
 
 # name -> (module, class)
 DECODERS: dict[str, tuple[str, str]] = {
-    "show_and_tell": ("conversion.decoders.show_and_tell", "ShowAndTellDecoder"),
-    "attention": ("conversion.decoders.attention", "AttentionDecoder"),
+    "show_and_tell": ("conversion.network.decoders.show_and_tell", "ShowAndTellDecoder"),
+    "attention": ("conversion.network.decoders.attention", "AttentionDecoder"),
 }
 
 

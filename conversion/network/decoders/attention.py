@@ -23,8 +23,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from conversion.decoders.base import Decoder, layer_weights, lstm, score_outputs
-from conversion.float_decode import State, lstm_step, softmax
+from conversion.network.decoders.base import Decoder, layer_weights, lstm, score_outputs
+from conversion.network.float_decode import State, lstm_step, softmax
 
 
 @keras.saving.register_keras_serializable(package="edge_captioner")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import keras
 
 if TYPE_CHECKING:
-    from conversion.model import NetworkConfig
+    from conversion.network.model import NetworkConfig
     from conversion.recover import GraphWeights
 
 
