@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversion.convert import load_trained  # noqa: E402
 from conversion.datasets.training_data import load_images  # noqa: E402
 from conversion.evaluate import load_eval_set, scene_metrics  # noqa: E402
+from conversion.export.convert import load_trained  # noqa: E402
 from conversion.network.float_decode import float_greedy  # noqa: E402
 
 

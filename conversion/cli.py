@@ -210,7 +210,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
                          help="measure the metrics on DATA and store them in the manifest(s)")
     convert.add_argument("--evaluate-images", type=positive_int, default=None,
                          help="at most this many images of the --evaluate data")
-    convert.set_defaults(func=lazy_command("conversion.convert", "cmd_convert"))
+    convert.set_defaults(func=lazy_command("conversion.export.convert", "cmd_convert"))
 
     recover = sub.add_parser(
         "recover",
@@ -224,7 +224,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     recover.add_argument("bundle", metavar="BUNDLE")
     recover.add_argument("out", metavar="OUT", help="the model directory to write")
     recover.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    recover.set_defaults(func=lazy_command("conversion.recover", "cmd_recover"))
+    recover.set_defaults(func=lazy_command("conversion.export.recover", "cmd_recover"))
 
     grounded = sub.add_parser(
         "train-grounded",

@@ -31,9 +31,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from conversion.agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
 from conversion.datasets.entries import ImageEntry
 from conversion.datasets.load import load_dataset
+from conversion.export.agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
 from conversion.world.mentions import parse_caption
 from conversion.world.scenes import Scene
 from edge_captioner.bundle import load_bundle, write_manifest

@@ -13,8 +13,8 @@ import cv2
 import pytest
 
 from conftest import encoder_dir_from, run_convert_cli
+from conversion.export.checks import graph_report
 from conversion.pretrained import photos
-from conversion.tflite_check import graph_report
 from edge_captioner.bundle import load_bundle
 from edge_captioner.manifest import BUNDLE_FILES
 

@@ -11,8 +11,8 @@ from test_decoder_step import INT8_DECODER_OPS
 from test_model import random_captioner
 
 from conftest import ENCODER_OPS, caption_without_tensorflow, run_convert_cli
-from conversion.recover import graph_weights
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
+from conversion.export.recover import graph_weights
 from edge_captioner.captioner import Captioner
 
 pytestmark = pytest.mark.slow  # imports TensorFlow, converts

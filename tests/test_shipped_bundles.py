@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ENCODER_OPS
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
 from conversion.world.mentions import parse_caption
 from edge_captioner.bundle import load_bundle, resolve_bundle_path
 from edge_captioner.captioner import Captioner

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.agreement import PERCEPTION_METRICS_KEY
+from conversion.export.agreement import PERCEPTION_METRICS_KEY
 from conversion.pretrained import photos, sources
 from edge_captioner.bundle import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.captioner import Captioner
@@ -107,7 +107,7 @@ def perception_section(detector_file: str = DETECTOR_FILE,
 
 
 def _tensors(path: Path) -> dict:
-    from conversion.tflite_check import graph_report
+    from conversion.export.checks import graph_report
 
     report = graph_report(path)
     return {"inputs": report["inputs"], "outputs": report["outputs"]}
@@ -127,7 +127,7 @@ def build_graphs(out: Path, cache: Path | None, offline: bool, photo_crops: int,
                  seed: int) -> dict:
     """Port and convert both graphs (int8 into OUT, float32 twins into OUT/float32); returns
     {"pretrained": [...], "licence_texts": {...}} for the manifest."""
-    from conversion.convert import convert_graph, convert_saved_model
+    from conversion.export.convert import convert_graph, convert_saved_model
     from conversion.pretrained import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
 
     net = sources.read_files(sources.NANODET, cache, offline)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 import keras
 
 if TYPE_CHECKING:
+    from conversion.export.recover import GraphWeights
     from conversion.network.model import NetworkConfig
-    from conversion.recover import GraphWeights
 
 
 class Backbone:

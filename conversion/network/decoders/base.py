@@ -24,8 +24,8 @@ import numpy as np
 from keras import layers, ops
 
 if TYPE_CHECKING:
+    from conversion.export.recover import GraphWeights
     from conversion.network.model import NetworkConfig
-    from conversion.recover import GraphWeights
 
 # The exported step's fixed tensor names (the wiring refers to them)
 TOKEN, H, C, IMAGE_GATES = "token", "h", "c", "image_gates"

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion import agreement
 from conversion.datasets.load import load_dataset
 from conversion.datasets.training_data import load_images
-from conversion.tflite_check import graph_report
+from conversion.export import agreement
+from conversion.export.checks import graph_report
 from edge_captioner.bundle import file_sha256, write_manifest
 from edge_captioner.errors import BadInput
 from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE, Manifest

@@ -2,7 +2,7 @@
 FULLY_CONNECTED + RELU, 1.5 KB. When a bundle's graph fails its trial load, the device loads this
 one too: if it fails as well, the runtime or the CPU is broken, not the bundle (interpreters.py).
 
-    .venv/bin/python -m conversion.known_good edge_captioner/data/known_good.tflite
+    .venv/bin/python -m conversion.export.known_good edge_captioner/data/known_good.tflite
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 def build() -> bytes:
     import keras
 
-    from conversion.convert import convert_graph
+    from conversion.export.convert import convert_graph
 
     keras.utils.set_random_seed(0)
     x = keras.Input((8,), batch_size=1, name="x")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.tflite_check import _interpreter
+from conversion.export.checks import open_interpreter
 from edge_captioner.bundle import load_bundle
 from edge_captioner.errors import BadInput
 
@@ -73,7 +73,7 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 def graph_weights(path: Path) -> GraphWeights:
     """{layer name: (kernel as TFLite stores it, bias or None)} of every CONV_2D and
     FULLY_CONNECTED in a .tflite graph, dequantized to float32."""
-    it = _interpreter(path)
+    it = open_interpreter(path)
     tensors = {t["index"]: t for t in it.get_tensor_details()}
     ops = it._get_ops_details()
     # A --mirror encoder's mean of the two views (keras Average) converts to an ADD whose 0.5 the

@@ -14,7 +14,7 @@ import numpy as np
 BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
 
-def _interpreter(path: Path):
+def open_interpreter(path: Path):
     try:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:  # the workstation always has TensorFlow's copy
@@ -37,7 +37,7 @@ def _describe(detail: dict) -> dict:
 
 
 def graph_report(path: str | Path) -> dict:
-    it = _interpreter(Path(path))
+    it = open_interpreter(Path(path))
     signature = it._get_full_signature_list()["serving_default"]
     tensors = {t["index"]: t for t in it.get_tensor_details()}
     inputs = {name: _describe(tensors[i]) for name, i in sorted(signature["inputs"].items())}
