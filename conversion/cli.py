@@ -255,7 +255,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
                           help="with --data: an `encoder` output directory to read the images with")
     grounded.add_argument("--limit", type=positive_int, help="with --data: at most N images")
     _add_recipe_option(grounded)
-    grounded.set_defaults(func=lazy_command("conversion.grounded", "cmd_train_grounded"))
+    grounded.set_defaults(func=lazy_command("conversion.grounded.train", "cmd_train_grounded"))
 
     encoder = sub.add_parser(
         "encoder",

@@ -332,41 +332,10 @@ def _is_instances_file(data: str | None) -> bool:
     return isinstance(document, dict) and "categories" in document and "annotations" in document
 
 
-def cmd_evaluate_grounded(args: argparse.Namespace) -> int:
-    """Labelled real photos and/or simulated findings (grounded_eval.py)."""
-    from conversion.grounded_eval import evaluate_photos, evaluate_simulated, read_labels
-    from edge_captioner.captioner import Captioner
-
-    captioner = Captioner(args.bundle)
-    result: dict = {"bundle": captioner.bundle.name}
-    if args.data:
-        result["photos"] = evaluate_photos(captioner, read_labels(Path(args.data)))
-    if args.simulated:
-        result["simulated"] = evaluate_simulated(captioner, args.simulated, args.seed)
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-        return 0
-    photos_result = result.get("photos")
-    if photos_result:
-        print(f"{captioner.bundle.name} on {photos_result['images']} labelled photos ({args.data}):")
-        for key in ("hallucination_rate", "chair_i", "recall", "empty_frame_accuracy",
-                    "count_accuracy"):
-            print(f"  {key:<22}{photos_result[key]}")
-        print("  reliability (confidence: captions, share wholly right): " + ", ".join(
-            f"{r['confidence']}: {r['captions']}, {r['right']:.2f}"
-            for r in photos_result["reliability"]))
-        for name, c in photos_result["captions"].items():
-            print(f"    {name:<18} {c['confidence']:.3f}  {c['caption']}")
-    if "simulated" in result:
-        sim = result["simulated"]
-        print(f"{captioner.bundle.name} on {sim['examples']} simulated findings (seed {args.seed}): "
-              f"object F1 {sim['object_f1']:.4f}, count accuracy {sim['count_accuracy']:.4f}, "
-              f"place accuracy {sim['place_accuracy']:.4f}, exact {sim['exact']:.4f}")
-    return 0
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if getattr(args, "simulated", None) or _is_instances_file(args.data):
+        from conversion.grounded.evaluate import cmd_evaluate_grounded
+
         return cmd_evaluate_grounded(args)
     if not args.data:
         raise BadInput("evaluate: DATA is needed (a caption data set, or a COCO instances file "

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import encoder_dir_from, run_convert_cli
 from conversion.export.checks import graph_report
-from conversion.grounded_captions import mentions
-from conversion.grounded_eval import evaluate_photos, evaluate_simulated, read_labels
+from conversion.grounded.captions import mentions
+from conversion.grounded.evaluate import evaluate_photos, evaluate_simulated, read_labels
 from conversion.pretrained import photos
 from edge_captioner.bundle import load_bundle
 from edge_captioner.captioner import Captioner

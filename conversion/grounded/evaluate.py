@@ -16,13 +16,14 @@ count accuracy, place accuracy, exact captions.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from conversion.grounded import sample_example
-from conversion.grounded_captions import mentions
+from conversion.grounded.captions import mentions
+from conversion.grounded.train import sample_example
 from conversion.pretrained import photos
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
@@ -127,3 +128,33 @@ def evaluate_simulated(captioner: Captioner, count: int, seed: int) -> dict:
         "place_accuracy": round(place_right / count, 4),
         "exact": round(exact / count, 4),
     }
+
+
+def cmd_evaluate_grounded(args: argparse.Namespace) -> int:
+    """`evaluate` of a grounded bundle: labelled real photos and/or simulated findings."""
+    captioner = Captioner(args.bundle)
+    result: dict = {"bundle": captioner.bundle.name}
+    if args.data:
+        result["photos"] = evaluate_photos(captioner, read_labels(Path(args.data)))
+    if args.simulated:
+        result["simulated"] = evaluate_simulated(captioner, args.simulated, args.seed)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    photos_result = result.get("photos")
+    if photos_result:
+        print(f"{captioner.bundle.name} on {photos_result['images']} labelled photos ({args.data}):")
+        for key in ("hallucination_rate", "chair_i", "recall", "empty_frame_accuracy",
+                    "count_accuracy"):
+            print(f"  {key:<22}{photos_result[key]}")
+        print("  reliability (confidence: captions, share wholly right): " + ", ".join(
+            f"{r['confidence']}: {r['captions']}, {r['right']:.2f}"
+            for r in photos_result["reliability"]))
+        for name, c in photos_result["captions"].items():
+            print(f"    {name:<18} {c['confidence']:.3f}  {c['caption']}")
+    if "simulated" in result:
+        sim = result["simulated"]
+        print(f"{captioner.bundle.name} on {sim['examples']} simulated findings (seed {args.seed}): "
+              f"object F1 {sim['object_f1']:.4f}, count accuracy {sim['count_accuracy']:.4f}, "
+              f"place accuracy {sim['place_accuracy']:.4f}, exact {sim['exact']:.4f}")
+    return 0

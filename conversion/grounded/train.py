@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.grounded_captions import canonical
-from conversion.simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
+from conversion.grounded.captions import canonical
+from conversion.grounded.simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
 from conversion.world.scenes import KINDS, MAX_COUNT, PLACES, sample_scene
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.evidence import evidence
