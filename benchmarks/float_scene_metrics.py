@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversion.datasets.training_data import load_images  # noqa: E402
-from conversion.evaluate import load_eval_set, scene_metrics  # noqa: E402
+from conversion.evaluation.evaluate import load_eval_set  # noqa: E402
+from conversion.evaluation.metrics import scene_metrics  # noqa: E402
 from conversion.export.convert import load_trained  # noqa: E402
 from conversion.network.float_decode import float_greedy  # noqa: E402
 

@@ -319,7 +319,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write an HTML page (and a PNG) of captions, worst first")
-    evaluate.set_defaults(func=lazy_command("conversion.evaluate", "cmd_evaluate"))
+    evaluate.set_defaults(func=lazy_command("conversion.evaluation.evaluate", "cmd_evaluate"))
     if commands is not None:
         commands.update(sub.choices)
     return parser

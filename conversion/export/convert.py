@@ -267,7 +267,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         log.warning("%s: a grounded bundle loads only with the real-world encoder it reads: "
                     "`attach ENCODER %s` (or convert with --encoder)", out, out)
     if args.evaluate:
-        from conversion.evaluate import evaluate_bundles
+        from conversion.evaluation.evaluate import evaluate_bundles
 
         evaluate_bundles(written, args.evaluate, beam=1, limit=args.evaluate_images,
                          store_in_manifest=True)
