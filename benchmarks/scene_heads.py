@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversion.datasets.load import load_dataset  # noqa: E402
 from conversion.datasets.training_data import load_images  # noqa: E402
-from conversion.scene_targets import (  # noqa: E402
+from conversion.render_model.scene_targets import (  # noqa: E402
     scene_arrays,
     scene_details,
     scene_only_accuracy,

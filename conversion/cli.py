@@ -174,7 +174,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     _add_recipe_option(train)
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))
+    train.set_defaults(func=lazy_command("conversion.render_model.train", "cmd_train"))
 
     convert = sub.add_parser(
         "convert",

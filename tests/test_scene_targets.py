@@ -8,7 +8,7 @@ import numpy as np
 
 from conversion.datasets.entries import ImageEntry
 from conversion.datasets.training_data import MAX_CAPTION_TOKENS, caption_length_limit
-from conversion.scene_targets import scene_targets
+from conversion.render_model.scene_targets import scene_targets
 
 
 def entry(n: int, scene: dict | None) -> ImageEntry:
@@ -103,7 +103,7 @@ def test_caption_length_is_capped_for_run_on_captions():
 
 def test_scene_details_say_each_kinds_colour_and_spot_and_the_lighting():
     """What --scene-only's extra heads learn: class 0 where the kind is absent."""
-    from conversion.scene_targets import scene_details
+    from conversion.render_model.scene_targets import scene_details
 
     night = scene("porch", ("cat", 2))
     night["lighting"] = "night"
@@ -123,7 +123,7 @@ def test_scene_details_say_each_kinds_colour_and_spot_and_the_lighting():
 
 
 def test_scene_only_accuracy_scores_counts_per_present_group():
-    from conversion.scene_targets import scene_only_accuracy
+    from conversion.render_model.scene_targets import scene_only_accuracy
 
     targets = {"scene_counts": np.array([[2, 0], [0, 1]]), "scene_place": np.array([1, 0]),
                "scene_colour": np.array([[3, 0], [0, 1]])}

@@ -7,7 +7,7 @@ import pytest
 from conversion.cli import build_parser
 from conversion.datasets.entries import ImageEntry
 from conversion.datasets.training_data import TrainingData
-from conversion.train import build_vocab, caption_mode_for, check_output_dir, plan_new_run
+from conversion.render_model.plan import build_vocab, caption_mode_for, check_output_dir, plan_new_run
 from edge_captioner.errors import BadInput
 
 pytestmark = pytest.mark.slow  # the network's types import TensorFlow
