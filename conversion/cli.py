@@ -46,6 +46,31 @@ def _size(text: str) -> tuple[int, int]:
     return dims[0], dims[1]
 
 
+# The options `train` and `train-grounded` share, and so may their recipes: one definition each,
+# given by each command with its own default (and its own help where the two differ).
+TRAINING_OPTIONS: dict[str, dict] = {
+    "lang": {"choices": ["en", "zh"], "help": "caption language"},
+    "epochs": {"type": positive_int},
+    "batch-size": {"type": positive_int},
+    "lr": {"type": float, "help": "learning rate"},
+    "seed": {"type": int},
+    "units": {"type": positive_int, "help": "LSTM units"},
+    "embedding-dim": {"type": positive_int},
+    "feature-dim": {"type": positive_int},
+}
+
+
+def _add_training_options(command: argparse.ArgumentParser, defaults: dict[str, object],
+                          **helps: str) -> None:
+    """The shared training options named in `defaults` (option -> this command's default), in that
+    order; `helps`: this command's help of an option, by its name with "_" for "-"."""
+    for name, default in defaults.items():
+        spec = {**TRAINING_OPTIONS[name], "default": default}
+        if name.replace("-", "_") in helps:
+            spec["help"] = helps[name.replace("-", "_")]
+        command.add_argument(f"--{name}", **spec)
+
+
 def _add_recipe_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--recipe", metavar="FILE",
                          help="read this command's options from a recipe (recipes/*.yaml); "
@@ -116,11 +141,8 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     train.add_argument("data", metavar="DATA", help="a data set file or directory")
     train.add_argument("out", metavar="OUT", help="output directory")
     train.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
-    train.add_argument("--lang", choices=["en", "zh"], default="en", help="caption language")
-    train.add_argument("--epochs", type=positive_int, default=20)
-    train.add_argument("--batch-size", type=positive_int, default=64)
-    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    train.add_argument("--seed", type=int, default=0)
+    _add_training_options(train, {"lang": "en", "epochs": 20, "batch-size": 64, "lr": 2e-3, "seed": 0},
+                          lr="peak learning rate (cosine decay)")
     train.add_argument("--image-size", type=positive_int, default=128)
     train.add_argument("--resize", choices=RESIZE_MODES,
                        default="center_crop", help="how non-square frames become square")
@@ -136,9 +158,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     train.add_argument("--attention-dim", type=positive_int, default=64,
                        help="hidden size of the additive attention (attention decoder)")
     train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN")
-    train.add_argument("--units", type=positive_int, default=256, help="LSTM units")
-    train.add_argument("--embedding-dim", type=positive_int, default=64)
-    train.add_argument("--feature-dim", type=positive_int, default=256)
+    _add_training_options(train, {"units": 256, "embedding-dim": 64, "feature-dim": 256})
     train.add_argument("--max-length", type=positive_int, default=None,
                        help="tokens incl. <start>/<end> (default: from the captions)")
     train.add_argument("--min-count", type=positive_int, default=None,
@@ -238,15 +258,10 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     )
     add_common_options(grounded)
     grounded.add_argument("out", metavar="OUT", help="model directory to write")
-    grounded.add_argument("--lang", choices=["en", "zh"], default="en")
+    _add_training_options(grounded, {"lang": "en"})
     grounded.add_argument("--count", type=positive_int, default=60000, help="simulated examples")
-    grounded.add_argument("--epochs", type=positive_int, default=8)
-    grounded.add_argument("--batch-size", type=positive_int, default=128)
-    grounded.add_argument("--units", type=positive_int, default=128)
-    grounded.add_argument("--embedding-dim", type=positive_int, default=32)
-    grounded.add_argument("--feature-dim", type=positive_int, default=128)
-    grounded.add_argument("--lr", type=float, default=3e-3)
-    grounded.add_argument("--seed", type=int, default=0)
+    _add_training_options(grounded, {"epochs": 8, "batch-size": 128, "units": 128,
+                                     "embedding-dim": 32, "feature-dim": 128, "lr": 3e-3, "seed": 0})
     grounded.add_argument("--data", metavar="DATA",
                           help="train on a captioned data set (COCO, Flickr8k/30k, Karpathy) "
                           "instead of simulated findings: the real-world encoder reads its images")

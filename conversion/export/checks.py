@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
-
 
 def open_interpreter(path: Path):
     try:

@@ -299,7 +299,7 @@ def _copy_backbone(network, model_dir: Path) -> None:
 def _log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("conversion")
+    logger = logging.getLogger(__name__.partition(".")[0])  # the toolkit's: every module logs to it
     logger.addHandler(handler)
     # the file gets the progress (INFO) whatever stderr shows (set_log_level filters that there)
     logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))

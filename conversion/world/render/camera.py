@@ -31,13 +31,10 @@ class CameraParams:
     noise: float  # sensor noise sigma in 8-bit units
     jpeg_quality: int | None  # None: no JPEG round trip (video frames)
 
-    def map_box(self, box: Sequence[int], width: int, height: int) -> list[int]:
-        """Where a box of the undistorted image lands in the camera image (clipped to it)."""
-        return self.map_boxes([box], width, height)[0]
-
     def map_boxes(self, boxes: Sequence[Sequence[int]], width: int,
                   height: int) -> list[list[int]]:
-        """`map_box` for many boxes at once (corners and edge midpoints of each are mapped)."""
+        """Where boxes of the undistorted image land in the camera image, clipped to it (the
+        corners and edge midpoints of each are mapped)."""
         if not boxes:
             return []
         b = np.asarray(boxes, np.float64).reshape(-1, 4)

@@ -24,7 +24,7 @@ objects (the sample clip), build the parts once and reuse them on every frame::
         out = apply_camera(img, rng, "day", params=params)          # only the sensor noise is new
 
 A `Placement` carries its own `seed`, so an object keeps its exact colours from frame to frame.
-Boxes are [x, y, w, h] in output pixels; `CameraParams.map_box` moves a box through the camera's
+Boxes are [x, y, w, h] in output pixels; `CameraParams.map_boxes` moves boxes through the camera's
 distortion, which `render_scene` does for the boxes it stores in the scene.
 """
 
