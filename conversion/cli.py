@@ -13,13 +13,7 @@ from collections.abc import Sequence
 from conversion.network.backbones import IMAGE_BACKBONES
 from conversion.network.decoders import DECODERS
 from edge_captioner import __version__
-from edge_captioner.cli_support import (
-    add_common_options,
-    lazy_command,
-    one_line,
-    positive_int,
-    run_command,
-)
+from edge_captioner.cli_support import add_common_options, lazy_command, one_line, positive_int, run_command
 from edge_captioner.errors import EXIT_BAD_INPUT, BadInput
 from edge_captioner.manifest.choices import RESIZE_MODES
 

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from conversion.datasets.entries import (
+from edge_captioner.errors import BadInput
+
+from .entries import (
     LANGUAGES,
     CaptionDataset,
     ImageEntry,
@@ -16,8 +18,7 @@ from conversion.datasets.entries import (
     parse_image_id,
     pick_image_root,
 )
-from conversion.datasets.files import JsonFile
-from edge_captioner.errors import BadInput
+from .files import JsonFile
 
 _SPLIT_IN_NAME = re.compile(r"(train|val|test)", re.IGNORECASE)
 

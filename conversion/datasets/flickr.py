@@ -6,15 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conversion.datasets.entries import (
-    CaptionDataset,
-    ImageEntry,
-    dataset_name,
-    detect_language,
-    pick_image_root,
-)
-from conversion.datasets.files import read_text
 from edge_captioner.errors import BadInput
+
+from .entries import CaptionDataset, ImageEntry, dataset_name, detect_language, pick_image_root
+from .files import read_text
 
 FLICKR8K_TOKEN = "Flickr8k.token.txt"
 FLICKR8K_LEMMA = "Flickr8k.lemma.token.txt"  # lemmatised captions: only when nothing better exists

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from conversion.datasets.entries import (
+from .entries import (
     CaptionDataset,
     ImageEntry,
     dataset_name,
@@ -14,8 +14,8 @@ from conversion.datasets.entries import (
     parse_image_id,
     pick_image_root,
 )
-from conversion.datasets.files import JsonFile
-from conversion.datasets.flickr import FLICKR8K_IMAGE_DIRS, FLICKR30K_IMAGE_DIRS
+from .files import JsonFile
+from .flickr import FLICKR8K_IMAGE_DIRS, FLICKR30K_IMAGE_DIRS
 
 
 def load_karpathy(jf: JsonFile, images_dir: Path | None) -> CaptionDataset:

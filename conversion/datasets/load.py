@@ -26,18 +26,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.datasets.coco import load_coco
-from conversion.datasets.entries import SEARCH_SUBDIRS, CaptionDataset
-from conversion.datasets.files import JsonFile, read_json
-from conversion.datasets.flickr import (
-    FLICKR8K_LEMMA,
-    FLICKR8K_TOKEN,
-    FLICKR30K_CSV,
-    FLICKR30K_TOKEN,
-    load_flickr,
-)
-from conversion.datasets.karpathy import load_karpathy
 from edge_captioner.errors import BadInput
+
+from .coco import load_coco
+from .entries import SEARCH_SUBDIRS, CaptionDataset
+from .files import JsonFile, read_json
+from .flickr import FLICKR8K_LEMMA, FLICKR8K_TOKEN, FLICKR30K_CSV, FLICKR30K_TOKEN, load_flickr
+from .karpathy import load_karpathy
 
 log = logging.getLogger(__name__)
 

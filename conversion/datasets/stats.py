@@ -40,11 +40,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from conversion.datasets.entries import CaptionDataset, ImageEntry
-from conversion.datasets.load import load_dataset
-from conversion.datasets.tokenizer import DEFAULT_MIN_COUNT
 from edge_captioner.errors import BadInput
 from edge_captioner.vocab import UNITS, tokenize
+
+from .entries import CaptionDataset, ImageEntry
+from .load import load_dataset
+from .tokenizer import DEFAULT_MIN_COUNT
 
 MISSING_SHOWN = 5
 HISTOGRAM_BINS = 10

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from conversion.datasets.entries import CaptionDataset, ImageEntry
 from edge_captioner.errors import BadInput
 from edge_captioner.preprocess import prepare_image
 from edge_captioner.vocab import Vocabulary
+
+from .entries import CaptionDataset, ImageEntry
 
 log = logging.getLogger(__name__)
 

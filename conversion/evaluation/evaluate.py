@@ -27,12 +27,13 @@ import cv2
 
 from conversion.datasets.entries import ImageEntry
 from conversion.datasets.load import load_dataset
-from conversion.evaluation.metrics import coco_metrics, scene_metrics
-from conversion.evaluation.report import write_report
 from conversion.export.agreement import METRICS_KEY, PERCEPTION_METRICS_KEY
 from edge_captioner.bundle import load_bundle, write_manifest
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
+
+from .metrics import coco_metrics, scene_metrics
+from .report import write_report
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.report:
         extra = ""
         if bundle.wiring.attention is not None:
-            from conversion.evaluation.attention_report import attention_section
+            from .attention_report import attention_section
 
             extra = attention_section(Path(args.report), args.bundle, eval_set.entries)
         page = write_report(Path(args.report), eval_set, bundle.name, main, ref_name or None,

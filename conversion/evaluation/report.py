@@ -15,7 +15,7 @@ from conversion.world.mentions import parse_caption
 from conversion.world.scenes import Scene
 
 if TYPE_CHECKING:
-    from conversion.evaluation.evaluate import EvalSet
+    from .evaluate import EvalSet
 
 
 def _disagreement(image_id: str, captions: dict, reference_captions: dict | None,

@@ -33,13 +33,14 @@ import numpy as np
 
 from conversion.datasets.load import load_dataset
 from conversion.datasets.training_data import load_images
-from conversion.export import agreement
-from conversion.export.checks import graph_report
 from edge_captioner.bundle import file_sha256, write_manifest
 from edge_captioner.errors import BadInput
 from edge_captioner.manifest import BUNDLE_FILES, FORMAT_VERSION, MANIFEST_FILE, Manifest
 from edge_captioner.manifest.choices import GRAPHS
 from edge_captioner.vocab import SPECIAL_TOKENS, Vocabulary
+
+from . import agreement
+from .checks import graph_report
 
 log = logging.getLogger(__name__)
 

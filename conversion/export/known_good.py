@@ -17,7 +17,7 @@ import numpy as np
 def build() -> bytes:
     import keras
 
-    from conversion.export.convert import convert_graph
+    from .convert import convert_graph
 
     keras.utils.set_random_seed(0)
     x = keras.Input((8,), batch_size=1, name="x")

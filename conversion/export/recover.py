@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.export.checks import open_interpreter
 from edge_captioner.bundle import load_bundle
 from edge_captioner.errors import BadInput
+
+from .checks import open_interpreter
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.grounded.captions import mentions
-from conversion.grounded.train import sample_example
 from conversion.pretrained import photos
 from edge_captioner.captioner import Captioner
 from edge_captioner.errors import BadInput
 from edge_captioner.search import greedy
+
+from .captions import mentions
+from .train import sample_example
 
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.85, 0.95, 1.0001)
 

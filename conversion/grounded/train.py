@@ -34,13 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.grounded.captions import canonical
-from conversion.grounded.simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
 from conversion.world.scenes import KINDS, MAX_COUNT, PLACES, sample_scene
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.evidence import evidence
 from edge_captioner.manifest import EvidenceSpec
 from edge_captioner.perception import Findings
+
+from .captions import canonical
+from .simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
 
 log = logging.getLogger(__name__)
 

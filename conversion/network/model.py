@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from conversion.network.backbones import BACKBONES, backbone_class  # noqa: E402
-from conversion.network.decoders import DECODERS, decoder_class  # noqa: E402
+from .backbones import BACKBONES, backbone_class  # noqa: E402
+from .decoders import DECODERS, decoder_class  # noqa: E402
 
 
 def _import_every_type() -> None:

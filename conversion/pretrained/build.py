@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from conversion.export.agreement import PERCEPTION_METRICS_KEY
-from conversion.pretrained import photos, sources
 from edge_captioner.bundle import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.captioner import Captioner
 from edge_captioner.detections import CENTRE_OFFSET, iou
@@ -36,6 +35,8 @@ from edge_captioner.manifest.sections import parse_pretrained
 from edge_captioner.perception import Perception
 from edge_captioner.preprocess import model_input
 from edge_captioner.self_check import record
+
+from . import photos, sources
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def perception_section(detector_file: str = DETECTOR_FILE,
                        detector_tensors: dict | None = None,
                        classifier_tensors: dict | None = None) -> dict:
     """The manifest's `perception` section for our two graphs (tensors from graph_report)."""
-    from conversion.pretrained import efficientnet_lite, nanodet
+    from . import efficientnet_lite, nanodet
 
     return {
         "detector": {
@@ -128,7 +129,8 @@ def build_graphs(out: Path, cache: Path | None, offline: bool, photo_crops: int,
     """Port and convert both graphs (int8 into OUT, float32 twins into OUT/float32); returns
     {"pretrained": [...], "licence_texts": {...}} for the manifest."""
     from conversion.export.convert import convert_graph, convert_saved_model
-    from conversion.pretrained import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
+
+    from . import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
 
     net = sources.read_files(sources.NANODET, cache, offline)
     eff = sources.read_files(sources.EFFICIENTNET_LITE0, cache, offline)

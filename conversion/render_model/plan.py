@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 from conversion.datasets.entries import CaptionDataset
 from conversion.datasets.tokenizer import DEFAULT_MIN_COUNT, build_vocabulary
 from conversion.datasets.training_data import TrainingData, caption_length_limit
-from conversion.render_model.scene_targets import SceneDetails, SceneTargets, scene_details, scene_targets
 from edge_captioner.errors import BadInput
 from edge_captioner.vocab import Vocabulary
+
+from .scene_targets import SceneDetails, SceneTargets, scene_details, scene_targets
 
 if TYPE_CHECKING:
     from conversion.network.model import NetworkConfig

@@ -32,7 +32,8 @@ import numpy as np
 
 from conversion.datasets.load import load_dataset
 from conversion.datasets.training_data import TrainingData, batches_class, encode_captions, prepare_data
-from conversion.render_model.plan import (
+
+from .plan import (
     RunPlan,
     caption_mode_for,
     check_output_dir,
@@ -42,7 +43,7 @@ from conversion.render_model.plan import (
     take_backbone_shape,
     write_run_config,
 )
-from conversion.render_model.scene_targets import scene_arrays, scene_only_accuracy
+from .scene_targets import scene_arrays, scene_only_accuracy
 
 log = logging.getLogger(__name__)
 

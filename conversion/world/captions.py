@@ -12,18 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from conversion.world.lexicon import (
-    EMPTY_LOC_EN,
-    NOUN_EN,
-    NOUN_ZH,
-    NUMBER_EN,
-    NUMBER_ZH,
-    PLACE_ZH,
-    article,
-    join_en,
-    join_zh,
-)
-from conversion.world.scenes import ObjectGroup, Scene
+from .lexicon import EMPTY_LOC_EN, NOUN_EN, NOUN_ZH, NUMBER_EN, NUMBER_ZH, PLACE_ZH, article, join_en, join_zh
+from .scenes import ObjectGroup, Scene
 
 # ----------------------------------------------------------------------------------------- English
 # The first phrase of each list is the canonical one.

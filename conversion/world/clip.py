@@ -17,7 +17,8 @@ import numpy as np
 
 from conversion.world.render.backdrop import Placement, make_backdrop
 from conversion.world.render.camera import apply_camera, sample_camera_params
-from conversion.world.scenes import COLOURS, ObjectGroup, Scene
+
+from .scenes import COLOURS, ObjectGroup, Scene
 
 # (seconds, caption) per phase: the timeline make_sample_clip describes.
 _PHASES = (

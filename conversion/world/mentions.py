@@ -12,15 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from conversion.world.lexicon import (
-    NOBODY_ZH,
-    NOUN_WORDS_EN,
-    NOUN_WORDS_ZH,
-    PLACE_WORDS_EN,
-    PLACE_WORDS_ZH,
-    PLURAL_WORDS_EN,
-)
 from edge_captioner.vocab import tokenize
+
+from .lexicon import NOBODY_ZH, NOUN_WORDS_EN, NOUN_WORDS_ZH, PLACE_WORDS_EN, PLACE_WORDS_ZH, PLURAL_WORDS_EN
 
 
 @dataclass

@@ -27,9 +27,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from conversion.world.captions import write_captions
-from conversion.world.scenes import sample_scene
 from edge_captioner.errors import BadInput
+
+from .captions import write_captions
+from .scenes import sample_scene
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if args.preview:
         contact_sheet(out, results, Path(args.preview))
     if args.clip:
-        from conversion.world.clip import make_sample_clip
+        from .clip import make_sample_clip
 
         info = make_sample_clip(args.clip)
         log.info("sample clip: %s (%d frames, %.0f KB)", args.clip, info["frames"],

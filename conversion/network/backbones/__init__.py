@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conversion.network.backbones.base import Backbone
+    from .base import Backbone
 
 # name -> (module, class)
 BACKBONES: dict[str, tuple[str, str]] = {

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from conversion.network.backbones.base import Backbone
+from .base import Backbone
 
 SQUEEZE_CHANNELS = 32  # D: channels of the spatial map after the 1x1 squeeze
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from conversion.network.backbones.base import Backbone
+from .base import Backbone
 
 
 class EvidenceMlp(Backbone):

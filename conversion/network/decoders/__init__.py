@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conversion.network.decoders.base import Decoder
+    from .base import Decoder
 
 # name -> (module, class)
 DECODERS: dict[str, tuple[str, str]] = {

@@ -23,8 +23,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from conversion.network.decoders.base import Decoder, layer_weights, lstm, score_outputs
 from conversion.network.float_decode import State, lstm_step, softmax
+
+from .base import Decoder, layer_weights, lstm, score_outputs
 
 
 @keras.saving.register_keras_serializable(package="edge_captioner")

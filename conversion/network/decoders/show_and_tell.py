@@ -17,8 +17,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from conversion.network.decoders.base import Decoder, layer_weights, lstm, score_outputs, split_token_kernel
 from conversion.network.float_decode import State, lstm_step
+
+from .base import Decoder, layer_weights, lstm, score_outputs, split_token_kernel
 
 
 class ShowAndTellDecoder(Decoder):

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from conversion.world.render import indoor, outdoor
-from conversion.world.render.lighting import WARM, gaussian_spot, light_maps
-from conversion.world.render.objects import draw_object
+from . import indoor, outdoor
+from .lighting import WARM, gaussian_spot, light_maps
+from .objects import draw_object
 
 SUPERSAMPLE = 2
 """Backgrounds and objects are drawn at this multiple of the output size, then area-downscaled."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from conversion.world.render.draw import AA, grid, ipt, uniform, unit_noise
+from .draw import AA, grid, ipt, uniform, unit_noise
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,7 @@ from __future__ import annotations
 
 import cv2
 
-from conversion.world.render.draw import (
-    AA,
-    ipt,
-    jitter,
-    line,
-    pick,
-    poly,
-    rect,
-    shade,
-    tint,
-    uniform,
-    vgradient,
-    window,
-)
+from .draw import AA, ipt, jitter, line, pick, poly, rect, shade, tint, uniform, vgradient, window
 
 
 def living_room(img, rng, lighting):

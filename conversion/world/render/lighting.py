@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from conversion.world.render.draw import grid, uniform, unit_noise
+from .draw import grid, uniform, unit_noise
 
 if TYPE_CHECKING:
-    from conversion.world.render.backdrop import Layout
+    from .backdrop import Layout
 
 WARM = np.array((0.7, 0.92, 1.15), np.float32)  # BGR gain of warm incandescent light
 _NIGHT_TINT = np.array((1.0, 0.8, 0.66), np.float32)  # moonlight / IR-cut bluish cast

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from conversion.world.render.draw import jitter, pick, shade, tint, uniform
-from conversion.world.render.pen import Pen
+from .draw import jitter, pick, shade, tint, uniform
+from .pen import Pen
 
 # Base colours (BGR) of the scene's colour names; each object jitters them a little.
 _COLOUR_BGR: dict[str, tuple[int, int, int]] = {

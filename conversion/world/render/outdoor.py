@@ -8,19 +8,7 @@ from __future__ import annotations
 
 import cv2
 
-from conversion.world.render.draw import (
-    AA,
-    ipt,
-    jitter,
-    line,
-    pick,
-    poly,
-    rect,
-    shade,
-    uniform,
-    vgradient,
-    window,
-)
+from .draw import AA, ipt, jitter, line, pick, poly, rect, shade, uniform, vgradient, window
 
 _SKY_DAY = ((225, 165, 110), (240, 218, 195))
 _SKY_NIGHT = ((38, 20, 10), (62, 38, 26))

@@ -7,7 +7,7 @@ import math
 import cv2
 import numpy as np
 
-from conversion.world.render.draw import AA, ipt
+from .draw import AA, ipt
 
 
 class Pen:

@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 
-from conversion.world.render.backdrop import Layout, Placement, SpotRegion
-from conversion.world.render.draw import uniform
 from conversion.world.scenes import Scene
+
+from .backdrop import Layout, Placement, SpotRegion
+from .draw import uniform
 
 # Size of each kind relative to the standing-person height at a spot (Layout scale), as a random
 # range, and the minimum size in pixels at a 128 px high image: a small CNN cannot tell a 12 px cat

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from conversion.world.render.backdrop import make_backdrop
-from conversion.world.render.camera import apply_camera, sample_camera_params
-from conversion.world.render.placing import place_groups
 from conversion.world.scenes import SPOTS, Scene
+
+from .backdrop import make_backdrop
+from .camera import apply_camera, sample_camera_params
+from .placing import place_groups
 
 
 def render_scene(scene: Scene, rng: np.random.Generator, width: int = 128,
