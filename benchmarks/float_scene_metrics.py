@@ -5,9 +5,9 @@
 
 MODEL is a `train` output directory, DATA a synthetic set with scene records (e.g. the held-out
 `runs/synth-test`). Greedy captions come from the exported one-step decoder's numpy twin
-(conversion.float_decode, what `train` uses for its sample captions), so comparing training
+(conversion.network.float_decode, what `train` uses for its sample captions), so comparing training
 recipes costs a minute instead of an int8 conversion each. Prints object F1, CHAIR-i, count,
-place and scene-exact accuracy (evaluate.scene_metrics, the same figures `evaluate` reports).
+place and scene-exact accuracy (evaluation.metrics.scene_metrics, the same figures `evaluate` reports).
 """
 
 from __future__ import annotations

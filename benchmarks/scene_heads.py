@@ -5,10 +5,10 @@
 
 CNN is a `--scene-only` training directory, DATA a synthetic set with scene records (e.g. a
 held-out `runs/synth-val`). Prints the figures `train.log` reports for its validation images
-(train.scene_only_accuracy: `groups`, the share of object groups whose count is right, which
-bounds what a decoder reading the heads gets for count accuracy; colour, where, place, lighting)
-on any set. `--flip` also scores the mirrored images and the mean of both views' probabilities:
-what test-time mirroring would buy (the captions never say left or right).
+(render_model.scene_targets.scene_only_accuracy: `groups`, the share of object groups whose count
+is right, which bounds what a decoder reading the heads gets for count accuracy; colour, where,
+place, lighting) on any set. `--flip` also scores the mirrored images and the mean of both views'
+probabilities: what test-time mirroring would buy (the captions never say left or right).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How to run the attention decoder over a caption in training: an unrolled loop (what
-conversion/decoders/attention.py does) against keras.layers.RNN over a cell, on the same layers.
+conversion/network/decoders/attention.py does) against keras.layers.RNN over a cell, on the same layers.
 
     python experiments/attention_loop.py [--units 256 --attention-dim 64 --image-size 128 ...]
 

@@ -1,4 +1,4 @@
-"""conversion.datasets: every supported format round-trips through real files, and bad
+"""conversion.datasets loaders: every supported format round-trips through real files, and bad
 annotations give BadInput naming FILE:LINE.
 
 `write_dataset` (also used by test_stats.py) writes a tiny data set in a given format from a list

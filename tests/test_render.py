@@ -1,4 +1,4 @@
-"""Tests of the synthetic renderer (conversion/render.py) and sample clip (conversion/clip.py)."""
+"""Tests of the synthetic renderer (conversion/world/render/) and sample clip (conversion/world/clip.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Pure helpers of `train`: the scene heads' targets (train.scene_targets, from the synthetic scene
-records), the flip augmentation (train.flip_half) and the decoder's caption length
-(train.caption_length_limit)."""
+"""Pure helpers of `train`: the scene heads' targets (render_model.scene_targets, from the synthetic scene
+records), the flip augmentation (datasets.training_data.flip_half) and the decoder's caption length
+(datasets.training_data.caption_length_limit)."""
 
 from pathlib import Path
 

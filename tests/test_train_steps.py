@@ -1,4 +1,4 @@
-"""The steps of `train` (conversion/train.py) one by one, on a fake data set of four images (no
+"""The steps of `train` (conversion/render_model/) one by one, on a fake data set of four images (no
 image files, no training), and the tables of backbone and decoder types they build from."""
 
 import numpy as np

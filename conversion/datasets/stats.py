@@ -1,6 +1,6 @@
 """`edge-captioner-convert stats DATA [--images DIR] [--json]`: check a data set before training.
 
-Loads the data set (`conversion.datasets.load_dataset`, any supported format) and reports what
+Loads the data set (`conversion.datasets.load.load_dataset`, any supported format) and reports what
 training would see. `dataset_stats(ds)` computes the report as a dict; `format_report` renders it
 as a compact table; `--json` prints the dict as one JSON object with these keys (stable):
 
@@ -17,7 +17,7 @@ as a compact table; `--json` prints the dict as one JSON object with these keys 
                     image is declared)
     vocabulary      {lang: {"unit": "word" | "char", "seen": int, "min_count": int,
                     "at_min_count": int}}: distinct caption tokens seen at least once, and at
-                    least min_count times (conversion.tokenizer.DEFAULT_MIN_COUNT; the
+                    least min_count times (conversion.datasets.tokenizer.DEFAULT_MIN_COUNT; the
                     vocabulary file adds 4 special tokens to that)
     caption_length  {lang: {"min", "mean", "median", "p95", "max": number,
                     "histogram": [{"from": int, "to": int, "count": int}]}} in tokens

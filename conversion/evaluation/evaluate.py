@@ -7,12 +7,13 @@ Metrics:
   characters (our tokenizer, space-joined). METEOR's synonym tables are English, so METEOR is
   reported for English only.
 - on synthetic data, scene-grounded metrics from the ground-truth record of each image, read from
-  the caption by conversion.mentions: object-mention precision / recall / F1, CHAIR-i (share of
+  the caption by world/mentions.py: object-mention precision / recall / F1, CHAIR-i (share of
   mentioned object kinds that are not in the image), count accuracy, place accuracy, and
   scene-exact (every kind, count and the place right), also by number of objects in the image.
 
-`--report DIR` writes an HTML page of captions, worst first; for a bundle with attention also a
-section of per-word attention heat maps (attention_report.py).
+The metrics are computed in metrics.py. `--report DIR` writes an HTML page of captions, worst first
+(report.py); for a bundle with attention also a section of per-word attention heat maps
+(attention_report.py).
 """
 
 from __future__ import annotations

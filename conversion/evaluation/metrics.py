@@ -1,5 +1,5 @@
 """Caption metrics: the standard COCO ones through pycocoevalcap, and the scene-grounded ones of
-captions against the ground-truth records of synthetic images (see evaluate.py)."""
+captions against the ground-truth records of synthetic images (`evaluate`, evaluate.py)."""
 
 from __future__ import annotations
 

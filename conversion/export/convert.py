@@ -1,9 +1,9 @@
 """`edge-captioner-convert convert MODEL OUT --representative DATA`: full-integer TFLite bundles.
 
-Two graphs per bundle (see model.py): the encoder (uint8 image -> h0, c0, image_gates[, keys,
+Two graphs per bundle (see network/model.py): the encoder (uint8 image -> h0, c0, image_gates[, keys,
 values]) and ONE decoder step (token one-hot, h, c, image_gates[, keys, values] -> logits, h', c'
 [, attention]), both with static batch-1 shapes. The manifest's "decoder" section (the wiring,
-model.CaptionNetwork.decoder_wiring) says which encoder output feeds which decoder input and which
+network.model.CaptionNetwork.decoder_wiring) says which encoder output feeds which decoder input and which
 outputs are fed back; the runtime needs nothing else to run either decoder type.
 
 Calibration uses real images of DATA and REAL decoder inputs: the float model greedily captions

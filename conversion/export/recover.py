@@ -9,7 +9,7 @@ them to int8 gives back the same int8 weights, because each channel's largest va
 int8 grid's end (+-127 steps) and so yields the same scale.
 
 What the export folded is unfolded to an equivalent form, not the original one, by each type's
-`recover` hook (the backbone's and the decoder's, conversion/backbones and conversion/decoders):
+`recover` hook (the backbone's and the decoder's, conversion/network/backbones and .../decoders):
 - a CONV_2D carries its BatchNormalization as a bias: the BN layer is set to the identity
   (gamma 1, variance 1 - epsilon, mean 0) with that bias as its beta (backbones/cnn.py);
 - the decoder's one-hot token FULLY_CONNECTED is embedding @ K_embed: an SVD splits it back into an

@@ -7,7 +7,7 @@ each, and WHERE the camera looks (front door, living room, kitchen, driveway, ba
 A grounded caption says exactly that and nothing else:
 
 * no colours, poses, spots (sofa, porch), lighting or anything else the render captions of
-  `captions.py` describe: the decoder cannot know them, and a target it cannot know teaches it to
+  `world/captions.py` describe: the decoder cannot know them, and a target it cannot know teaches it to
   guess (a "red" that is right one time in seven is a hallucination the other six);
 * a caption names nothing the encoder found no evidence of: a kind with count 0 is never mentioned;
 * when nothing is recognised it says so explicitly ("no one at the front door", "前门口没有人"),
@@ -16,16 +16,16 @@ A grounded caption says exactly that and nothing else:
   caption of a frame where the detector found nothing of any kind.
 
 Counts: 1..3 are written as words ("a person", "two dogs"; "一个人", "两只狗"). The detector may
-report more than the synthetic scenes ever hold (`scenes.MAX_COUNT` caps those at 3, a car at 1),
+report more than the synthetic scenes ever hold (`world.scenes.MAX_COUNT` caps those at 3, a car at 1),
 so every kind is capped at `SEVERAL` (4): 4 or more is "several" ("several people", "几个人").
 `normalise` gives the capped form, which `mentions` reads back:
 `mentions(canonical(c, p, lang), lang) == normalise(c, p)` for every valid input, and likewise for
 every paraphrase.
 
-`canonical` is the ONE training target per frame (fixed kind order `scenes.KINDS`, fixed phrases);
+`canonical` is the ONE training target per frame (fixed kind order `world.scenes.KINDS`, fixed phrases);
 `paraphrases` gives other natural phrasings of exactly the same content (same kinds, counts and
 place), as extra references for the caption metrics. Chinese is written natively, location first
-("前门口有两个人和一只狗"), as `captions.py` does. Pure functions; only `paraphrases` draws random
+("前门口有两个人和一只狗"), as `world/captions.py` does. Pure functions; only `paraphrases` draws random
 numbers, and only from the generator it is given.
 """
 

@@ -10,7 +10,7 @@ images named by `conversion/pretrained/photos.py` names, or "black", "grey", "no
 - reliability: the caption's confidence against whether it is wholly right, per confidence bin.
 
 Simulated (synthetic scenes -> simulated findings -> the bundle's encoder and decoder): does the
-decoder say what the findings support (grounded.sample_example's targets)? Object F1 over kinds,
+decoder say what the findings support (train.sample_example's targets)? Object F1 over kinds,
 count accuracy, place accuracy, exact captions.
 """
 

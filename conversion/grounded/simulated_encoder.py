@@ -2,7 +2,7 @@
 
 There are no captioned real photos to train on (see docs/encoders.md), so a decoder that reads the
 real-world encoder's findings is trained on findings SIMULATED from synthetic scene records
-(scenes.sample_scene): each object the scene holds is found or missed, scored, boxed; the
+(world.scenes.sample_scene): each object the scene holds is found or missed, scored, boxed; the
 detector's own mistakes are added (duplicates, low-score false positives, cat/dog confusions,
 jittered boxes); the classifier's top classes are drawn from the cues a scene's place and its
 close-up animals would give. The result is the runtime's own `perception.Findings`, so the code

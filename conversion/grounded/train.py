@@ -2,18 +2,18 @@
 
 A Show-and-Tell LSTM decoder whose "image" is the real-world encoder's findings
 (edge_captioner/evidence.py), trained without any captioned real photo. Each example is a synthetic
-scene (scenes.sample_scene), the findings the real encoder would plausibly report for it
+scene (world.scenes.sample_scene), the findings the real encoder would plausibly report for it
 (simulated_encoder.simulate: misses, duplicates, false positives, confusions), how the camera is
 configured (a known place, free text, or none), and as the target the ONE canonical grounded
-caption (grounded_captions.canonical) of what those findings say (`supported`): each home kind
+caption (captions.canonical) of what those findings say (`supported`): each home kind
 the detector found, as many as it found (at most 3), and the place where it is configured or
 where the classifier shows it. The decoder transcribes the encoder: it never adds what the
 findings lack, never drops what they hold, and says so when they hold nothing. Whether the
-findings are true is the encoder's part, measured on real photos (grounded_eval.py); the errors
+findings are true is the encoder's part, measured on real photos (evaluate.py); the errors
 simulated here give the decoder the inputs a real camera gives.
 
 With `--data DATA --encoder ENCODER` it trains on a captioned data set instead (COCO captions,
-Flickr8k/30k, Karpathy: datasets.py): the real-world encoder (an `encoder` output directory) runs
+Flickr8k/30k, Karpathy: conversion/datasets/): the real-world encoder (an `encoder` output directory) runs
 on each image, its findings are the input, the data set's own captions the targets. That is the
 workstation path for real photos (COCO's 118,000 images take hours on 2 cores, most of it in the
 detector); its captions say what the data set's captions say, so they are only as grounded as the

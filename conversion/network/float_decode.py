@@ -2,7 +2,7 @@
 
 Used where the float model must caption many images fast on the workstation: the sample captions
 printed each epoch, and the REAL decoder states collected to calibrate int8 conversion. Each
-decoder type's numpy step (`Decoder.numpy_step`, in conversion/decoders/) is its exported one-step
+decoder type's numpy step (`Decoder.numpy_step`, in conversion/network/decoders/) is its exported one-step
 decoder's arithmetic, so this needs no TFLite and no per-step Keras call (a Keras `predict` per
 token costs milliseconds).
 

@@ -6,9 +6,9 @@ graphs that are exported for the device.
         -> decoder: teacher-forced LSTM over the caption (training), or one step (exported)
 
 The types are chosen by name in `NetworkConfig` and live in their own modules:
-- backbones (conversion/backbones/, `NetworkConfig.backbone`): the small CNN and the MobileNets
+- backbones (conversion/network/backbones/, `NetworkConfig.backbone`): the small CNN and the MobileNets
   (cnn.py), the grounded model's evidence MLP (evidence.py);
-- decoders (conversion/decoders/, `NetworkConfig.decoder`): Show-and-Tell (show_and_tell.py),
+- decoders (conversion/network/decoders/, `NetworkConfig.decoder`): Show-and-Tell (show_and_tell.py),
   Show, Attend and Tell (attention.py); base.py says what both export and how.
 This module holds what is common to all: the configuration, the scene heads, the training models
 built around a backbone and a decoder, and the losses. `tests/test_model.py` checks that stepping

@@ -54,7 +54,7 @@ CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_righ
 # calibrated on (0.48, on motorcycle_right: a garage with no one in it); see docs/encoders.md.
 DETECTOR = {"resize": "letterbox", "score": 0.5, "iou": 0.6, "max_detections": 20,
             "centre_offset": CENTRE_OFFSET}
-# Which COCO labels count as which of the home kinds our captions are about (scenes.KINDS; no COCO
+# Which COCO labels count as which of the home kinds our captions are about (world.scenes.KINDS; no COCO
 # class is a parcel: see docs/model-card.md).
 DETECTOR_KINDS = {"person": ["person"], "cat": ["cat"], "dog": ["dog"], "bicycle": ["bicycle"],
                   "car": ["car", "truck", "bus"]}

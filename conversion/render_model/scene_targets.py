@@ -1,4 +1,4 @@
-"""What the scene heads learn (model.CaptionNetwork.scene_training_model, scene_only_model): a
+"""What the scene heads learn (network.model.CaptionNetwork.scene_training_model, scene_only_model): a
 synthetic image's scene record as class targets, and how often a `--scene-only` run's heads are
 right."""
 
@@ -13,7 +13,7 @@ from conversion.datasets.entries import ImageEntry
 
 @dataclass
 class SceneTargets:
-    """What the scene heads learn (see model.CaptionNetwork.scene_training_model): per image, how many
+    """What the scene heads learn (see network.model.CaptionNetwork.scene_training_model): per image, how many
     of each kind (a class 0..count_classes-1 per kind) and which place."""
     kinds: list[str]
     places: list[str]
@@ -55,7 +55,7 @@ class SceneDetails:
     """What a `--scene-only` run's extra heads learn besides counts and place: the rest of what the
     canonical caption says. Per kind, its colour and its spot (class 0: the kind is absent, k: the
     (k-1)th name), and the lighting. With these the CNN alone learns the whole canonical caption
-    (its group order follows from spots and kinds, scenes.canonical_order), so a decoder trained
+    (its group order follows from spots and kinds, world.scenes.canonical_order), so a decoder trained
     afterwards on the frozen CNN only has to put it into words."""
     colours: list[str]
     wheres: list[str]

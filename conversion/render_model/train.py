@@ -1,5 +1,5 @@
 """`edge-captioner-convert train DATA OUT`: train the CNN-LSTM captioner with teacher forcing
-(`--decoder show_and_tell` or `attention`, see model.py).
+(`--decoder show_and_tell` or `attention`, see network/model.py).
 
 OUT receives:
     config.json          model and preprocessing configuration (what `convert` rebuilds from)
@@ -12,11 +12,11 @@ OUT receives:
 Deterministic for a seed: one seed drives Keras/TF, the shuffling and the validation split, and TF's
 op determinism is switched on (costs a little speed).
 
-The run, step by step (`cmd_train`): check_output_dir, the data (training_data.prepare_data), the
-plan (plan_new_run with build_vocab, or plan_resumed_run) and write_run_config, make_batches,
+The run, step by step (`cmd_train`): check_output_dir, the data (datasets.training_data.prepare_data),
+the plan (plan.py: plan_new_run with build_vocab, or plan_resumed_run) and write_run_config, make_batches,
 build_network and compile_model, restore_checkpoint when resuming, fit_with_checkpoints (an
 EpochReport checkpoints and logs every epoch). Options may come from a recipe (`--recipe FILE`,
-recipes.py).
+conversion/recipes.py).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def _parse_en(text: str) -> Mentions:
 def count_kinds(words: list[str], nouns: dict[str, str], numbers: dict[str, int],
                 negations: set[str]) -> dict[str, int]:
     """kind -> how many of it the English `words` say (number_before each noun of `nouns`);
-    kinds said to be absent are left out. Shared with grounded_captions.py."""
+    kinds said to be absent are left out. Shared with grounded/captions.py."""
     counts: dict[str, int] = {}
     for i, word in enumerate(words):
         kind = nouns.get(word)
@@ -57,7 +57,7 @@ def count_kinds(words: list[str], nouns: dict[str, str], numbers: dict[str, int]
 def number_before(words: list[str], i: int, numbers: dict[str, int], negations: set[str]) -> int:
     """How many of the noun words[i] a caption says: a number or a negation up to three words
     before it (over adjectives: "two grey kittens"; "more than three" is one more than three),
-    else 2 for a plural and 1 for a singular. Shared with grounded_captions.py."""
+    else 2 for a plural and 1 for a singular. Shared with grounded/captions.py."""
     for j in range(i - 1, max(-1, i - 4), -1):
         prev = words[j]
         if prev in negations:

@@ -34,7 +34,7 @@ from .scenes import sample_scene
 
 log = logging.getLogger(__name__)
 
-JPEG_QUALITY = 92  # the camera's own JPEG artefacts are already in the pixels (render.apply_camera)
+JPEG_QUALITY = 92  # the camera's own JPEG artefacts are already in the pixels (render/camera.py)
 CHUNK = 64
 CAPTION_STREAM = 1  # a separate random stream for captions: rendering changes don't reshuffle them
 

@@ -48,5 +48,5 @@ class Backbone:
         raise ValueError(f"the {self.name} backbone has no mirror tower")
 
     def recover(self, weights: GraphWeights) -> None:
-        """Set the model's weights from a bundle's graphs (recover.graph_weights)."""
+        """Set the model's weights from a bundle's graphs (export.recover.graph_weights)."""
         raise ValueError(f"the {self.name} backbone cannot be recovered from a bundle")

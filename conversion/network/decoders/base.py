@@ -116,7 +116,7 @@ class Decoder:
         raise NotImplementedError
 
     def recover(self, weights: GraphWeights) -> None:
-        """Set this decoder's layers from a bundle's graphs (recover.graph_weights)."""
+        """Set this decoder's layers from a bundle's graphs (export.recover.graph_weights)."""
         raise ValueError(f"the {self.name} decoder cannot be recovered from a bundle")
 
 
