@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversion.evaluate import caption_all, load_eval_set  # noqa: E402
-from conversion.mentions import parse_caption  # noqa: E402
+from conversion.evaluation.evaluate import caption_all, load_eval_set  # noqa: E402
+from conversion.world.mentions import parse_caption  # noqa: E402
 from edge_captioner.bundle.loader import load_bundle
 
 

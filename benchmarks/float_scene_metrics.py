@@ -5,9 +5,9 @@
 
 MODEL is a `train` output directory, DATA a synthetic set with scene records (e.g. the held-out
 `runs/synth-test`). Greedy captions come from the exported one-step decoder's numpy twin
-(conversion.float_decode, what `train` uses for its sample captions), so comparing training
+(conversion.network.float_decode, what `train` uses for its sample captions), so comparing training
 recipes costs a minute instead of an int8 conversion each. Prints object F1, CHAIR-i, count,
-place and scene-exact accuracy (evaluate.scene_metrics, the same figures `evaluate` reports).
+place and scene-exact accuracy (evaluation.metrics.scene_metrics, the same figures `evaluate` reports).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversion.convert import load_trained  # noqa: E402
-from conversion.evaluate import load_eval_set, scene_metrics  # noqa: E402
-from conversion.float_decode import float_greedy  # noqa: E402
-from conversion.training_data import load_images  # noqa: E402
+from conversion.datasets.training_data import load_images  # noqa: E402
+from conversion.evaluation.evaluate import load_eval_set  # noqa: E402
+from conversion.evaluation.metrics import scene_metrics  # noqa: E402
+from conversion.export.convert import load_trained  # noqa: E402
+from conversion.network.float_decode import float_greedy  # noqa: E402
 
 
 def main() -> int:

@@ -65,7 +65,7 @@ def keras_captioner(model_dir: Path, threads: int):
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from conversion.convert import load_trained
+    from conversion.export.convert import load_trained
 
     captioner, train_config, vocab = load_trained(model_dir)
     encoder, decoder = captioner.export_models(batch_size=1)

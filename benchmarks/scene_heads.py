@@ -5,10 +5,10 @@
 
 CNN is a `--scene-only` training directory, DATA a synthetic set with scene records (e.g. a
 held-out `runs/synth-val`). Prints the figures `train.log` reports for its validation images
-(train.scene_only_accuracy: `groups`, the share of object groups whose count is right, which
-bounds what a decoder reading the heads gets for count accuracy; colour, where, place, lighting)
-on any set. `--flip` also scores the mirrored images and the mean of both views' probabilities:
-what test-time mirroring would buy (the captions never say left or right).
+(render_model.scene_targets.scene_only_accuracy: `groups`, the share of object groups whose count
+is right, which bounds what a decoder reading the heads gets for count accuracy; colour, where,
+place, lighting) on any set. `--flip` also scores the mirrored images and the mean of both views'
+probabilities: what test-time mirroring would buy (the captions never say left or right).
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversion.datasets import load_dataset  # noqa: E402
-from conversion.scene_targets import (  # noqa: E402
+from conversion.datasets.load import load_dataset  # noqa: E402
+from conversion.datasets.training_data import load_images  # noqa: E402
+from conversion.render_model.scene_targets import (  # noqa: E402
     scene_arrays,
     scene_details,
     scene_only_accuracy,
     scene_targets,
 )
-from conversion.training_data import load_images  # noqa: E402
-from edge_captioner.errors import BadInput
+from edge_captioner.errors import BadInput  # noqa: E402
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ def score(model_dir: Path, data: str, flip: bool) -> dict:
 
     import keras
 
-    import conversion.model  # noqa: F401  (registers the custom layers the checkpoint names)
+    import conversion.network.model  # noqa: F401  (registers the custom layers the checkpoint names)
 
     model = keras.models.load_model(checkpoint, compile=False)
     plain = model.predict(images, batch_size=128, verbose=0)

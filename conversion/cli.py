@@ -10,13 +10,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from conversion.network.backbones import IMAGE_BACKBONES
+from conversion.network.decoders import DECODERS
 from edge_captioner import __version__
 from edge_captioner.bundle.choices import RESIZE_MODES
 from edge_captioner.cli.support import add_common_options, lazy_command, one_line, positive_int, run_command
 from edge_captioner.errors import EXIT_BAD_INPUT, BadInput
-
-from .backbones import IMAGE_BACKBONES
-from .decoders import DECODERS
 
 
 def _languages(text: str) -> list[str]:
@@ -39,6 +38,31 @@ def _size(text: str) -> tuple[int, int]:
     if len(dims) != 2 or not all(16 <= d <= 4096 for d in dims):
         raise argparse.ArgumentTypeError(f"size must be N or WxH with 16..4096 pixels, got {text!r}")
     return dims[0], dims[1]
+
+
+# The options `train` and `train-grounded` share, and so may their recipes: one definition each,
+# given by each command with its own default (and its own help where the two differ).
+TRAINING_OPTIONS: dict[str, dict] = {
+    "lang": {"choices": ["en", "zh"], "help": "caption language"},
+    "epochs": {"type": positive_int},
+    "batch-size": {"type": positive_int},
+    "lr": {"type": float, "help": "learning rate"},
+    "seed": {"type": int},
+    "units": {"type": positive_int, "help": "LSTM units"},
+    "embedding-dim": {"type": positive_int},
+    "feature-dim": {"type": positive_int},
+}
+
+
+def _add_training_options(command: argparse.ArgumentParser, defaults: dict[str, object],
+                          **helps: str) -> None:
+    """The shared training options named in `defaults` (option -> this command's default), in that
+    order; `helps`: this command's help of an option, by its name with "_" for "-"."""
+    for name, default in defaults.items():
+        spec = {**TRAINING_OPTIONS[name], "default": default}
+        if name.replace("-", "_") in helps:
+            spec["help"] = helps[name.replace("-", "_")]
+        command.add_argument(f"--{name}", **spec)
 
 
 def _add_recipe_option(command: argparse.ArgumentParser) -> None:
@@ -84,7 +108,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     synth.add_argument("--clip", metavar="FILE",
                        help="also write the sample video clip (empty porch -> person -> package)")
     synth.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    synth.set_defaults(func=lazy_command("conversion.synth", "cmd_synth"))
+    synth.set_defaults(func=lazy_command("conversion.world.synth", "cmd_synth"))
 
     stats = sub.add_parser(
         "stats",
@@ -98,7 +122,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     stats.add_argument("data", metavar="DATA", help="a data set file or directory")
     stats.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
-    stats.set_defaults(func=lazy_command("conversion.stats", "cmd_stats"))
+    stats.set_defaults(func=lazy_command("conversion.datasets.stats", "cmd_stats"))
 
     train = sub.add_parser(
         "train",
@@ -111,11 +135,8 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     train.add_argument("data", metavar="DATA", help="a data set file or directory")
     train.add_argument("out", metavar="OUT", help="output directory")
     train.add_argument("--images", metavar="DIR", help="image directory, if not the usual place")
-    train.add_argument("--lang", choices=["en", "zh"], default="en", help="caption language")
-    train.add_argument("--epochs", type=positive_int, default=20)
-    train.add_argument("--batch-size", type=positive_int, default=64)
-    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    train.add_argument("--seed", type=int, default=0)
+    _add_training_options(train, {"lang": "en", "epochs": 20, "batch-size": 64, "lr": 2e-3, "seed": 0},
+                          lr="peak learning rate (cosine decay)")
     train.add_argument("--image-size", type=positive_int, default=128)
     train.add_argument("--resize", choices=RESIZE_MODES,
                        default="center_crop", help="how non-square frames become square")
@@ -131,9 +152,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     train.add_argument("--attention-dim", type=positive_int, default=64,
                        help="hidden size of the additive attention (attention decoder)")
     train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN")
-    train.add_argument("--units", type=positive_int, default=256, help="LSTM units")
-    train.add_argument("--embedding-dim", type=positive_int, default=64)
-    train.add_argument("--feature-dim", type=positive_int, default=256)
+    _add_training_options(train, {"units": 256, "embedding-dim": 64, "feature-dim": 256})
     train.add_argument("--max-length", type=positive_int, default=None,
                        help="tokens incl. <start>/<end> (default: from the captions)")
     train.add_argument("--min-count", type=positive_int, default=None,
@@ -169,7 +188,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     _add_recipe_option(train)
     train.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
     train.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    train.set_defaults(func=lazy_command("conversion.train", "cmd_train"))
+    train.set_defaults(func=lazy_command("conversion.render_model.train", "cmd_train"))
 
     convert = sub.add_parser(
         "convert",
@@ -205,7 +224,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
                          help="measure the metrics on DATA and store them in the manifest(s)")
     convert.add_argument("--evaluate-images", type=positive_int, default=None,
                          help="at most this many images of the --evaluate data")
-    convert.set_defaults(func=lazy_command("conversion.convert", "cmd_convert"))
+    convert.set_defaults(func=lazy_command("conversion.export.convert", "cmd_convert"))
 
     recover = sub.add_parser(
         "recover",
@@ -219,7 +238,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     recover.add_argument("bundle", metavar="BUNDLE")
     recover.add_argument("out", metavar="OUT", help="the model directory to write")
     recover.add_argument("--force", action="store_true", help="overwrite a non-empty OUT")
-    recover.set_defaults(func=lazy_command("conversion.recover", "cmd_recover"))
+    recover.set_defaults(func=lazy_command("conversion.export.recover", "cmd_recover"))
 
     grounded = sub.add_parser(
         "train-grounded",
@@ -233,15 +252,10 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     )
     add_common_options(grounded)
     grounded.add_argument("out", metavar="OUT", help="model directory to write")
-    grounded.add_argument("--lang", choices=["en", "zh"], default="en")
+    _add_training_options(grounded, {"lang": "en"})
     grounded.add_argument("--count", type=positive_int, default=60000, help="simulated examples")
-    grounded.add_argument("--epochs", type=positive_int, default=8)
-    grounded.add_argument("--batch-size", type=positive_int, default=128)
-    grounded.add_argument("--units", type=positive_int, default=128)
-    grounded.add_argument("--embedding-dim", type=positive_int, default=32)
-    grounded.add_argument("--feature-dim", type=positive_int, default=128)
-    grounded.add_argument("--lr", type=float, default=3e-3)
-    grounded.add_argument("--seed", type=int, default=0)
+    _add_training_options(grounded, {"epochs": 8, "batch-size": 128, "units": 128,
+                                     "embedding-dim": 32, "feature-dim": 128, "lr": 3e-3, "seed": 0})
     grounded.add_argument("--data", metavar="DATA",
                           help="train on a captioned data set (COCO, Flickr8k/30k, Karpathy) "
                           "instead of simulated findings: the real-world encoder reads its images")
@@ -250,7 +264,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
                           help="with --data: an `encoder` output directory to read the images with")
     grounded.add_argument("--limit", type=positive_int, help="with --data: at most N images")
     _add_recipe_option(grounded)
-    grounded.set_defaults(func=lazy_command("conversion.grounded", "cmd_train_grounded"))
+    grounded.set_defaults(func=lazy_command("conversion.grounded.train", "cmd_train_grounded"))
 
     encoder = sub.add_parser(
         "encoder",
@@ -314,7 +328,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--report", metavar="DIR",
                           help="write an HTML page (and a PNG) of captions, worst first")
-    evaluate.set_defaults(func=lazy_command("conversion.evaluate", "cmd_evaluate"))
+    evaluate.set_defaults(func=lazy_command("conversion.evaluation.evaluate", "cmd_evaluate"))
     if commands is not None:
         commands.update(sub.choices)
     return parser
@@ -324,7 +338,7 @@ DECODER_CHOICES = ("int8", "16x8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .recipes import with_recipe
+    from conversion.recipes import with_recipe
 
     commands: dict[str, argparse.ArgumentParser] = {}
     parser = build_parser(commands)

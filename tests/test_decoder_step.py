@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ENCODER_OPS, run_convert_cli
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
 from edge_captioner.model.captioner import Captioner
 from edge_captioner.model.search import beam_search, greedy
 

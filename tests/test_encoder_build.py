@@ -13,8 +13,8 @@ import cv2
 import pytest
 
 from conftest import encoder_dir_from, run_convert_cli
+from conversion.export.checks import graph_report
 from conversion.pretrained import photos
-from conversion.tflite_check import graph_report
 from edge_captioner.bundle.choices import BUNDLE_FILES
 from edge_captioner.bundle.loader import load_bundle
 

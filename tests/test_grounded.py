@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import encoder_dir_from, run_convert_cli
-from conversion.grounded_captions import mentions
-from conversion.grounded_eval import evaluate_photos, evaluate_simulated, read_labels
+from conversion.export.checks import graph_report
+from conversion.grounded.captions import mentions
+from conversion.grounded.evaluate import evaluate_photos, evaluate_simulated, read_labels
 from conversion.pretrained import photos
-from conversion.tflite_check import graph_report
 from edge_captioner.bundle.loader import load_bundle
 from edge_captioner.model.captioner import Captioner
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversion.grounded_captions import SEVERAL, canonical, mentions, normalise, paraphrases
-from conversion.scenes import KINDS, PLACES
+from conversion.grounded.captions import SEVERAL, canonical, mentions, normalise, paraphrases
+from conversion.world.scenes import KINDS, PLACES
 from edge_captioner.bundle.vocab import tokenize
 
 CASES = [

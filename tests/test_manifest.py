@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversion.agreement import (
+from conversion.export.agreement import (
     DECODER_MIN_TOP1_AGREEMENT,
     ENCODER_MAX_RELATIVE_ERROR,
     Agreement,

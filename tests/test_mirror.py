@@ -11,8 +11,8 @@ from test_decoder_step import INT8_DECODER_OPS
 from test_model import random_captioner
 
 from conftest import ENCODER_OPS, caption_without_tensorflow, run_convert_cli
-from conversion.recover import graph_weights
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
+from conversion.export.recover import graph_weights
 from edge_captioner.model.captioner import Captioner
 
 pytestmark = pytest.mark.slow  # imports TensorFlow, converts
@@ -24,8 +24,8 @@ def test_the_mirror_tower_is_the_cnn_on_the_flipped_image(size):
     where "same" pads both sides alike; elsewhere it pads the right edge only."""
     import keras
 
-    from conversion.backbones.cnn import mirror_tower
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.backbones.cnn import mirror_tower
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     captioner = CaptionNetwork(NetworkConfig(vocab_size=9, image_size=size, max_length=5,
                                              width=0.25, feature_dim=16, units=8,

@@ -12,7 +12,7 @@ VOCAB, LENGTH, BATCH = 19, 7, 3
 
 
 def random_captioner(decoder: str, scene_input: list[int] | None = None):
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     config = NetworkConfig(vocab_size=VOCAB, image_size=64, max_length=LENGTH, embedding_dim=8,
                          units=16, feature_dim=16, width=0.25, decoder=decoder, attention_dim=8,
@@ -30,7 +30,7 @@ def random_captioner(decoder: str, scene_input: list[int] | None = None):
 @pytest.mark.parametrize("scene_input", [None, [3, 4, 2]], ids=["feature", "scene_input"])
 @pytest.mark.parametrize("decoder", ["show_and_tell", "attention"])
 def test_stepping_the_exported_decoder_reproduces_the_training_logits(decoder, scene_input):
-    from conversion.float_decode import initial_state
+    from conversion.network.float_decode import initial_state
 
     captioner = random_captioner(decoder, scene_input)
     rng = np.random.default_rng(6)

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conversion.export.checks import graph_report
 from conversion.pretrained import photos
-from conversion.tflite_check import graph_report
 from edge_captioner.bundle.loader import file_sha256, load_bundle
 from edge_captioner.bundle.perception_section import parse_perception
 from edge_captioner.errors import BadInput

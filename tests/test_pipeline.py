@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import ENCODER_OPS, TINY_TRAIN, check_integer_only, run_convert_cli
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
 from edge_captioner.bundle.loader import file_sha256
 
 pytestmark = pytest.mark.slow
@@ -148,7 +148,7 @@ def test_scene_input_is_exported_in_the_encoder_and_kept_by_a_frozen_language(ti
     supervision = json.loads((other / "config.json").read_text())["scene_supervision"]
     assert len(supervision["kinds"]) < shape[0] and len(supervision["places"]) < shape[2]
 
-    from conversion.convert import load_trained
+    from conversion.export.convert import load_trained
 
     en_heads, zh_heads = (load_trained(m)[0].scene_heads for m in (en, zh))
     for mine, theirs in zip(en_heads, zh_heads, strict=True):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_convert_cli
-from conversion.recover import graph_weights
+from conversion.export.recover import graph_weights
 
 pytestmark = pytest.mark.slow  # imports TensorFlow, converts
 
@@ -23,7 +23,7 @@ def _images(test_data, count=8):
 
 def test_a_model_recovered_from_its_float_bundle_computes_what_the_trained_one_does(
         tiny_model, converted_tiny_bundles, tiny_test_data, tmp_path):
-    from conversion.convert import load_trained
+    from conversion.export.convert import load_trained
 
     _, flt = converted_tiny_bundles
     out = tmp_path / "recovered"

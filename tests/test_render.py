@@ -1,4 +1,4 @@
-"""Tests of the synthetic renderer (conversion/render.py) and sample clip (conversion/clip.py)."""
+"""Tests of the synthetic renderer (conversion/world/render/) and sample clip (conversion/world/clip.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from conversion.clip import make_sample_clip
-from conversion.render import (
-    apply_camera,
-    draw_object,
-    make_backdrop,
-    render_background,
-    render_scene,
-    sample_camera_params,
-)
-from conversion.scenes import (
+from conversion.world.clip import make_sample_clip
+from conversion.world.render.backdrop import make_backdrop, render_background
+from conversion.world.render.camera import apply_camera, sample_camera_params
+from conversion.world.render.objects import draw_object
+from conversion.world.render.scene import render_scene
+from conversion.world.scenes import (
     COLOURS,
     LIGHTINGS,
     PLACES,

@@ -1,14 +1,14 @@
-"""Pure helpers of `train`: the scene heads' targets (train.scene_targets, from the synthetic scene
-records), the flip augmentation (train.flip_half) and the decoder's caption length
-(train.caption_length_limit)."""
+"""Pure helpers of `train`: the scene heads' targets (render_model.scene_targets, from the synthetic scene
+records), the flip augmentation (datasets.training_data.flip_half) and the decoder's caption length
+(datasets.training_data.caption_length_limit)."""
 
 from pathlib import Path
 
 import numpy as np
 
-from conversion.datasets import ImageEntry
-from conversion.scene_targets import scene_targets
-from conversion.training_data import MAX_CAPTION_TOKENS, caption_length_limit
+from conversion.datasets.entries import ImageEntry
+from conversion.datasets.training_data import MAX_CAPTION_TOKENS, caption_length_limit
+from conversion.render_model.scene_targets import scene_targets
 
 
 def entry(n: int, scene: dict | None) -> ImageEntry:
@@ -48,7 +48,7 @@ def test_a_resumed_run_keeps_its_classes():
 
 
 def test_flip_half_mirrors_about_half_of_a_batch_and_nothing_else():
-    from conversion.training_data import flip_half
+    from conversion.datasets.training_data import flip_half
 
     rng = np.random.default_rng(0)
     batch = rng.integers(0, 256, (400, 6, 5, 3), dtype=np.uint8)
@@ -67,13 +67,13 @@ def test_flip_half_mirrors_about_half_of_a_batch_and_nothing_else():
 def test_frozen_backbone_batches_swap_in_the_mirrored_images_features():
     """With a frozen CNN the batches hold features: flipping picks, per row, the features of the
     mirrored image (computed once) for about half the rows, and never another image's."""
-    from conversion.training_data import _batches_class
+    from conversion.datasets.training_data import batches_class
 
     features = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
     mirrored = -features - 1  # distinguishable from every original row
     index = np.repeat(np.arange(40), 5)  # five captions per image
     seqs = np.ones((len(index), 6), np.int32)
-    batches = _batches_class()(features, index, seqs, 50, seed=7, flip=True)
+    batches = batches_class()(features, index, seqs, 50, seed=7, flip=True)
     batches.mirrored = mirrored
     swapped = 0
     for k in range(len(batches)):
@@ -103,7 +103,7 @@ def test_caption_length_is_capped_for_run_on_captions():
 
 def test_scene_details_say_each_kinds_colour_and_spot_and_the_lighting():
     """What --scene-only's extra heads learn: class 0 where the kind is absent."""
-    from conversion.scene_targets import scene_details
+    from conversion.render_model.scene_targets import scene_details
 
     night = scene("porch", ("cat", 2))
     night["lighting"] = "night"
@@ -123,7 +123,7 @@ def test_scene_details_say_each_kinds_colour_and_spot_and_the_lighting():
 
 
 def test_scene_only_accuracy_scores_counts_per_present_group():
-    from conversion.scene_targets import scene_only_accuracy
+    from conversion.render_model.scene_targets import scene_only_accuracy
 
     targets = {"scene_counts": np.array([[2, 0], [0, 1]]), "scene_place": np.array([1, 0]),
                "scene_colour": np.array([[3, 0], [0, 1]])}

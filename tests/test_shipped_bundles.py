@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import ENCODER_OPS
-from conversion.mentions import parse_caption
-from conversion.tflite_check import graph_report
+from conversion.export.checks import graph_report
+from conversion.world.mentions import parse_caption
 from edge_captioner.bundle.loader import load_bundle, resolve_bundle_path
 from edge_captioner.model.captioner import Captioner
 

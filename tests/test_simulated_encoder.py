@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversion.scenes import KINDS, PLACES, ObjectGroup, Scene, sample_scene
-from conversion.simulated_encoder import (
-    ANIMAL_CUES,
-    PLACE_CUES,
-    ErrorModel,
-    simulate,
-)
+from conversion.grounded.simulated_encoder import ANIMAL_CUES, PLACE_CUES, ErrorModel, simulate
+from conversion.world.scenes import KINDS, PLACES, ObjectGroup, Scene, sample_scene
 from edge_captioner.bundle.sections import EvidenceSpec
 from edge_captioner.model.evidence import evidence
 from edge_captioner.model.perception import Findings, Found
@@ -70,7 +65,7 @@ def test_a_cat_is_sometimes_also_scored_a_dog_lower():
 
 
 def test_supported_says_what_the_findings_hold():
-    from conversion.grounded import supported
+    from conversion.grounded.train import supported
 
     rng = np.random.default_rng(4)
     for _ in range(2000):

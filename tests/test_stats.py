@@ -12,8 +12,8 @@ import pytest
 from test_datasets import ITEMS, ZH_ITEMS, write_dataset, write_synthetic
 
 from conversion.cli import main
-from conversion.datasets import load_dataset
-from conversion.stats import dataset_stats, histogram, length_stats
+from conversion.datasets.load import load_dataset
+from conversion.datasets.stats import dataset_stats, histogram, length_stats
 
 REPO = Path(__file__).resolve().parents[1]
 JSON_KEYS = {"name", "format", "root", "languages", "images", "captions", "missing_images",

@@ -1,13 +1,13 @@
-"""The steps of `train` (conversion/train.py) one by one, on a fake data set of four images (no
+"""The steps of `train` (conversion/render_model/) one by one, on a fake data set of four images (no
 image files, no training), and the tables of backbone and decoder types they build from."""
 
 import numpy as np
 import pytest
 
 from conversion.cli import build_parser
-from conversion.datasets import ImageEntry
-from conversion.train import build_vocab, caption_mode_for, check_output_dir, plan_new_run
-from conversion.training_data import TrainingData
+from conversion.datasets.entries import ImageEntry
+from conversion.datasets.training_data import TrainingData
+from conversion.render_model.plan import build_vocab, caption_mode_for, check_output_dir, plan_new_run
 from edge_captioner.errors import BadInput
 
 pytestmark = pytest.mark.slow  # the network's types import TensorFlow
@@ -86,8 +86,8 @@ def test_auto_captions_are_canonical_on_a_synthetic_set(tmp_path):
 
 
 def test_each_registered_type_is_the_class_of_that_name():
-    from conversion.backbones import BACKBONES, IMAGE_BACKBONES, backbone_class
-    from conversion.decoders import DECODERS, decoder_class
+    from conversion.network.backbones import BACKBONES, IMAGE_BACKBONES, backbone_class
+    from conversion.network.decoders import DECODERS, decoder_class
 
     assert [backbone_class(name).name for name in BACKBONES] == list(BACKBONES)
     assert [decoder_class(name).name for name in DECODERS] == list(DECODERS)
@@ -99,7 +99,7 @@ def test_each_registered_type_is_the_class_of_that_name():
 
 
 def test_a_config_names_only_registered_types_and_pairs_that_fit():
-    from conversion.model import CaptionNetwork, NetworkConfig
+    from conversion.network.model import CaptionNetwork, NetworkConfig
 
     with pytest.raises(ValueError, match="unknown decoder"):
         NetworkConfig(vocab_size=9, decoder="lstm")

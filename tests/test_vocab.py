@@ -2,7 +2,7 @@
 
 import pytest
 
-from conversion.tokenizer import build_vocabulary
+from conversion.datasets.tokenizer import build_vocabulary
 from edge_captioner.bundle.vocab import SPECIAL_TOKENS, Vocabulary, detokenize, tokenize
 from edge_captioner.errors import BadInput
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.export.agreement import PERCEPTION_METRICS_KEY
 from edge_captioner.bundle.loader import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.bundle.manifest import Manifest
 from edge_captioner.bundle.perception_section import parse_perception
@@ -36,7 +37,6 @@ from edge_captioner.model.preprocess import model_input
 from edge_captioner.model.runtime import pick_runtime
 from edge_captioner.model.self_check import record
 
-from ..agreement import PERCEPTION_METRICS_KEY
 from . import photos, sources
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_righ
 # calibrated on (0.48, on motorcycle_right: a garage with no one in it); see docs/encoders.md.
 DETECTOR = {"resize": "letterbox", "score": 0.5, "iou": 0.6, "max_detections": 20,
             "centre_offset": CENTRE_OFFSET}
-# Which COCO labels count as which of the home kinds our captions are about (scenes.KINDS; no COCO
+# Which COCO labels count as which of the home kinds our captions are about (world.scenes.KINDS; no COCO
 # class is a parcel: see docs/model-card.md).
 DETECTOR_KINDS = {"person": ["person"], "cat": ["cat"], "dog": ["dog"], "bicycle": ["bicycle"],
                   "car": ["car", "truck", "bus"]}
@@ -65,8 +65,8 @@ CLASSIFIER = {"resize": "stretch", "top_k": 5}
 
 
 def _renders(count: int, seed: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
-    from conversion.render import render_scene
-    from conversion.scenes import sample_scene
+    from conversion.world.render.scene import render_scene
+    from conversion.world.scenes import sample_scene
 
     frames = []
     for index in range(count):
@@ -109,7 +109,7 @@ def perception_section(detector_file: str = DETECTOR_FILE,
 
 
 def _tensors(path: Path) -> dict:
-    from conversion.tflite_check import graph_report
+    from conversion.export.checks import graph_report
 
     report = graph_report(path)
     return {"inputs": report["inputs"], "outputs": report["outputs"]}
@@ -129,7 +129,7 @@ def build_graphs(out: Path, cache: Path | None, offline: bool, photo_crops: int,
                  seed: int) -> dict:
     """Port and convert both graphs (int8 into OUT, float32 twins into OUT/float32); returns
     {"pretrained": [...], "licence_texts": {...}} for the manifest."""
-    from conversion.convert import convert_graph, convert_saved_model
+    from conversion.export.convert import convert_graph, convert_saved_model
 
     from . import efficientnet_lite, nanodet, tfjs_graph, torch_legacy
 
@@ -353,7 +353,7 @@ def attach(encoder_dir: Path, bundle_dir: Path) -> Manifest:
 
 def add_self_check(bundle_dir: Path) -> Manifest:
     """Put the self-check image into the bundle and record what the bundle makes of it
-    (edge_captioner/self_check.py): the device refuses to run where it gets something else."""
+    (edge_captioner/model/self_check.py): the device refuses to run where it gets something else."""
     import cv2
 
     frame = photos.load_photo(SELF_CHECK_PHOTO)

@@ -18,8 +18,6 @@ rather than "output_0".
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 INPUT_SIZE = 224
@@ -158,19 +156,3 @@ def build_classifier(state: dict[str, np.ndarray]):
     for layer, weights in assigned:
         layer.set_weights(weights)
     return model
-
-
-def export_saved_model(model, out: Path) -> Path:
-    """The float model -> a SavedModel whose serving_default signature is exactly
-    {"image"} -> {"probabilities"} (checked: ValueError otherwise)."""
-    import tensorflow as tf
-
-    out = Path(out)
-    model.export(str(out), format="tf_saved_model", verbose=False)
-    signature = tf.saved_model.load(str(out)).signatures["serving_default"]
-    inputs = set(signature.structured_input_signature[1])
-    outputs = set(signature.structured_outputs)
-    if (inputs, outputs) != ({INPUT_NAME}, {OUTPUT_NAME}):
-        raise ValueError(f"{out}: serving_default is {sorted(inputs)} -> {sorted(outputs)}, "
-                         f"not ['{INPUT_NAME}'] -> ['{OUTPUT_NAME}']")
-    return out

@@ -54,10 +54,6 @@ _SCORES = ("Identity:0", "Identity_1:0", "Identity_2:0")  # strides 8, 16, 32
 _BOXES = ("Identity_3:0", "Identity_4:0", "Identity_5:0")
 
 
-def num_points(input_size: int = INPUT_SIZE) -> int:
-    return sum((input_size // s) ** 2 for s in STRIDES)
-
-
 def _patched(graph_def, pad_value: float, input_size: int):
     """A copy with the -inf PadV2 constant set to pad_value and, for another input size, the
     placeholder shape and the FPN's hard-coded ResizeBilinear sizes (52/26/13 at 416) rescaled."""

@@ -1,7 +1,7 @@
 """Caption vocabulary: tokenising text and mapping tokens to ids and back.
 
 Device-safe (no TensorFlow): the runtime needs `Vocabulary.load` and `decode`; the workstation
-toolkit builds the file with `conversion.tokenizer`. English is word-level; Chinese is
+toolkit builds the file with `conversion.datasets.tokenizer`. English is word-level; Chinese is
 character-level, which needs no segmenter dictionary on the device, keeps the vocabulary small and
 is how Chinese captions are scored anyway (BLEU/CIDEr on characters).
 

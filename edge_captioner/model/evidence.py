@@ -1,6 +1,6 @@
 """The real-world encoder's findings as one fixed-length vector: what a grounded decoder reads.
 
-Training (on findings simulated from synthetic scenes: conversion/simulated_encoder.py) and the
+Training (on findings simulated from synthetic scenes: conversion/grounded/simulated_encoder.py) and the
 device build it with this one function, so the decoder sees the same thing in both. Per home
 kind, the scores of its detections, highest first (how many there are and how sure each is: a
 decoder counts from them); per kind and per place, the classifier's probability mass on the

@@ -1,6 +1,6 @@
 """From an OpenCV frame to the model's input image: pure functions, no interpreter.
 
-Training (conversion/train.py) and the device use these same functions, so the model sees on the
+Training (conversion/render_model/train.py) and the device use these same functions, so the model sees on the
 device exactly what it saw in training: OpenCV gives BGR (or grayscale, or BGRA); the model wants
 RGB at a fixed square size.
 """

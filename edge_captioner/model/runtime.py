@@ -160,7 +160,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-# made by conversion/known_good.py
+# made by conversion/export/known_good.py
 KNOWN_GOOD_GRAPH = Path(__file__).resolve().parent.parent / "data" / "known_good.tflite"
 _runtime_failure: dict[str, str | None] = {}  # runtime name -> why its own test graph fails
 

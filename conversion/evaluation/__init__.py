@@ -1,0 +1,1 @@
+"""Caption quality of bundles: `evaluate`, its metrics and its HTML report."""

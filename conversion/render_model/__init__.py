@@ -1,0 +1,1 @@
+"""The render-trained CNN-LSTM: `train` on rendered synthetic scenes, with its scene heads' targets."""

@@ -1,0 +1,1 @@
+"""The synthetic renderer: a scene record drawn as a home-camera frame (scene.render_scene)."""
