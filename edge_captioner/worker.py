@@ -255,7 +255,9 @@ class CameraWorker:
             log.info("%s: caption of frame %s not published: another member published a newer "
                      "frame's caption first", self.name, frame.frame_id or frame.seq)
             return
-        outcome = self._rule(decision.reason, result.text, result.confidence, now)
+        # the time since the last publish as of NOW, with the caption ready: in a pool another
+        # member's caption may have been seen while the model ran, after the frame came (`now`)
+        outcome = self._rule(decision.reason, result.text, result.confidence, self.clock())
         if outcome is Outcome.WITHHELD:
             self._withhold(self._event(frame, result, self._last_seq()))
         elif outcome in PUBLISHED:
