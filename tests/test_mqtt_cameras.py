@@ -173,7 +173,7 @@ def test_mqtt_and_frigate_cameras_caption_like_any_other(make_broker, daemons, t
 
 
 def test_a_pool_of_two_daemons_captions_each_frame_once_in_order(make_broker, daemons, tmp_path):
-    broker = make_broker()
+    broker = make_broker(extra="log_type subscribe")  # "<client id> <qos> <filter>" per subscription
     camera = {"name": "porch", "source": f"mqtt:{FRAMES}", "scene_change_threshold": 0,
               "interval_s": 0.001, "heartbeat_s": 0.001, "stall_timeout_s": 60}
     members = []
@@ -190,9 +190,9 @@ def test_a_pool_of_two_daemons_captions_each_frame_once_in_order(make_broker, da
             for daemon in (w1, w2):
                 daemon.wait_log("running:", STARTUP_S)
             # both frame sources in the share group (a frame sent before goes to no one)
-            wait_until(lambda: all(f"as edge-captioner-house-{m}-cam-porch" in broker.log()
-                                   for m in ("w1", "w2")), 20, "the frame sources' connections", w1)
-            time.sleep(0.5)
+            wait_until(lambda: all(f"edge-captioner-house-{m}-cam-porch 1 $share/captioners/{FRAMES}"
+                                   in broker.log() for m in ("w1", "w2")), 20,
+                       "the frame sources' subscriptions", w1)
             for i, frame_id in enumerate(ids):
                 frames.send(jpegs[i % 4], frame_id)
                 time.sleep(0.25)

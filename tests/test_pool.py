@@ -96,6 +96,27 @@ def test_a_pool_member_compares_with_the_newest_caption_whoever_published_it():
     assert sink.events() == [] and worker.stats.skipped_unchanged == 1
 
 
+def test_a_pool_member_times_the_heartbeat_from_when_its_caption_is_ready():
+    """Another member's caption of an older frame, same text, is seen while our model runs (0.05 s
+    into it); 0.15 s after it, over heartbeat_s (0.1), ours is ready and goes out. Timed from our
+    frame's arrival instead, that caption would be -0.05 s old and ours withheld as unchanged."""
+    worker, camera, engine, sink = pool_worker(interval_s=0.1, heartbeat_s=0.1)
+    play(worker, camera, [(0, "door")])
+    run_model = engine.caption
+
+    def slow_model(image, place=None):
+        worker.clock.now += 0.05
+        worker.fence.observe(SeenCaption(2, at(1.5), "a person at the door"))
+        worker.clock.now += 0.15
+        return run_model(image, place)
+
+    engine.caption = slow_model
+    play(worker, camera, [(2, "door_moved")])
+    assert sink.events() == [("caption", 1, "a person at the door", stamp(0)),
+                             ("caption", 3, "a person at the door", stamp(2))]
+    assert worker.stats.skipped_unchanged == 0
+
+
 # -- Frigate frames, frame ids -------------------------------------------------------------------------
 EVENT = FrigateEvent(type="new", id="1700000000.1-abc", camera="front_door", label="person",
                      sub_label=None, score=0.8, snapshot_time=1.0, has_snapshot=True,

@@ -238,7 +238,9 @@ class CameraWorker:
         result = self.engine.caption(frame.image, self.config.place)
         self.stats.captions += 1
         self.gate.accept(frame.image, now)
-        outcome = publish_rule(decision.reason, self._so_far(frame, now), result.text,
+        # the camera as it stands now that the caption is ready: in a pool another member's caption
+        # may have come while the model ran, after `now`
+        outcome = publish_rule(decision.reason, self._so_far(frame, self.clock()), result.text,
                                result.confidence, self.config.min_confidence, self.config.heartbeat_s)
         if outcome is Outcome.SUPERSEDED:
             self.stats.superseded += 1
