@@ -5,7 +5,7 @@ with 1, 2 and 4 workers, and what a worker killed mid-run loses or duplicates.
     python benchmarks/worker_pool.py [--workers 1 2 4] [--rate 50] [--seconds 30]
                                      [--kill-rate 8] [--kill-frames 300] [--json FILE]
 
-A private Mosquitto per run (tests/mosquitto.py, no persistence). Each worker is a real
+A private Mosquitto per run (tests/support/mosquitto.py, no persistence). Each worker is a real
 `edge-captioner run` process with the default bundle and the same configuration but for
 `workers.member_id` and its spool directory: one camera `source: mqtt:bench/cam/jpeg`, with
 `scene_change_threshold: 0` and `interval_s` = `heartbeat_s` = 0.001, so that every frame a worker

@@ -74,6 +74,11 @@ def convert(model: Path, data: Path, int8: Path, flt: Path, *extra: str) -> tupl
     return int8, flt
 
 
+def convert_tiny(model: Path, data: Path, root: Path, stem: str) -> tuple[Path, Path]:
+    """(int8 bundle, float32 bundle) of a tiny model, under `root` as <stem>-int8 and <stem>-float."""
+    return convert(model, data, root / f"{stem}-int8", root / f"{stem}-float")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=BUNDLES, help="where to write the bundles")

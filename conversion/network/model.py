@@ -11,7 +11,7 @@ The types are chosen by name in `NetworkConfig` and live in their own modules:
 - decoders (conversion/network/decoders/, `NetworkConfig.decoder`): Show-and-Tell (show_and_tell.py),
   Show, Attend and Tell (attention.py); base.py says what both export and how.
 This module holds what is common to all: the configuration, the scene heads, the training models
-built around a backbone and a decoder, and the losses. `tests/test_model.py` checks that stepping
+built around a backbone and a decoder, and the losses. `tests/conversion/test_model.py` checks that stepping
 the exported decoder reproduces the training model's logits, for each decoder type.
 """
 

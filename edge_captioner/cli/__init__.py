@@ -1,7 +1,8 @@
-"""`edge-captioner`: the device-side console script.
+"""The console: `edge-captioner` and its commands (docs/contract.md "Commands").
 
-Sub-commands are registered here as the runtime grows (caption, run, check-config, bench, watch:
-see docs/contract.md); each lives in its own module and only this file knows about argparse.
+Only this module knows argparse; each command lives in a module of its own, imported when run:
+run.py, caption.py, watch.py, check_config.py, bench.py, install_service.py; support.py holds the
+logging set-up and the exit-code contract.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_options(run)
     run.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
-    run.set_defaults(func=lazy_command("edge_captioner.service.daemon", "cmd_run"))
+    run.set_defaults(func=lazy_command("edge_captioner.cli.run", "cmd_run"))
 
     check = sub.add_parser(
         "check-config",

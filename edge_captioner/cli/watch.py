@@ -60,7 +60,7 @@ def _local_time(timestamp: object, received: datetime) -> str:
     if isinstance(timestamp, str):
         try:
             when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-            # A naive timestamp breaks SPEC (UTC, ISO 8601); show it as given rather than guess.
+            # A naive timestamp breaks docs/contract.md (UTC, ISO 8601); show it as given rather than guess.
             return (when.astimezone() if when.tzinfo else when).strftime(TIME_FORMAT)
         except ValueError:
             pass

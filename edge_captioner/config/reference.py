@@ -3,7 +3,7 @@ loader accepts. After changing schema.py, regenerate it:
 
     python -m edge_captioner.config.reference docs/configuration.md
 
-(tests/test_config.py fails while the committed file differs from `render()`.)
+(tests/unit/test_config.py fails while the committed file differs from `render()`.)
 """
 
 from __future__ import annotations

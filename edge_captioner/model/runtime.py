@@ -184,7 +184,7 @@ def _trial_in_child(runtime: Runtime, path: Path) -> str | None:
     child's error, or what killed it).
 
     The runtimes verify a model's flatbuffer, and their kernels check each op at allocate_tensors,
-    but not everything: tests/test_fuzz_bundle.py found graphs one flipped byte away from a real
+    but not everything: tests/device/test_fuzz_bundle.py found graphs one flipped byte away from a real
     one that SEGFAULT or abort the process: a SPLIT op whose num_splits does not match its
     outputs (in the XNNPACK delegate, at allocate_tensors), an operator table shared by two
     operators (a double free in XNNPACK), tensors flagged variable (in the core, at the first

@@ -1,4 +1,4 @@
-"""`edge-captioner run`: cameras -> scene-change gate -> captioner -> MQTT, until SIGTERM/SIGINT.
+"""The daemon: cameras -> scene-change gate -> captioner -> MQTT, until told to stop (cli/run.py).
 
 Data flows one way. Each camera has a frame source (sources/factory.py: a `Camera` grabbing from a
 device, file or URL, or a source fed over MQTT, JPEG frames or Frigate's snapshots) and a
@@ -10,7 +10,6 @@ are routed by `COMMAND_HANDLERS`.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import threading
@@ -18,8 +17,7 @@ import time
 from collections.abc import Callable
 
 from .. import __version__
-from ..cli.support import set_log_level
-from ..config import Config, load_config
+from ..config import Config
 from ..frigate.descriptions import FrigateDescriptions
 from ..model.captioner import Captioner
 from ..mqtt.commands import Command
@@ -115,10 +113,12 @@ class Daemon:
 
     def status_line(self) -> str:
         stats = self.publisher.stats
-        captions = sum(w.stats.captions for w in self.workers.values())
-        superseded = sum(w.stats.superseded for w in self.workers.values())
-        pool = f"{superseded} superseded by other members, " if self.fences else ""
-        return (f"{len(self.workers)} camera(s), {captions} captions, {pool}"
+        totals = {key: sum(getattr(w.stats, key) for w in self.workers.values())
+                  for key in ("captions", "published", "withheld", "skipped_unchanged", "superseded")}
+        pool = f"{totals['superseded']} superseded by other members, " if self.fences else ""
+        return (f"{len(self.workers)} camera(s), {totals['captions']} frames captioned, "
+                f"{totals['published']} captions published (heartbeats too), {totals['withheld']} "
+                f"withheld, {totals['skipped_unchanged']} unchanged, {pool}"
                 f"broker {'connected' if stats.get('connected') else 'not connected'}, "
                 f"{stats.get('queued', 0)} queued, {stats.get('dropped', 0)} dropped")
 
@@ -170,16 +170,3 @@ def install_signal_handlers(daemon: Daemon) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hup)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    # the configuration's level, or more with -v / -vv on the command line
-    verbose = {1: logging.INFO, 2: logging.DEBUG}.get(min(getattr(args, "verbose", 0), 2))
-    level = logging.getLevelName(config.logging.level)
-    set_log_level(min(level, verbose) if verbose else level)
-    daemon = Daemon(config)  # loads and validates the bundle before anything connects
-    # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (docs/contract.md).
-    log.info("configuration: %s", config.source_path or "built-in default")
-    install_signal_handlers(daemon)
-    return daemon.run()

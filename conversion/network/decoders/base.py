@@ -142,7 +142,7 @@ def split_token_kernel(token_kernel: np.ndarray, embedding_dim: int
     the export folded from the two (rank at most E). An int8 kernel's rounding is full rank
     where V > E: the split is then the nearest rank-E kernel (least squares), which differs from
     the int8 one by less than a quantization step, and converting it again rounds most values back
-    to the same int8 step (tests/test_recover.py)."""
+    to the same int8 step (tests/conversion/test_recover.py)."""
     u, s, vt = np.linalg.svd(token_kernel.astype(np.float64), full_matrices=False)
     rank = min(embedding_dim, len(s))
     embedding = np.zeros((token_kernel.shape[0], embedding_dim))

@@ -1,0 +1,26 @@
+"""`edge-captioner run`: the daemon (service/daemon.py) until SIGTERM/SIGINT, at the configuration's
+log level."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from ..config import load_config
+from ..service.daemon import Daemon, install_signal_handlers
+from .support import set_log_level
+
+log = logging.getLogger(__name__)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    # the configuration's level, or more with -v / -vv on the command line
+    verbose = {1: logging.INFO, 2: logging.DEBUG}.get(min(getattr(args, "verbose", 0), 2))
+    level = logging.getLevelName(config.logging.level)
+    set_log_level(min(level, verbose) if verbose else level)
+    daemon = Daemon(config)  # loads and validates the bundle before anything connects
+    # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (docs/contract.md).
+    log.info("configuration: %s", config.source_path or "built-in default")
+    install_signal_handlers(daemon)
+    return daemon.run()

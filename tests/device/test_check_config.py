@@ -1,0 +1,91 @@
+"""`edge-captioner check-config` as a user runs it: the resolved configuration, the built-in default, a
+bad file as exit 2 with one line, and secrets never shown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge_captioner.config import CONFIG_ENV, PASSWORD_ENV, load_config, to_dict
+from support.config_files import BASE, SECRET, patched, write
+from support.paths import REPO
+
+
+def run_cli(*args, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, PASSWORD_ENV)}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "edge_captioner.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
+
+
+def test_bad_file_through_the_cli_is_exit_2_and_one_line(tmp_path):
+    path = write(tmp_path, patched(**{"cameras.0.interval_s": "fast"}))
+    done = run_cli("check-config", "--config", path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "cameras[0].interval_s: expected a number > 0, got 'fast'" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_prints_the_resolved_configuration(tmp_path):
+    path = write(tmp_path, BASE)
+    done = run_cli("check-config", "--config", path)
+    assert done.returncode == 0, done.stderr
+    first, _, rest = done.stdout.partition("\n")
+    assert first.startswith("#") and str(path) in first
+    printed = yaml.safe_load(rest)
+    assert printed["mqtt"]["client_id"] == "edge-captioner-test-house"
+    assert printed == to_dict(load_config(path))
+
+
+def test_check_config_says_built_in_default():
+    if Path("/etc/edge-captioner/config.yaml").exists():
+        pytest.skip("this machine has /etc/edge-captioner/config.yaml: the subprocess would read it")
+    done = run_cli("check-config")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# edge-captioner built-in default configuration")
+    assert yaml.safe_load(done.stdout)["cameras"][0]["source"] == "sample"
+
+
+@pytest.mark.parametrize("where", ["yaml", "file", "env"])
+def test_secret_is_never_shown(tmp_path, monkeypatch, where):
+    changes, env = {}, {}
+    if where == "yaml":
+        changes["mqtt.password"] = SECRET
+    elif where == "file":
+        (tmp_path / "pw").write_text(SECRET + "\n")
+        changes["mqtt.password_file"] = "pw"
+    else:
+        env[PASSWORD_ENV] = SECRET
+        monkeypatch.setenv(PASSWORD_ENV, SECRET)
+    path = write(tmp_path, patched(**changes))
+    config = load_config(path)
+    assert config.mqtt.password == SECRET
+    masked = to_dict(config, masked=True)
+    assert masked["mqtt"]["password"] == "***"
+    assert SECRET not in yaml.safe_dump(masked) and SECRET not in repr(config)
+    done = run_cli("-v", "-v", "check-config", "--config", path, env_extra=env)
+    assert done.returncode == 0, done.stderr
+    assert "password: '***'" in done.stdout
+    assert SECRET not in done.stdout and SECRET not in done.stderr
+
+
+@pytest.mark.parametrize("text", [
+    f"device_id: x\nmqtt:\n  username: u\n  password: \"{SECRET}\n",  # unterminated quote
+    f"device_id: x\nmqtt:\n  username: u\n  password: [{SECRET}]\ncameras: [{{name: a, source: 0}}]\n",
+    "device_id: x\nmqtt:\n  username: u\n  password: 987654321\ncameras: [{name: a, source: 0}]\n",
+])
+def test_errors_do_not_echo_the_secret(tmp_path, text):
+    path = write(tmp_path, text)
+    done = run_cli("check-config", "--config", path)
+    assert done.returncode == 2
+    assert SECRET not in done.stderr and "987654321" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
