@@ -129,7 +129,6 @@ import sys, time
 sys.path.insert(0, {root!r})
 from edge_captioner.config import MQTTConfig
 from edge_captioner.sources.mqtt_jpeg import FrameTopic, MQTTFrameSource
-from support.paths import REPO as ROOT
 src = MQTTFrameSource("w", FrameTopic({topic!r}, share_group="g", stall_timeout_s=30),
                       MQTTConfig(host="127.0.0.1", port={port}, protocol="5"), "worker-killed",
                       session_expiry_s=300)
