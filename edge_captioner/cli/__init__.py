@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="videos: caption every Nth frame instead of the first only")
     caption.add_argument("--place", metavar="TEXT",
                          help="where the camera looks, as a camera's `place` in config.yaml "
-                         "(grounded bundles: front_door, living_room, kitchen, driveway, "
-                         "backyard go into the caption; other text comes before it)")
+                         "and checked as it is (one short line); grounded bundles: front_door, "
+                         "living_room, kitchen, driveway, backyard go into the caption, other "
+                         "text comes before it")
     caption.add_argument("--json", action="store_true", help="one JSON object per line")
     caption.add_argument("--explain", action="store_true",
                          help="after each caption: what the real-world detector and classifier "

@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..config.checks import valid_place
 from ..errors import EXIT_BAD_INPUT, EXIT_OK
 from ..model.captioner import Captioner
 from ..model.explain import explain_words, format_explanation
@@ -101,6 +102,8 @@ def format_findings(findings: Findings) -> str:
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
+    # a camera's `place` tried out: the configuration's check, before the bundle loads
+    place = None if args.place is None else valid_place(args.place, "--place")
     captioner = Captioner(args.bundle, runtime=args.runtime, threads=args.threads,
                           delegate=args.delegate, fallback_cpu=args.fallback == "cpu",
                           beam_size=args.beam)
@@ -114,7 +117,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     for path in expand_paths(args.paths):
         try:
             for frame_no, seconds, frame in frames_of(path, args.every):
-                result = captioner.caption(frame, args.place)
+                result = captioner.caption(frame, place)
                 # the attention's time is not part of the caption's latency_ms
                 attention = captioner.attention(frame, result.tokens) if explain else None
                 words = (explain_words([tokens[t] for t in result.tokens], attention)

@@ -172,13 +172,17 @@ def valid_name(value: Any, path: str) -> str:
 
 @_accepts("a non-empty MQTT topic")
 def valid_topic(value: Any, path: str) -> str:
-    """A topic prefix we publish under: no wildcards, no empty levels."""
+    """A topic prefix we publish under: no wildcards, no empty levels, not the broker's `$`."""
     if not isinstance(value, str) or not value:
         raise bad_value(path, f"expected {wanted(valid_topic)}, got {describe_value(value)}")
     if "+" in value or "#" in value or "\0" in value:
         raise bad_value(path, f"{value!r} contains a wildcard (+ or #): not allowed in a topic we publish to")
     if value.startswith("/") or value.endswith("/") or "//" in value:
         raise bad_value(path, f"{value!r}: no leading, trailing or doubled '/'")
+    if value.startswith("$"):
+        # MQTT 4.7.2: the broker's own ($SYS), or a subscription's syntax ($share); a client's
+        # publish there is refused or lost
+        raise bad_value(path, f"{value!r}: a topic starting with '$' is reserved for the broker")
     return value
 
 

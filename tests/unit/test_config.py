@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from edge_captioner.config import CONFIG_ENV, PASSWORD_ENV, default_config, load_config, reference, to_dict
 from edge_captioner.config import loader as config_loader
+from edge_captioner.config.checks import PLACE_MAX_CHARS
 from edge_captioner.errors import BadInput
 from support.config_files import DELETE, SECRET, patched, write
 from support.paths import REPO
@@ -120,6 +121,11 @@ BAD = [
     ({"mqtt.base_topic": "home/#"}, "mqtt.base_topic:"),
     ({"mqtt.base_topic": "/edge"}, "mqtt.base_topic:"),
     ({"mqtt.base_topic": ""}, "mqtt.base_topic: expected a non-empty MQTT topic"),
+    # a topic starting with '$' is the broker's ($SYS) or a subscription syntax ($share)
+    ({"mqtt.base_topic": "$SYS"}, "mqtt.base_topic: '$SYS': a topic starting with '$' is reserved"),
+    ({"mqtt.base_topic": "$share/edge"}, "mqtt.base_topic: '$share/edge': a topic starting with '$'"),
+    ({"mqtt.discovery.prefix": "$homeassistant"}, "mqtt.discovery.prefix: '$homeassistant': a topic"),
+    ({"frigate.topic_prefix": "$frigate"}, "frigate.topic_prefix: '$frigate': a topic starting"),
     ({"mqtt.discovery.prefix": "home+assistant"}, "mqtt.discovery.prefix:"),
     ({"mqtt.discovery.enabled": "on"}, "mqtt.discovery.enabled: expected true or false"),
     ({"mqtt": 5}, "mqtt: expected a mapping, got 5"),
@@ -191,6 +197,25 @@ def test_errors_name_the_key(tmp_path, document, expected):
     assert expected in message
     assert message.startswith(str(path))
     assert "\n" not in message
+
+
+def test_a_place_has_one_limit_in_the_configuration_and_on_the_command_line(tmp_path, capsys):
+    """`caption --place` is a camera's `place` tried out: what one refuses, so does the other."""
+    from edge_captioner.cli import main
+
+    longest = "x" * PLACE_MAX_CHARS
+    assert load_config(write(tmp_path, patched(**{"cameras.0.place": longest}))).cameras[0].place == longest
+    with pytest.raises(BadInput, match=f"expected a place: one line of 1..{PLACE_MAX_CHARS}"):
+        load_config(write(tmp_path, patched(**{"cameras.0.place": longest + "x"})))
+
+    missing = tmp_path / "no-such-bundle"  # the place is checked first; a good one gets this far
+    assert main(["caption", "photo.jpg", "--bundle", str(missing), "--place", longest]) == 2
+    assert "--place" not in capsys.readouterr().err
+    for refused in (longest + "x", "front\ndoor", " "):
+        assert main(["caption", "photo.jpg", "--bundle", str(missing), "--place", refused]) == 2
+        err = capsys.readouterr().err
+        assert f"--place: expected a place: one line of 1..{PLACE_MAX_CHARS} printable" in err
+        assert err.count("\n") == 1, err
 
 
 def test_committed_reference_is_current():
