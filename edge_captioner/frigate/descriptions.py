@@ -64,6 +64,9 @@ class FrigateDescriptions:
     def publish_state(self, camera: str, state: CameraState) -> None:
         self.sink.publish_state(camera, state)
 
+    def publish_interval(self, camera: str, seconds: float) -> None:
+        self.sink.publish_interval(camera, seconds)
+
     def stop(self, timeout: float = REQUEST_TIMEOUT_S) -> None:
         """Send what is queued (within `timeout`), then end the thread."""
         self._put(None)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 ACTIONS = ("caption_now", "pause", "resume", "set_interval")
 MAX_COMMAND_BYTES = 4096  # a command is a tiny JSON object; anything bigger is not parsed at all
+# The range of an interval command, which Home Assistant's interval number declares (discovery.py)
+# and the command parser enforces: here and nowhere else. 0.1 s is the number's step.
+MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 86400.0
 
 
@@ -26,11 +29,23 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number")
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: an object that names a key twice is refused (which value would
+    win is the parser's choice, not the sender's)."""
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
 def parse_command(payload: bytes, camera: str = "") -> Command:
     """Parse the payload of `<base>/<camera>/set`; raise ValueError (one line) if it is not one of
     {"action": "caption_now"|"pause"|"resume"}, {"interval_s": N} or
-    {"action": "set_interval", "interval_s": N}, with 0 < N <= 86400. Nothing else is accepted:
-    no other keys, no NaN or infinity, no booleans as numbers."""
+    {"action": "set_interval", "interval_s": N}, with MIN_INTERVAL_S <= N <= MAX_INTERVAL_S (0.1
+    and 86400). Nothing else is accepted: no other keys, no key twice, no NaN or infinity, no
+    booleans as numbers."""
     if not isinstance(payload, bytes | bytearray):
         raise ValueError(f"expected bytes, got {type(payload).__name__}")
     if len(payload) > MAX_COMMAND_BYTES:
@@ -40,7 +55,7 @@ def parse_command(payload: bytes, camera: str = "") -> Command:
     except UnicodeDecodeError:
         raise ValueError("payload is not UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ValueError("payload is nested too deeply") from None
     except ValueError as exc:  # json.JSONDecodeError and our NaN/Infinity refusal
@@ -64,8 +79,9 @@ def parse_command(payload: bytes, camera: str = "") -> Command:
     interval = data["interval_s"]
     if isinstance(interval, bool) or not isinstance(interval, int | float):
         raise ValueError(f"interval_s: expected a number, got {interval!r}")
-    if not math.isfinite(interval) or not 0 < interval <= MAX_INTERVAL_S:
-        raise ValueError(f"interval_s: expected a number > 0 and <= {MAX_INTERVAL_S:g}, got {interval!r}")
+    if not math.isfinite(interval) or not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+        raise ValueError(f"interval_s: expected a number {MIN_INTERVAL_S:g}..{MAX_INTERVAL_S:g}, "
+                         f"got {interval!r}")
     return Command(camera, "set_interval", float(interval))
 
 

@@ -5,7 +5,7 @@ sends them again when Home Assistant announces itself on `<prefix>/status`)."""
 from __future__ import annotations
 
 from . import topics
-from .commands import MAX_INTERVAL_S
+from .commands import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 
 def _title(camera: str) -> str:
@@ -28,7 +28,8 @@ def discovery_messages(
     (cut to Home Assistant's 255-character limit; the whole caption JSON as attributes), its
     confidence and latency as sensors, an event entity that fires on every caption (a repeated
     one included), the camera's connectivity (streaming or paused: connected; lost: not), a
-    caption-now button, a pause switch, an interval number (the `/set` commands), and when the
+    caption-now button, a pause switch, an interval number (the `/set` commands; its state is the
+    retained `<base>/<camera>/interval`, its range the one the commands accept), and when the
     camera publishes snapshots an image entity. The caption, confidence and latency are
     unavailable while the camera is lost (rather than showing a stale caption), as everything is
     while the daemon is offline. An EMPTY payload deletes an entity: that is what goes out for
@@ -79,6 +80,7 @@ def discovery_entities(base: str, camera: str, snapshot: bool
     while_online = {"availability": [daemon_online]}
     command = topics.camera_topic(base, camera, topics.SET)
     image = topics.camera_topic(base, camera, topics.SNAPSHOT)
+    interval = topics.camera_topic(base, camera, topics.INTERVAL)
     return [
         ("sensor", "caption", {
             "name": f"{title} caption", "state_topic": caption,
@@ -118,9 +120,10 @@ def discovery_entities(base: str, camera: str, snapshot: bool
             "state_on": "ON", "state_off": "OFF", "icon": "mdi:pause", **while_online}),
         ("number", "interval", {
             "name": f"{title} caption interval", "command_topic": command,
-            "command_template": '{"interval_s": {{ value }}}', "min": 0.1,
-            "max": MAX_INTERVAL_S, "step": 0.1, "unit_of_measurement": "s", "mode": "box",
-            "entity_category": "config", "icon": "mdi:timer-outline", **while_online}),
+            "command_template": '{"interval_s": {{ value }}}', "state_topic": interval,
+            "min": MIN_INTERVAL_S, "max": MAX_INTERVAL_S, "step": 0.1, "unit_of_measurement": "s",
+            "mode": "box", "entity_category": "config", "icon": "mdi:timer-outline",
+            **while_online}),
         ("image", "snapshot", {
             "name": f"{title} snapshot", "image_topic": image,
             "content_type": "image/jpeg", **while_seeing} if snapshot else None),

@@ -104,6 +104,7 @@ class Publisher:
             self._discovery_topics.append(topic)
         for name, snapshot in cameras:
             self.outbox.declare(self._topic(name, topics.STATE), qos=1, retain=True, republish=True)
+            self.outbox.declare(self._topic(name, topics.INTERVAL), qos=1, retain=True, republish=True)
             if snapshot:
                 self.outbox.declare(self._topic(name, topics.SNAPSHOT), qos=0, retain=True,
                                     republish=False)
@@ -155,6 +156,13 @@ class Publisher:
             raise ValueError(f"unknown camera state {state!r} (expected one of {', '.join(CameraState)})")
         self.outbox.set_latest(Latest(self._topic(camera, topics.STATE), state.encode(), qos=1,
                                       retain=True, republish=True))
+
+    def publish_interval(self, camera: str, seconds: float) -> None:
+        """The interval the camera uses (its `interval_s`, or the last `/set` one), retained: Home
+        Assistant's interval number shows it; only the newest one counts."""
+        self.outbox.set_latest(Latest(self._topic(camera, topics.INTERVAL),
+                                      topics.interval_bytes(seconds), qos=1, retain=True,
+                                      republish=True))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what we can within `timeout`: queued captions (while connected), then `offline`

@@ -6,6 +6,7 @@
     <base_topic>/<device_id>/<camera>/snapshot       JPEG of the captioned frame (retained)
     <base_topic>/<device_id>/<camera>/withheld       a caption under min_confidence
     <base_topic>/<device_id>/<camera>/set            commands in
+    <base_topic>/<device_id>/<camera>/interval       the interval_s in use, in seconds (retained)
     <prefix>/status                                  Home Assistant's birth message
     <prefix>/<component>/<device_id>/<object_id>/config   Home Assistant discovery
 
@@ -20,7 +21,8 @@ import json
 
 STATUS = "status"
 CAPTION, STATE, SNAPSHOT, WITHHELD, SET = "caption", "state", "snapshot", "withheld", "set"
-CAMERA_LEAVES = (CAPTION, STATE, SNAPSHOT, WITHHELD, SET)
+INTERVAL = "interval"
+CAMERA_LEAVES = (CAPTION, STATE, SNAPSHOT, WITHHELD, SET, INTERVAL)
 ONLINE, OFFLINE = "online", "offline"  # the payloads of the status topic
 ANY = "+"  # MQTT's single-level wildcard
 
@@ -83,6 +85,12 @@ def ha_status_topic(prefix: str) -> str:
 
 def discovery_topic(prefix: str, component: str, device_id: str, object_id: str) -> str:
     return f"{prefix}/{component}/{device_id}/{object_id}/config"
+
+
+def interval_bytes(seconds: float) -> bytes:
+    """The payload of `<base>/<camera>/interval`: the number alone (`2.5`), as Home Assistant's
+    number entity reads its state."""
+    return json_bytes(float(seconds))
 
 
 def json_bytes(obj: object) -> bytes:

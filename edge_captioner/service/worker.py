@@ -9,8 +9,8 @@ caption is a `CaptionEvent`, which the sink turns into the MQTT payload.
 
 Commands (caption_now, pause, resume, set_interval) arrive on the MQTT session's command
 dispatcher thread: they are recorded and the loop is woken; what they cause, such as publishing
-the camera's state, happens on the worker's own thread, so the dispatcher never waits for a
-caption in flight.
+the camera's state or its interval, happens on the worker's own thread, so the dispatcher never
+waits for a caption in flight.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class CaptionSink(Protocol):
     def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None: ...
     def publish_withheld(self, event: CaptionEvent) -> None: ...
     def publish_state(self, camera: str, state: CameraState) -> None: ...
+    def publish_interval(self, camera: str, seconds: float) -> None: ...
 
 
 class CaptionService:
@@ -188,6 +189,9 @@ class CameraWorker:
 
     # -- the loop ----------------------------------------------------------------------------------
     def _run(self) -> None:
+        # the interval in use, for Home Assistant's interval number: a retained one from before a
+        # restart may be a `/set` one that this run no longer uses
+        self.sink.publish_interval(self.name, self.interval_s)
         while not self._stop.is_set():
             self.step()
 
@@ -215,6 +219,7 @@ class CameraWorker:
         if interval is not None:
             self.interval_s = interval
             self.gate.min_interval_s = interval
+            self.sink.publish_interval(self.name, interval)
         if pause is not None:
             self.paused = pause
             self.sink.publish_state(self.name, CameraState.PAUSED if pause else self.camera_state())

@@ -194,6 +194,38 @@ def test_commands_caption_now_pause_resume_and_junk(tiny_bundles, shared_port, n
     assert "Traceback" not in log, daemon.tail()
 
 
+def test_the_interval_number_follows_the_daemon_across_a_restart(tiny_bundles, shared_port, names,
+                                                                tmp_path, run_daemon):
+    """`<base>/<camera>/interval` (the interval number's state) is the configured interval at
+    start, each `/set` one after, and the configured one again after a restart: a number with no
+    state of its own would keep showing 2.5."""
+    interval = names.topic("interval")
+    config = write_config(tmp_path / "config.yaml", names, tiny_bundles[0], shared_port,
+                          interval_s=0.3, heartbeat_s=60)
+    with MQTTCollector(shared_port, [interval]) as sub:
+        daemon = run_daemon(config)
+        wait_payload(sub, interval, b"0.3", STARTUP_S, daemon)
+        mark = len(sub.messages)
+        publish(shared_port, names.topic("set"), b'{"interval_s": 2.5}')
+        wait_payload(sub, interval, b"2.5", 5, daemon, after=mark)
+        # out of the number's range, or a key twice: refused, the interval stays
+        for refused in (b'{"interval_s": 1e-300}', b'{"interval_s": 5, "interval_s": 0.01}'):
+            publish(shared_port, names.topic("set"), refused)
+        wait_until(lambda: daemon.log().count("malformed command") >= 2, 5,
+                   "two 'malformed command' warnings", daemon)
+        assert retained(shared_port, interval)[interval].payload == b"2.5"
+        assert daemon.signal(signal.SIGTERM) == 0
+
+        mark = len(sub.messages)
+        again = run_daemon(config)
+        wait_payload(sub, interval, b"0.3", STARTUP_S, again, after=mark)
+        assert again.signal(signal.SIGTERM) == 0
+    got = retained(shared_port, interval)[interval]
+    assert (got.payload, got.qos, got.retain) == (b"0.3", 1, True)
+    log = daemon.log()
+    assert "interval_s: expected a number 0.1..86400" in log and "duplicate key 'interval_s'" in log
+
+
 # -- 5: the scene-change gate on a static scene, and what it costs -------------------------------------------
 def test_static_scene_is_captioned_once_then_only_heartbeats(tiny_bundles, shared_port, names,
                                                              tmp_path, run_daemon):

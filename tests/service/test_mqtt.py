@@ -461,6 +461,47 @@ def test_commands_valid_and_malformed(shared_port, names, make_publisher, caplog
         assert seqs(sub.wait_for(lambda m: True)) == [99]
 
 
+def test_interval_commands_out_of_range_or_with_a_key_twice_are_refused(shared_port, names,
+                                                                        make_publisher, caplog):
+    """The range is the one the interval number declares (Home Assistant cannot send less than
+    0.1); a key given twice would leave the parser to pick a value."""
+    caplog.set_level(logging.WARNING, logger=MQTT_LOG)
+    commands: list[Command] = []
+    publisher = make_publisher(shared_port, commands=commands)
+    publisher.start()
+    assert publisher.wait_connected(5)
+    set_topic = f"{names.base}/front_door/set"
+    refused = [b'{"interval_s": 1e-300}', b'{"interval_s": 0.05}', b'{"interval_s": 86400.5}',
+               b'{"interval_s": 5, "interval_s": 1e-300}', b'{"action": "pause", "action": "resume"}']
+    for payload in refused:
+        publish(shared_port, set_topic, payload)
+    publish(shared_port, set_topic, b'{"interval_s": 0.1}')  # the number's minimum
+    wait_until(lambda: commands, what="the command after the refused ones")
+    assert commands == [Command("front_door", "set_interval", 0.1)]
+    warnings = [r.getMessage() for r in log_lines(caplog, logging.WARNING)]
+    assert len(warnings) == len(refused), warnings
+    assert sum("interval_s: expected a number 0.1..86400" in w for w in warnings) == 3, warnings
+    assert sum("duplicate key" in w for w in warnings) == 2, warnings
+    assert all("\n" not in w for w in warnings)
+
+
+def test_the_interval_is_retained_for_home_assistants_number(shared_port, names, make_publisher):
+    topic = f"{names.base}/front_door/interval"
+    publisher = make_publisher(shared_port)
+    publisher.start()
+    assert publisher.wait_connected(5)
+    publisher.publish_interval("front_door", 1.0)
+    publisher.publish_interval("front_door", 2.5)  # only the newest counts
+    wait_until(lambda: topic in retained(shared_port, topic, 0.1)
+               and retained(shared_port, topic, 0.1)[topic].payload == b"2.5", what="interval 2.5")
+    got = retained(shared_port, topic)[topic]
+    assert (got.payload, got.qos, got.retain) == (b"2.5", 1, True)
+    number = json.loads(retained(shared_port, f"{names.prefix}/number/#")
+                        [f"{names.prefix}/number/{DEVICE}/front_door_interval/config"].payload)
+    assert number["state_topic"] == topic
+    assert float(got.payload) == 2.5 and number["min"] <= 2.5 <= number["max"]
+
+
 def test_a_command_handler_runs_off_the_network_thread_and_may_publish(shared_port, names, make_publisher):
     """The handler publishes and waits for the broker's confirmation: inside paho's on_message it
     would wait in vain (the network thread that reads the PUBACK would be the one waiting)."""

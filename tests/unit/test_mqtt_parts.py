@@ -5,13 +5,16 @@ against real brokers."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from edge_captioner.mqtt import topics
-from edge_captioner.mqtt.commands import ACTIONS, Command
+from edge_captioner.mqtt.commands import ACTIONS, Command, parse_command
+from edge_captioner.mqtt.discovery import discovery_entities
 from edge_captioner.mqtt.outbox import Closed, Latest, Message, Outbox, Reconnected
 from edge_captioner.service.daemon import COMMAND_HANDLERS
 
@@ -30,7 +33,7 @@ def test_topics_build_the_spec_layout():
     assert topics.status_topic(base) == "home/edge/dev1/status"
     assert [topics.camera_topic(base, "porch", leaf) for leaf in topics.CAMERA_LEAVES] == [
         "home/edge/dev1/porch/caption", "home/edge/dev1/porch/state", "home/edge/dev1/porch/snapshot",
-        "home/edge/dev1/porch/withheld", "home/edge/dev1/porch/set"]
+        "home/edge/dev1/porch/withheld", "home/edge/dev1/porch/set", "home/edge/dev1/porch/interval"]
     assert topics.command_filter(base) == "home/edge/dev1/+/set"
     assert topics.ha_status_topic("homeassistant") == "homeassistant/status"
     assert (topics.discovery_topic("homeassistant", "sensor", "dev1", "porch_caption")
@@ -58,6 +61,45 @@ def test_split_is_the_inverse_of_the_builders():
     assert topics.split("home/edge/dev1/porch/other", "home/edge") is None
     assert topics.split("home/edge/dev1/porch", "home/edge") is None
     assert topics.split("elsewhere/dev1/status", "home/edge") is None
+
+
+# -- Home Assistant's interval number and the `/set` command agree ---------------------------------------
+def interval_number(base: str = BASE, camera: str = "cam") -> dict:
+    (config,) = [c for component, key, c in discovery_entities(base, camera, False)
+                 if (component, key) == ("number", "interval")]
+    return config
+
+
+def test_the_interval_number_reads_a_retained_state_topic():
+    """Without a state topic Home Assistant shows the last value it sent, even after the daemon
+    restarted with its configured interval."""
+    number = interval_number()
+    assert number["state_topic"] == topics.camera_topic(BASE, "cam", topics.INTERVAL)
+    assert number["state_topic"] == "edge_captioner/dev1/cam/interval"
+
+
+def test_set_interval_takes_exactly_the_range_discovery_declares():
+    number = interval_number()
+    lo, hi = number["min"], number["max"]
+    assert (lo, hi) == (0.1, 86400)
+    for accepted in (lo, 2.5, hi):
+        assert parse_command(json.dumps({"interval_s": accepted}).encode()).interval_s == accepted
+    for refused in (1e-300, 0.05, math.nextafter(lo, 0), math.nextafter(hi, math.inf)):
+        with pytest.raises(ValueError, match="interval_s: expected a number 0.1..86400"):
+            parse_command(json.dumps({"interval_s": refused}).encode())
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"action": "pause", "action": "resume"}',
+    b'{"interval_s": 5, "interval_s": 1e-300}',
+    b'{"interval_s": 5, "interval_s": 5}',
+    b'{"action": "set_interval", "interval_s": 5, "action": "set_interval"}',
+])
+def test_a_command_with_a_duplicate_key_is_refused(payload):
+    """Which of two values would win is the parser's choice, not the sender's: refused."""
+    with pytest.raises(ValueError, match="duplicate key") as caught:
+        parse_command(payload, "cam")
+    assert "\n" not in str(caught.value)
 
 
 # -- the outbox, against a fake client ------------------------------------------------------------------

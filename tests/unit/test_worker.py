@@ -213,6 +213,7 @@ class TableEngine:
 class RecordingSink:
     def __init__(self) -> None:
         self.calls: list[tuple] = []  # (method, camera, payload or state, snapshot)
+        self.intervals: list[tuple[str, float, str]] = []  # (camera, seconds, thread)
         self.threads: list[str] = []
 
     def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None:
@@ -223,6 +224,10 @@ class RecordingSink:
 
     def publish_state(self, camera: str, state: str) -> None:
         self._record("state", camera, state, None)
+
+    def publish_interval(self, camera: str, seconds: float) -> None:
+        # kept apart from calls and threads: a started worker says its interval first
+        self.intervals.append((camera, seconds, threading.current_thread().name))
 
     def _record(self, *call) -> None:
         self.calls.append(call)
@@ -364,6 +369,29 @@ def test_commands_are_recorded_by_the_caller_and_carried_out_by_the_loop():
     worker.resume()  # the newest request wins: resumed, and the camera's state said again
     play(worker, camera, [(30, "street")])
     assert sink.events()[6:] == [("state", "lost"), ("caption", 5, "an empty street", stamp(30))]
+
+
+def test_the_interval_is_published_when_the_worker_starts_and_after_each_set_interval():
+    """Home Assistant's interval number reads it back: after a restart it shows the configured
+    interval, not the last one it sent."""
+    worker, _camera, _engine, sink = make_worker(TABLE, interval_s=0.5)
+    worker.start()
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(sink.intervals) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    try:
+        wait_for(1)
+        worker.set_interval(2.5)
+        wait_for(2)
+        worker.set_interval(2.5)  # said again: the number may have been set on a stale value
+        wait_for(3)
+    finally:
+        worker.stop(timeout=5)
+    assert sink.intervals == [("porch", seconds, "worker-porch") for seconds in (0.5, 2.5, 2.5)]
+    assert sink.calls == []
 
 
 def test_caption_now_on_an_unchanged_scene_publishes_the_same_caption_again():
