@@ -100,9 +100,10 @@ def discovery_entities(base: str, camera: str, snapshot: bool
         ("event", "captioned", {
             "name": f"{title} captioned", "state_topic": caption,
             "event_types": ["caption"],
+            # the event's attributes; `found` is null for a bundle without the real-world encoder
             "value_template": ('{{ {"event_type": "caption", "caption": value_json.caption, '
-                               '"confidence": value_json.confidence, "seq": value_json.seq} '
-                               '| tojson }}'),
+                               '"confidence": value_json.confidence, "seq": value_json.seq, '
+                               '"found": value_json.found | default(none)} | tojson }}'),
             **while_online}),
         ("binary_sensor", "camera", {
             "name": f"{title} camera", "state_topic": state,
