@@ -63,3 +63,24 @@ def cut_with_end_marker(data: bytes, keep: float = 0.6) -> bytes:
     that always ends a frame make): libjpeg says "Corrupt JPEG data: premature end of data
     segment" and fills the rest with grey."""
     return data[: int(len(data) * keep)] + b"\xff\xd9"
+
+
+def black_png(width: int, height: int, rows_per_block: int = 64) -> bytes:
+    """A real, whole PNG of width x height black RGB pixels, made in well under a second for any
+    size: the deflate stream of `rows_per_block` zero rows is compressed once, after a full flush
+    (which byte-aligns it and forgets the history), so the same bytes repeated are the deflate
+    stream of the whole image; the Adler-32 of n zero bytes is (n mod 65521) << 16 | 1."""
+    row = 1 + 3 * width  # the filter byte (0: none), then the pixels
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(row * rows_per_block)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.compress(bytes(row * (height % rows_per_block))) + compressor.flush(zlib.Z_FINISH)
+    total = row * height
+    idat = (b"\x78\xda" + block * (height // rows_per_block) + tail
+            + struct.pack(">I", (total % 65521) << 16 | 1))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
