@@ -123,3 +123,13 @@ def test_a_damaged_mqtt_frame_is_dropped_as_corrupt_with_the_rate_limited_line(c
     assert [r.getMessage() for r in caplog.records] == [
         "camera porch: frame on cams/porch/jpeg dropped: damaged JPEG data (libjpeg: Corrupt JPEG "
         "data: 58 extraneous bytes before marker 0xd9)"]
+
+
+def test_each_camera_source_gets_its_cameras_pixel_limit():
+    from edge_captioner.config import CameraConfig, default_config
+    from edge_captioner.sources.factory import open_source
+
+    config = default_config()
+    for source in ("mqtt:esp/porch/jpeg", "frigate:front_door/person"):
+        opened = open_source(CameraConfig("porch", source, max_frame_pixels=640 * 480), config)
+        assert opened.frames.max_pixels == 640 * 480, source
