@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..bundle.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
-from .support import add_common_options, lazy_command, positive_int, run_command
+from ..sources.image_header import DEFAULT_MAX_PIXELS
+from .support import add_common_options, lazy_command, pixel_limit, positive_int, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "living_room, kitchen, driveway, backyard go into the caption, other "
                          "text comes before it")
     caption.add_argument("--json", action="store_true", help="one JSON object per line")
+    caption.add_argument("--max-pixels", type=pixel_limit, default=DEFAULT_MAX_PIXELS, metavar="N",
+                         help="refuse images (by their header, before decoding) and videos whose "
+                         f"frames have more pixels than this (default {DEFAULT_MAX_PIXELS}, "
+                         "4096x4096, as a camera's max_frame_pixels)")
     caption.add_argument("--explain", action="store_true",
                          help="after each caption: what the real-world detector and classifier "
                          "found (bundles with them), and for attention bundles the strongest "

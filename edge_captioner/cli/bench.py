@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import BadInput
 from ..model.captioner import Captioner
 from ..model.search import greedy
+from ..sources.image_decode import decode_image
 from ..sources.spec import SAMPLE_CLIP
 
 
@@ -29,7 +30,9 @@ def load_frames(images: str | None, limit: int = 16) -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     if images:
         for path in sorted(Path(images).glob("*")):
-            frame = cv2.imread(str(path))
+            frame = None
+            if path.is_file():
+                frame, _ = decode_image(path.read_bytes())  # what `caption` would refuse is skipped
             if frame is not None:
                 frames.append(frame)
             if len(frames) >= limit:

@@ -1,9 +1,13 @@
 """`edge-captioner caption PATH...`: caption images and videos from the command line.
 
-Images are read with OpenCV; anything OpenCV cannot read as an image is tried as a video (the first
-frame, or every Nth frame with --every N). A directory is walked (sorted, recursively). Files that
-cannot be read are reported on stderr, one line each, and skipped; the others are still captioned,
-and the exit code is 2 at the end.
+Images are read with OpenCV (sources/image_decode.py); anything OpenCV cannot read as an image is
+tried as a video (the first frame, or every Nth frame with --every N). A directory is walked
+(sorted, recursively). Files that cannot be read are reported on stderr, one line each, and
+skipped; the others are still captioned, and the exit code is 2 at the end. So are images over
+--max-pixels (by their header: nothing is decoded; a larger file than such an image can be is not
+even read), videos whose frames are (by the size the capture reports on opening, then frame by
+frame), and images whose data the decoder reports as damaged (libjpeg's "Corrupt JPEG data"):
+their line names the file, and the decoder's own line is not printed.
 
 --explain: for a bundle with an attention decoder, the strongest attention cell and its region for
 every word (`cat@(r3,c0) lower-left`), on a line after the caption, or as an "attention" list in
@@ -30,15 +34,48 @@ from ..errors import EXIT_BAD_INPUT, EXIT_OK
 from ..model.captioner import Captioner
 from ..model.explain import explain_words, format_explanation
 from ..model.perception import Findings
+from ..sources.frames import reported_size_problem
+from ..sources.image_decode import decode_image
+from ..sources.image_header import DEFAULT_MAX_PIXELS, size_problem
 from ..sources.spec import is_image_file, is_video_file
 from .support import one_line
 
 log = logging.getLogger(__name__)
 
+LIMIT_OPTION = "--max-pixels"
+# The costliest image file of a given size: 16-bit RGBA, 8 bytes a pixel, uncompressed.
+MAX_FILE_BYTES_PER_PIXEL = 8
+FILE_HEADROOM_BYTES = 1 << 20  # metadata, an embedded thumbnail
 
 
 class Unreadable(Exception):
     pass
+
+
+def read_image(path: Path, max_pixels: int) -> np.ndarray | None:
+    """An image file as a BGR uint8 frame; None when it is not an image OpenCV can read (maybe a
+    video); Unreadable for one that is too large or damaged."""
+    try:
+        size = path.stat().st_size
+        if size > max_pixels * MAX_FILE_BYTES_PER_PIXEL + FILE_HEADROOM_BYTES:
+            raise Unreadable(f"{size} bytes: larger than an image of {max_pixels} pixels can be "
+                             f"({LIMIT_OPTION})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Unreadable(exc.strerror or str(exc)) from None
+    if not data:
+        return None
+    # IMREAD_COLOR: 8-bit BGR whatever the file holds (3 bytes a pixel, however deep the file is);
+    # the EXIF orientation is ignored, as it always was here (IMREAD_UNCHANGED ignores it too).
+    image, rejection = decode_image(data, max_pixels, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION,
+                                    limit_name=LIMIT_OPTION)
+    if rejection is None:
+        return image
+    if rejection.kind == "undecodable":
+        if is_image_file(path.name):
+            raise Unreadable(f"not a readable image ({rejection.detail})")
+        return None
+    raise Unreadable(rejection.detail)
 
 
 def expand_paths(paths: list[str]) -> Iterator[Path]:
@@ -53,34 +90,38 @@ def expand_paths(paths: list[str]) -> Iterator[Path]:
             yield path
 
 
-def frames_of(path: Path, every: int | None) -> Iterator[tuple[int | None, float | None, np.ndarray]]:
+def frames_of(path: Path, every: int | None, max_pixels: int = DEFAULT_MAX_PIXELS
+              ) -> Iterator[tuple[int | None, float | None, np.ndarray]]:
     """(frame number, seconds, frame) for an image (None, None, frame) or a video."""
     if not path.exists():
         raise Unreadable("no such file")
     if not path.is_file():
         raise Unreadable("not a file")
     if not is_video_file(path.name):
-        # imdecode from bytes, not imread: imread's failure cannot tell "unreadable" from "empty"
-        try:
-            data = np.fromfile(path, np.uint8)
-        except OSError as exc:
-            raise Unreadable(exc.strerror or str(exc)) from None
-        frame = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        # from bytes, not imread: imread's failure cannot tell "unreadable" from "empty"
+        frame = read_image(path, max_pixels)
         if frame is not None:
             yield None, None, frame
             return
         if is_image_file(path.name):
-            raise Unreadable("not a readable image (corrupt or unsupported format)")
+            raise Unreadable("not a readable image (empty)")
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
             raise Unreadable("neither an image nor a video OpenCV can read")
+        # FFmpeg decodes the frames, not us: what it says their size is, before one is read
+        problem = reported_size_problem(capture, max_pixels, LIMIT_OPTION)
+        if problem:
+            raise Unreadable(f"video frames of {problem}")
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         index, yielded = 0, 0
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
+            problem = size_problem(frame.shape[1], frame.shape[0], max_pixels, LIMIT_OPTION)
+            if problem:
+                raise Unreadable(f"video frame {index} of {problem}")
             if index == 0 or (every and index % every == 0):
                 yielded += 1
                 yield index, (index / fps if fps else None), frame
@@ -116,7 +157,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     failures = 0
     for path in expand_paths(args.paths):
         try:
-            for frame_no, seconds, frame in frames_of(path, args.every):
+            for frame_no, seconds, frame in frames_of(path, args.every, args.max_pixels):
                 result = captioner.caption(frame, place)
                 # the attention's time is not part of the caption's latency_ms
                 attention = captioner.attention(frame, result.tokens) if explain else None

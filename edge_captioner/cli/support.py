@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput
+from ..sources.image_header import MAX_PIXELS_CEILING, MAX_SIDE
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ def setup_logging(verbosity: int = 0) -> None:
     if verbosity < 2:
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    guard_opencv()
+
+
+def guard_opencv() -> None:
+    """OpenCV's own limit on the size of an image it decodes, checked after its header read and
+    before it allocates (default 2^30 pixels: 3 GB as BGR): at most the largest pixel limit a
+    camera or `caption --max-pixels` may set. Defence in depth behind sources/image_header.py,
+    and the only check before decoding for formats that module does not read (BMP, WebP, TIFF).
+    OpenCV reads it once, when cv2 is imported: before that, which the commands do lazily."""
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS_CEILING))
 
 
 def set_log_level(level: int) -> None:
@@ -118,6 +129,15 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "-v", "--verbose", action="count", default=argparse.SUPPRESS,
         help="more logging: info (-vv for debug, and tracebacks of unexpected failures)"
     )
+
+
+def pixel_limit(text: str) -> int:
+    """argparse type: a pixel limit, 1 up to MAX_PIXELS_CEILING."""
+    value = positive_int(text)
+    if value > MAX_PIXELS_CEILING:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_PIXELS_CEILING} "
+                                         f"({MAX_SIDE}x{MAX_SIDE}), got {value}")
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..bundle.choices import DELEGATES, FALLBACKS, RUNTIME_CHOICES
 from ..bundle.loader import DEFAULT_BUNDLE_NAMES
+from ..sources.image_header import DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING
 from ..sources.spec import MAX_JPEG_BYTES
 from .checks import (
     Validator,
@@ -158,6 +159,12 @@ class CameraConfig:
     max_frame_bytes: int = setting(MAX_JPEG_BYTES, valid_integer(1024, 64 * 1024 * 1024),
                                    "`mqtt:` and `frigate:` sources: a larger payload is dropped (one "
                                    "log line)")
+    max_frame_pixels: int = setting(DEFAULT_MAX_PIXELS, valid_integer(64 * 64, MAX_PIXELS_CEILING),
+                                    "a frame of more pixels (width x height) is refused: `mqtt:` "
+                                    "and `frigate:` frames by their header, before decoding (one "
+                                    "log line); other sources when they open, by the size they "
+                                    "report (the camera goes `lost`). Bounds the memory a frame "
+                                    "takes (README \"Memory\")")
 
 
 @dataclass

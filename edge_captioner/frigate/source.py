@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from ..sources.frames import SourceState
+from ..sources.image_header import DEFAULT_MAX_PIXELS
 from ..sources.jpeg_payload import MAX_JPEG_BYTES, Rejection
 from ..sources.mqtt_jpeg import FrameTopic, MQTTFrameSource, subscription_filter
 from .events import (
@@ -49,13 +50,15 @@ class FrigateCamera:
     share_group: str | None = None
     pair_window_s: float = PAIR_WINDOW_S
     max_bytes: int = MAX_JPEG_BYTES  # a larger snapshot is dropped
+    max_pixels: int = DEFAULT_MAX_PIXELS  # a snapshot whose header says more is dropped undecoded
     resolution: tuple[int, int] | None = None  # shrink larger snapshots to fit (width, height)
 
 
 class FrigateSource(MQTTFrameSource):
     def __init__(self, name: str, frigate: FrigateCamera, *args, **kwargs):
         super().__init__(name, FrameTopic(events_topic(frigate.prefix), frigate.share_group,
-                                          max_bytes=frigate.max_bytes, resolution=frigate.resolution),
+                                          max_bytes=frigate.max_bytes, max_pixels=frigate.max_pixels,
+                                          resolution=frigate.resolution),
                          *args, **kwargs)
         self.frigate = frigate
         self.pairer = SnapshotPairer(frigate.pair_window_s)

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from ..config import CameraConfig
-from .frames import as_bgr, file_fps, fit_within
+from .frames import as_bgr, file_fps, fit_within, reported_size_problem
+from .image_header import size_problem
 from .spec import Source, missing_backend_hint
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class Reader(threading.Thread):
         if self.source.kind == "device" and self.config.resolution:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.resolution[0])
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.resolution[1])
+        problem = reported_size_problem(capture, self.config.max_frame_pixels, "max_frame_pixels")
+        if problem:
+            capture.release()
+            return None, f"cannot use {self.config.source!r}: its frames are {problem}"
         return capture, ""
 
     def _open_params(self) -> list[int]:
@@ -121,6 +126,9 @@ class Reader(threading.Thread):
                 frames_this_pass = 0
                 continue
             image, problem = as_bgr(image)
+            if image is not None:
+                problem = size_problem(image.shape[1], image.shape[0], self.config.max_frame_pixels,
+                                       "max_frame_pixels")
             if problem:
                 self.camera.count_bad_frame()
                 return f"bad frame: {problem}"

@@ -47,9 +47,11 @@ def open_source(camera: CameraConfig, config: Config,
     client_id = frame_client_id(config, camera.name)
     if isinstance(pushed, TopicFrames):
         frames = FrameTopic(pushed.topic, group, qos=1, stall_timeout_s=camera.stall_timeout_s,
-                            max_bytes=camera.max_frame_bytes, resolution=camera.resolution)
+                            max_bytes=camera.max_frame_bytes, max_pixels=camera.max_frame_pixels,
+                            resolution=camera.resolution)
         return MQTTFrameSource(camera.name, frames, config.mqtt, client_id, on_state, **session)
     assert isinstance(pushed, FrigateFrames)
     frigate = FrigateCamera(pushed.camera, pushed.labels, config.frigate.topic_prefix, group,
-                            config.frigate.pair_window_s, camera.max_frame_bytes, camera.resolution)
+                            config.frigate.pair_window_s, max_bytes=camera.max_frame_bytes,
+                            max_pixels=camera.max_frame_pixels, resolution=camera.resolution)
     return FrigateSource(camera.name, frigate, config.mqtt, client_id, on_state, **session)

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
+from .image_header import MAX_SIDE, size_problem
+
 if TYPE_CHECKING:  # the integration is optional: frames only carry its events
     from ..frigate.events import FrigateEvent
 
-MAX_SIDE = 8192  # a frame wider or taller than this is garbage from the driver, not a picture
 DEFAULT_FILE_FPS = 10.0  # when a file does not say its frame rate
 FILE_FPS_RANGE = (1.0, 240.0)  # a file claiming a rate outside this is treated as not saying
 
@@ -92,3 +93,15 @@ def file_fps(capture: cv2.VideoCapture) -> float:
     if not math.isfinite(fps) or not FILE_FPS_RANGE[0] <= fps <= FILE_FPS_RANGE[1]:
         return DEFAULT_FILE_FPS
     return fps
+
+
+def reported_size_problem(capture: cv2.VideoCapture, max_pixels: int, limit_name: str = "") -> str | None:
+    """What is wrong with the frame size an open capture reports, before a frame is read (the
+    decoder is FFmpeg's or the driver's, not ours: this is the one look we get before it decodes);
+    None when the size is fine or not reported (0: some streams say nothing until their first
+    frame; each frame is checked as it comes)."""
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    if width <= 0 or height <= 0:
+        return None
+    return size_problem(width, height, max_pixels, limit_name)

@@ -2,9 +2,11 @@
 
 A camera that publishes JPEGs over MQTT (ESP32-CAM firmware, Frigate's snapshots, a script) can
 send anything: an empty retained clear, a JSON status on the wrong topic, a frame cut short by a
-flaky Wi-Fi link, a 40 MB mistake. Each is refused here with a short reason, before OpenCV sees
-it where that is cheap (magic bytes, size, end marker): libjpeg decodes a truncated file to a
-picture with a grey bottom half and only a warning on stderr, so "decodes" is not "whole".
+flaky Wi-Fi link, a 40 MB mistake, a 3 MB JPEG that says it is 16000x16000 pixels. Each is refused
+here with a short reason, before OpenCV sees it where that is cheap (magic bytes, size, end
+marker, the pixel count in the frame header), then by the decoder's own word: libjpeg decodes
+damaged data to a picture with grey or smeared blocks and only a warning, so "decodes" is not
+"whole" (image_decode.py).
 """
 
 from __future__ import annotations
@@ -18,19 +20,17 @@ import cv2
 import numpy as np
 
 from .frames import as_bgr
+from .image_decode import Rejection, decode_image
+from .image_header import DEFAULT_MAX_PIXELS
 from .spec import MAX_JPEG_BYTES
+
+__all__ = ["Rejection", "RejectLog", "check_jpeg", "decode_jpeg"]
 
 JPEG_START = b"\xff\xd8\xff"  # SOI and the first marker's 0xFF
 JPEG_END = b"\xff\xd9"  # EOI
 # Some encoders pad the file after EOI with zeros (to a word or DMA-buffer boundary).
 END_PADDING_BYTES = 64
 REJECT_LOG_EVERY_S = 60.0  # at most one log line per camera and kind of rejection in this time
-
-
-@dataclass(frozen=True)
-class Rejection:
-    kind: str  # "empty" | "not_jpeg" | "too_large" | "truncated" | "undecodable" | "bad_image"
-    detail: str  # one line, for the log
 
 
 def check_jpeg(payload: bytes, max_bytes: int = MAX_JPEG_BYTES) -> Rejection | None:
@@ -47,18 +47,19 @@ def check_jpeg(payload: bytes, max_bytes: int = MAX_JPEG_BYTES) -> Rejection | N
     return None
 
 
-def decode_jpeg(payload: bytes, max_bytes: int = MAX_JPEG_BYTES
+def decode_jpeg(payload: bytes, max_bytes: int = MAX_JPEG_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
                 ) -> tuple[np.ndarray | None, Rejection | None]:
-    """(BGR uint8 image, None) for a usable JPEG frame, or (None, why not)."""
+    """(BGR uint8 image, None) for a usable JPEG frame, or (None, why not): not a whole JPEG, over
+    `max_pixels` by its header (nothing decoded), or reported damaged by the decoder."""
     rejection = check_jpeg(payload, max_bytes)
     if rejection is not None:
         return None, rejection
-    try:
-        image = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
-    except cv2.error as exc:
-        return None, Rejection("undecodable", f"undecodable JPEG: {str(exc).strip().splitlines()[-1]}")
-    if image is None:
-        return None, Rejection("undecodable", f"undecodable JPEG ({len(payload)} bytes)")
+    image, rejection = decode_image(payload, max_pixels, cv2.IMREAD_COLOR, limit_name="max_frame_pixels")
+    if rejection is not None:
+        if rejection.kind == "undecodable":
+            return None, Rejection("undecodable",
+                                   f"undecodable JPEG ({len(payload)} bytes): {rejection.detail}")
+        return None, rejection
     image, problem = as_bgr(image)
     if problem:
         return None, Rejection("bad_image", problem)

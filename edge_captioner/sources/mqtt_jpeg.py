@@ -6,9 +6,10 @@ latest(newer_than, timeout), wait_for_readers(timeout) and an on_state(name, sta
 the gate, the camera's state topic, captions and Home Assistant entities work as for any camera.
 
 * Frames: each QoS 1 message is acknowledged by us, when the worker is done with it
-  (frame_slot.py): at least once. A message that is not a whole JPEG under MAX_JPEG_BYTES is
-  dropped and acknowledged, with one log line per kind per minute (jpeg_payload.py); the camera
-  goes on. A retained frame is dropped: it is whatever the camera sent last, maybe days ago.
+  (frame_slot.py): at least once. A message that is not a whole JPEG under MAX_JPEG_BYTES, whose
+  header says more than `max_pixels`, or whose data the decoder reports corrupt is dropped and
+  acknowledged, with one log line per kind per minute (jpeg_payload.py); the camera goes on. A
+  retained frame is dropped: it is whatever the camera sent last, maybe days ago.
 * Worker pools: with `share_group`, the subscription is `$share/<group>/<topic>`, so that each
   frame goes to one of the daemons in the group. A session that outlives a crash (MQTT 5,
   `session_expiry_s` > 0, a client id of its own per daemon) is what keeps a killed worker's
@@ -39,6 +40,7 @@ from ..mqtt.client import connect_async, make_client
 from .camera import TICK_S, StateCallback, report_state
 from .frame_slot import FrameSlot
 from .frames import Frame, SourceState, fit_within
+from .image_header import DEFAULT_MAX_PIXELS
 from .jpeg_payload import MAX_JPEG_BYTES, RejectLog, decode_jpeg
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ class FrameTopic:
     qos: int = 1
     stall_timeout_s: float = 10.0
     max_bytes: int = MAX_JPEG_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS  # a frame whose header says more is dropped undecoded
     resolution: tuple[int, int] | None = None  # shrink larger frames to fit (width, height)
 
 
@@ -209,7 +212,7 @@ class MQTTFrameSource:
     # -- for handle() ---------------------------------------------------------------------------------
     def deliver_jpeg(self, payload: bytes, topic: str, token: Hashable | None,
                      frame_id: str | None = None, event: FrigateEvent | None = None) -> bool:
-        image, rejection = decode_jpeg(payload, self.frames.max_bytes)
+        image, rejection = decode_jpeg(payload, self.frames.max_bytes, self.frames.max_pixels)
         if rejection is not None:
             self._bad_frames += 1
             self.rejects.note(rejection, topic)

@@ -49,7 +49,7 @@ def make_camera():
     cameras: list[Camera] = []
 
     def make(source, *, states: list | None = None, **kwargs) -> Camera:
-        config_keys = {"loop", "stall_timeout_s", "resolution"}
+        config_keys = {"loop", "stall_timeout_s", "resolution", "max_frame_pixels"}
         config = CameraConfig(f"cam{len(cameras)}", source,
                               **{k: kwargs.pop(k) for k in list(kwargs) if k in config_keys})
         on_state = (lambda name, state: states.append(state)) if states is not None else None
@@ -174,6 +174,18 @@ def test_frames_larger_than_the_resolution_are_shrunk(make_camera, tmp_path):
     clip = write_clip(tmp_path / "big.avi", frames=3, size=(320, 240))
     camera = make_camera(str(clip), resolution=(160, 160))
     assert camera.latest(timeout=5).image.shape == (120, 160, 3)
+
+
+def test_a_source_whose_frames_are_over_the_pixel_limit_is_lost_before_a_frame_is_read(
+        make_camera, tmp_path, caplog):
+    """OpenCV's decoder (FFmpeg, the driver) is not ours: the size the capture reports when it
+    opens is checked before any frame is read, and the camera goes lost saying why."""
+    clip = write_clip(tmp_path / "big.avi", frames=30, size=(320, 240))
+    camera = make_camera(str(clip), max_frame_pixels=4096, **FAST_BACKOFF)
+    assert wait_for(lambda: camera.state == "lost", timeout=3)
+    assert camera.latest(timeout=0.3) is None and camera.frames_read == 0
+    assert any("its frames are 320x240 pixels, over the limit of 4096 (max_frame_pixels)"
+               in r.getMessage() for r in caplog.records)
 
 
 def test_missing_file_is_lost_and_retried_with_backoff(make_camera, tmp_path):

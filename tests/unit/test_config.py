@@ -161,6 +161,8 @@ BAD = [
     ({"cameras.0.place": "x" * 41}, "cameras[0].place: expected a place: one line of 1..40"),
     ({"cameras.0.place": 3}, "cameras[0].place: expected a place"),
     ({"cameras.0.min_confidence": 1.5}, "cameras[0].min_confidence: expected a number 0..1"),
+    ({"cameras.0.max_frame_pixels": 100}, "cameras[0].max_frame_pixels: expected an integer 4096..67108864"),
+    ({"cameras.0.max_frame_pixels": 8193 * 8192}, "cameras[0].max_frame_pixels: expected an integer"),
     ({"cameras": []}, "cameras: at least one camera is required"),
     ({"cameras": {"name": "porch"}}, "cameras: expected a list of cameras"),
     ({"cameras": DELETE}, "cameras: required"),
@@ -316,3 +318,11 @@ def test_any_text_loads_or_is_bad_input(scratch, content):
     path = scratch / "text.yaml"
     path.write_bytes(content)
     _loads_or_bad_input(path)
+
+
+def test_the_pixel_limit_is_a_key_of_every_camera(tmp_path):
+    document = patched(**{"cameras.0.max_frame_pixels": 7680 * 4320})
+    document["cameras"] += [{"name": "yard", "source": "rtsp://10.0.0.5/stream"},
+                            {"name": "esp", "source": "mqtt:esp/jpeg"}]
+    config = load_config(write(tmp_path, document))
+    assert [c.max_frame_pixels for c in config.cameras] == [7680 * 4320, 4096 * 4096, 4096 * 4096]
