@@ -169,7 +169,8 @@ def cmd_install_service(args: argparse.Namespace) -> int:
         print(line)
     config = root / "etc" / "edge-captioner" / "config.yaml"
     exe = Path(sys.prefix) / "bin" / "edge-captioner"
-    print(f"next: edit {config} (device_id, mqtt.host, cameras: each camera's source and place),")
+    print(f"next: in {config}, set the values marked SET (device_id, mqtt.host, the camera's "
+          "source; until then the service refuses to start) and each camera's place,")
     print(f"  check it as the service will read it: sudo -u {USER} {exe} check-config "
           f"--config /etc/edge-captioner/config.yaml")
     print("  then: sudo systemctl daemon-reload && sudo systemctl enable --now edge-captioner")
