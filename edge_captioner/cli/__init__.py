@@ -80,11 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the daemon: cameras -> captions -> MQTT, until SIGTERM/SIGINT",
         description="Capture from the configured cameras, caption changed scenes and publish "
         "the captions over MQTT until SIGTERM or SIGINT. Without --config: $EDGE_CAPTIONER_CONFIG, "
-        "/etc/edge-captioner/config.yaml, or the built-in demo (the shipped model, the bundled "
-        "sample clip, a broker on localhost).",
+        "else /etc/edge-captioner/config.yaml; with none of them it refuses (exit 2). --demo runs "
+        "the built-in demo instead.",
     )
     add_common_options(run)
-    run.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    _config_options(run)
     run.set_defaults(func=lazy_command("edge_captioner.cli.run", "cmd_run"))
 
     check = sub.add_parser(
@@ -92,11 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate and print the resolved configuration (secrets masked)",
         description="Validate a configuration file and print the configuration the daemon would "
         "run with, as YAML, secrets masked. Without --config: $EDGE_CAPTIONER_CONFIG, else "
-        "/etc/edge-captioner/config.yaml if it exists, else the built-in demo configuration. "
-        "Exit 2 with one line naming the key on any error.",
+        "/etc/edge-captioner/config.yaml; with none of them, exit 2 as `run` would. --demo: the "
+        "built-in demo's configuration. Exit 2 with one line naming the key on any error.",
     )
     add_common_options(check)
-    check.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    _config_options(check)
     check.set_defaults(func=lazy_command("edge_captioner.cli.check_config", "cmd_check_config"))
 
     service = sub.add_parser(
@@ -121,11 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
         "broker is retried; a refused login is an error (exit 2).",
     )
     add_common_options(watch)
-    watch.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
+    _config_options(watch)
     watch.add_argument("--json", action="store_true",
                        help="one JSON object per line (a caption's own JSON, plus its topic)")
     watch.set_defaults(func=lazy_command("edge_captioner.cli.watch", "cmd_watch"))
     return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--config", metavar="FILE",
+                       help="configuration file (YAML); without it: $EDGE_CAPTIONER_CONFIG, else "
+                       "/etc/edge-captioner/config.yaml")
+    which.add_argument("--demo", action="store_true",
+                       help="the built-in demo: the shipped model on the bundled sample clip, "
+                       "published to the broker on this machine (127.0.0.1:1883) as device "
+                       "edge-captioner-demo, without Home Assistant discovery")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:

@@ -11,10 +11,10 @@ their line names the file, and the decoder's own line is not printed.
 
 --explain: for a bundle with an attention decoder, the strongest attention cell and its region for
 every word (`cat@(r3,c0) lower-left`), on a line after the caption, or as an "attention" list in
-the JSON; a bundle without attention says so once (exit 0). For a bundle with real-world graphs
-(a perception section), --explain also prints what they found, and --json always includes it as
-"found": the detector's objects (label, score, box as fractions of the frame) and the
-classifier's top classes.
+the JSON (null for a bundle without attention, which -v says once on stderr). For a bundle with
+real-world graphs (a perception section), --explain also prints what they found, and --json always
+includes it as "found": the detector's objects (label, score, box as fractions of the frame) and
+the classifier's top classes.
 """
 
 from __future__ import annotations
@@ -150,9 +150,9 @@ def cmd_caption(args: argparse.Namespace) -> int:
                           beam_size=args.beam)
     explain = getattr(args, "explain", False)
     if explain and not captioner.model.has_attention:
-        # stdout would break --json's one object per line
-        print(f"{captioner.bundle.name}: a {captioner.model.wiring.type} bundle has no attention "
-              "to explain", file=sys.stderr if args.json else sys.stdout, flush=True)
+        # not news for most bundles (the shipped ones explain with what they found): -v only
+        log.info("%s: a %s bundle has no attention to explain", captioner.bundle.name,
+                 captioner.model.wiring.type)
     tokens = captioner.bundle.vocab.tokens
     failures = 0
     for path in expand_paths(args.paths):

@@ -13,14 +13,15 @@ import sys
 
 import yaml
 
-from ..config import CONFIG_ENV, PASSWORD_ENV, Config, load_config, to_dict
+from ..config import PASSWORD_ENV, Config, to_dict
+from .support import chosen_config
 
 
 def origin_comment(config: Config) -> str:
     if config.source_path:
         return f"# edge-captioner configuration from {config.source_path}"
-    return (f"# edge-captioner built-in default configuration (no --config, no ${CONFIG_ENV}, "
-            "no /etc/edge-captioner/config.yaml)")
+    return ("# edge-captioner built-in demo configuration (--demo): the bundled sample clip, the "
+            "broker on this machine, no Home Assistant discovery")
 
 
 def render(config: Config) -> str:
@@ -37,7 +38,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     would stop the daemon stops here, with the same one line and exit 2."""
     from ..model.captioner import Captioner
 
-    config = load_config(args.config)
+    config = chosen_config(args)
     Captioner.from_config(config.model)
     sys.stdout.write(render(config))
     return 0

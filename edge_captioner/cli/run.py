@@ -6,21 +6,26 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..config import load_config
 from ..service.daemon import Daemon, install_signal_handlers
-from .support import set_log_level
+from .support import chosen_config, set_log_level
 
 log = logging.getLogger(__name__)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = chosen_config(args)
     # the configuration's level, or more with -v / -vv on the command line
     verbose = {1: logging.INFO, 2: logging.DEBUG}.get(min(getattr(args, "verbose", 0), 2))
     level = logging.getLevelName(config.logging.level)
     set_log_level(min(level, verbose) if verbose else level)
     daemon = Daemon(config)  # loads and validates the bundle before anything connects
     # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (docs/contract.md).
-    log.info("configuration: %s", config.source_path or "built-in default")
+    if config.source_path:
+        log.info("configuration: %s", config.source_path)
+    else:
+        camera = config.cameras[0]
+        log.info("the built-in demo (--demo): the bundled sample clip as camera %s, published to "
+                 "%s:%d as device %s, Home Assistant discovery off", camera.name,
+                 config.mqtt.host, config.mqtt.port, config.device_id)
     install_signal_handlers(daemon)
     return daemon.run()

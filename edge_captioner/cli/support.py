@@ -140,6 +140,15 @@ def pixel_limit(text: str) -> int:
     return value
 
 
+def chosen_config(args: argparse.Namespace):
+    """The configuration a command was given: `--demo`'s, or the file (load_config's rules)."""
+    from ..config import demo_config, load_config
+
+    if getattr(args, "demo", False):
+        return demo_config()
+    return load_config(getattr(args, "config", None))
+
+
 def positive_int(text: str) -> int:
     """argparse type: a whole number above zero."""
     try:

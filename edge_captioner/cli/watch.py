@@ -6,9 +6,9 @@ news goes to stderr. Runs until SIGINT/SIGTERM (exit 0); keeps retrying while th
 unreachable; a broker that refuses our credentials (or a TLS failure) is a configuration error:
 one line, exit 2.
 
-    2026-11-27 09:30:01  demo-house/front_door  a person at the front door  (0.91, 43 ms)
-    2026-11-27 09:30:07  demo-house/front_door  state: lost
-    2026-11-27 09:30:09  demo-house  status: offline
+    2026-11-27 09:30:01  porch-pi/front_door  a person at the front door  (0.91, 43 ms)
+    2026-11-27 09:30:07  porch-pi/front_door  state: lost
+    2026-11-27 09:30:09  porch-pi  status: offline
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from ..config import load_config
+    from .support import chosen_config
 
-    config = load_config(getattr(args, "config", None))
+    config = chosen_config(args)
     return watch(config.mqtt, json_mode=getattr(args, "json", False))
 
 

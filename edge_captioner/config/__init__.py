@@ -18,7 +18,7 @@ One job per module, data flowing down the list:
 """
 
 from .files import PASSWORD_ENV
-from .loader import CONFIG_ENV, default_config, load_config, to_dict
+from .loader import CONFIG_ENV, demo_config, load_config, to_dict
 from .schema import (
     CameraConfig,
     Config,
@@ -34,5 +34,5 @@ from .schema import (
 __all__ = [
     "CONFIG_ENV", "PASSWORD_ENV", "CameraConfig", "Config", "DiscoveryConfig",
     "FrigateConfig", "LoggingConfig", "MQTTConfig", "ModelConfig", "TLSConfig", "WorkersConfig",
-    "default_config", "load_config", "to_dict",
+    "demo_config", "load_config", "to_dict",
 ]

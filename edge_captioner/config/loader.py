@@ -1,7 +1,8 @@
 """Which configuration file, reading its YAML, and the whole load: `load_config`.
 
 Which file: `--config FILE`, else $EDGE_CAPTIONER_CONFIG, else /etc/edge-captioner/config.yaml if
-it exists, else the built-in default (`default_config()`: the demo on the bundled sample clip).
+it exists; with none of them, BadInput saying what to give. The built-in demo (`demo_config()`: the
+bundled sample clip, a broker on this machine) is never a fallback: only `--demo` asks for it.
 Every failure is BadInput (-> exit 2) naming the file, and the key where there is one.
 """
 
@@ -26,11 +27,17 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG_PATHS = ("/etc/edge-captioner/config.yaml",)
 CONFIG_ENV = "EDGE_CAPTIONER_CONFIG"
 MASK = "***"
-DEFAULT_DOCUMENT: dict[str, Any] = {
-    "device_id": "demo-house",
-    # the bundled clip, looped
+DEMO_DEVICE_ID = "edge-captioner-demo"
+# `--demo`: the bundled clip, looped, on a broker on this machine; under a device id no one takes
+# for a real one, and without Home Assistant discovery (no fake device in a real Home Assistant)
+DEMO_DOCUMENT: dict[str, Any] = {
+    "device_id": DEMO_DEVICE_ID,
+    "mqtt": {"host": "127.0.0.1", "port": 1883, "client_id": DEMO_DEVICE_ID,
+             "discovery": {"enabled": False}},
     "cameras": [{"name": "front_door", "source": "sample", "place": "front_door"}],
 }
+NO_CONFIG = ("no configuration: give --config FILE (or {env}, or {paths}: install-service writes "
+             "it), or --demo for the built-in demo")
 
 
 def read_yaml(path: Path) -> Any:
@@ -56,7 +63,7 @@ def _must_exist(path: Path, given_by: str) -> Path:
 
 
 def resolve_config_path(path: str | Path | None) -> Path | None:
-    """The configuration file to read, or None for the built-in default (see the module doc)."""
+    """The configuration file to read, or None when there is none (see the module doc)."""
     if path is not None and str(path):
         return _must_exist(Path(path).expanduser(), "--config")
     from_env = os.environ.get(CONFIG_ENV)
@@ -73,21 +80,22 @@ def build_config(document: Any, base_dir: Path, source_path: str | None = None) 
     return dataclasses.replace(config, source_path=source_path)
 
 
-def default_config() -> Config:
-    """The demo: the shipped bundle, the bundled sample clip as `front_door`, a local broker."""
+def demo_config() -> Config:
+    """`--demo`: the shipped bundle, the bundled sample clip as `front_door`, the broker on this
+    machine, discovery off."""
     try:
-        return build_config(DEFAULT_DOCUMENT, Path.cwd())
+        return build_config(DEMO_DOCUMENT, Path.cwd())
     except BadInput as exc:  # only the environment can make it fail (a password without a user)
-        raise BadInput(f"built-in default configuration: {exc}") from None
+        raise BadInput(f"built-in demo configuration: {exc}") from None
 
 
 def load_config(path: str | Path | None = None) -> Config:
     """The validated configuration (see the module doc for which file); BadInput names the file and
     the key on any problem."""
     config_path = resolve_config_path(path)
-    if config_path is None:
-        log.debug("no configuration file: using the built-in default")
-        return default_config()
+    if config_path is None:  # not the demo: it would publish to whatever broker is on this machine
+        raise BadInput(NO_CONFIG.format(env=f"${CONFIG_ENV}",
+                                        paths=" or ".join(DEFAULT_CONFIG_PATHS)))
     document = read_yaml(config_path)
     absolute = config_path.absolute()
     try:

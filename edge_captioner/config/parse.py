@@ -126,8 +126,36 @@ def _workers(raw: Any, mqtt: MQTTConfig) -> WorkersConfig | None:
     return workers
 
 
+def blanks(document: Any) -> list[str]:
+    """The keys the schema marks `blank` that `document` gives as null (the installed example's
+    blanks, not filled in yet), as errors name them: `device_id`, `cameras[0].source`."""
+    found: list[str] = []
+
+    def scan(mapping: Any, kind: type, path: str) -> None:
+        if not isinstance(mapping, Mapping):
+            return
+        for key in keys(kind):
+            if key.name not in mapping:
+                continue
+            value, name = mapping[key.name], join_key(path, key.name)
+            if value is None and key.metadata.get("blank"):
+                found.append(name)
+            elif key.metadata.get("many") and isinstance(value, list):
+                for i, item in enumerate(value):
+                    scan(item, key.metadata["section"], f"{name}[{i}]")
+            elif "section" in key.metadata:
+                scan(value, key.metadata["section"], name)
+
+    scan(document, Config, "")
+    return found
+
+
 def parse_document(document: Any) -> Config:
     """The typed configuration of a YAML document; no file system access, no environment."""
+    unset = blanks(document)
+    if unset:  # the installed example as written: one line naming all there is to fill in
+        raise bad_value(", ".join(unset), f"not set: fill {'it' if len(unset) == 1 else 'them'} in "
+                        "(nothing is published until then), or try the built-in demo with --demo")
     top = _section(document, "", Config, TOP_FIELDS, null_ok=False)
     mqtt = _mqtt(top.get("mqtt"))
     return Config(

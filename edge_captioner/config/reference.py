@@ -56,6 +56,13 @@ def _default(key: dataclasses.Field) -> str:
     return f"`{_yaml(key.default)}`"
 
 
+def _blanks() -> str:
+    """The keys the schema marks `blank`, as paths: `device_id`, `mqtt.host`, ..."""
+    names = [f"`{path}.{key.name}`" if path else f"`{key.name}`"
+             for path, kind in _sections(Config) for key in keys(kind) if key.metadata.get("blank")]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _row(*cells: str) -> str:
     assert not any("|" in cell for cell in cells), cells  # a | would break the table
     return "| " + " | ".join(cells) + " |"
@@ -68,9 +75,15 @@ def render() -> str:
         f"<!-- Written by `{COMMAND}` from edge_captioner/config/schema.py: edit there, not here. -->",
         "",
         f"Which file: `--config FILE`, else `${CONFIG_ENV}`, else "
-        f"{' or '.join(f'`{p}`' for p in DEFAULT_CONFIG_PATHS)} if it exists, else the built-in "
-        "default (the demo on the bundled sample clip). `edge-captioner check-config` prints the "
-        "configuration as loaded, secrets masked.",
+        f"{' or '.join(f'`{p}`' for p in DEFAULT_CONFIG_PATHS)} if it exists; with none of them "
+        "`run` and `check-config` refuse (exit 2): the built-in demo (the bundled sample clip, a "
+        "broker on this machine, no discovery) runs only with `--demo`. `edge-captioner "
+        "check-config` prints the configuration as loaded, secrets masked.",
+        "",
+        f"Given as null, {_blanks()} are not set yet (the example that `install-service` "
+        "installs leaves `device_id`, `mqtt.host` and its camera's `source` so, for you to fill "
+        "in): the file is refused with one line naming every one of them (exit 2), so that "
+        "nothing is published before the board, the broker and a camera are named.",
         "",
         "Unknown keys and wrong values are errors naming the key (exit 2). Relative paths in a file "
         "(`password_file`, the `tls` files, file sources, a bundle directory) are relative to the "

@@ -39,21 +39,26 @@ from .checks import (
 MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
 
 
-def setting(default: Any, check: Validator, doc: str, **options: Any) -> Any:
+# `blank`: a key the installed example (config.yaml) leaves null for the user to fill in; null
+# there means "not set yet", and the file is refused, naming every such key, until it is set.
+# Nothing is published before the user has named the board, the broker and a camera.
+
+
+def setting(default: Any, check: Validator, doc: str, *, blank: bool = False, **options: Any) -> Any:
     """A key with a plain value."""
-    return field(default=default, metadata={"check": check, "doc": doc}, **options)
+    return field(default=default, metadata={"check": check, "doc": doc, "blank": blank}, **options)
 
 
-def required(check: Validator, doc: str) -> Any:
+def required(check: Validator, doc: str, *, blank: bool = False) -> Any:
     """A key the file must give: it has no default."""
-    return field(metadata={"check": check, "doc": doc, "required": True})
+    return field(metadata={"check": check, "doc": doc, "required": True, "blank": blank})
 
 
 def section(kind: type, doc: str, *, optional: bool = False, many: bool = False,
-            needed: bool = False) -> Any:
+            needed: bool = False, blank: bool = False) -> Any:
     """A key whose value is a section of its own: a mapping of `kind`'s keys (null when `optional`),
     or with `many` a list of them; `needed`: the file must give it."""
-    metadata = {"section": kind, "doc": doc, "many": many, "required": needed}
+    metadata = {"section": kind, "doc": doc, "many": many, "required": needed, "blank": blank}
     if optional:
         return field(default=None, metadata=metadata)
     return field(default_factory=list if many else kind, metadata=metadata)
@@ -83,7 +88,7 @@ class DiscoveryConfig:
 
 @dataclass
 class MQTTConfig:
-    host: str = setting("127.0.0.1", valid_host, "the broker")
+    host: str = setting("127.0.0.1", valid_host, "the broker", blank=True)
     port: int = setting(1883, valid_integer(1, 65535),
                         f"the broker's port ({MQTT_TLS_PORT} when `tls` is given and `port` is not)")
     client_id: str | None = setting(None, valid_text(optional=True),
@@ -134,7 +139,8 @@ class ModelConfig:
 @dataclass
 class CameraConfig:
     name: str = required(valid_name, "part of the MQTT topics and Home Assistant ids")
-    source: str | int = required(valid_source, "where frames come from; `sample`: the bundled demo clip")
+    source: str | int = required(valid_source, "where frames come from; `sample`: the bundled demo clip",
+                                 blank=True)
     interval_s: float = setting(1.0, valid_number(0, lo_inclusive=False),
                                 "at most one caption per interval (seconds)")
     resolution: tuple[int, int] | None = setting(
@@ -198,11 +204,11 @@ class LoggingConfig:
 
 @dataclass
 class Config:
-    device_id: str = required(valid_name, "part of every topic and Home Assistant id")
+    device_id: str = required(valid_name, "part of every topic and Home Assistant id", blank=True)
     mqtt: MQTTConfig = section(MQTTConfig, "the broker and the topics (`mqtt` below)")
     model: ModelConfig = section(ModelConfig, "the captioning model (`model` below)")
     cameras: list[CameraConfig] = section(CameraConfig, "at least one camera (`cameras[]` below)",
-                                          many=True, needed=True)
+                                          many=True, needed=True, blank=True)
     logging: LoggingConfig = section(LoggingConfig, "`logging` below")
     workers: WorkersConfig | None = section(WorkersConfig, "a pool of daemons sharing the frames that "
                                                            "arrive over MQTT (`workers` below); null: "

@@ -60,8 +60,10 @@ class BundleModel:
         self.wiring = w = bundle.wiring
         check_against_graphs(w, _shapes(self.encoder.outputs), _shapes(self.decoder.inputs),
                              _shapes(self.decoder.outputs), bundle.file(MANIFEST_FILE))
-        log.info("bundle %s (%s decoder): runtime %s, encoder on %s, decoder on cpu, %s thread(s)",
-                 bundle.name, w.type, self.runtime.name, self.delegate, threads)
+        # delegate "none" means the encoder runs on the CPU (TFLite's own kernels or XNNPACK)
+        log.info("bundle %s (%s decoder): runtime %s, encoder on %s, decoder on CPU, %s thread(s)",
+                 bundle.name, w.type, self.runtime.name,
+                 "the Edge TPU" if self.delegate == "edgetpu" else "CPU", threads)
         vocab_size = len(bundle.vocab)
         # One-hot rows for every token, quantized once: a step then only picks a row.
         self._token_rows = self.decoder.quantize(w.token, np.eye(vocab_size, dtype=np.float32))

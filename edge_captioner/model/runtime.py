@@ -49,6 +49,28 @@ class Runtime:
         return self.module.load_delegate(library, options or {})
 
 
+# TensorFlow's start-up lines (oneDNN, CPU features, absl's "before InitializeLog" warning) go to
+# stderr from C++ at import and at the first interpreter. TF_CPP_MIN_LOG_LEVEL=2 hides its INFO and
+# WARNING lines but not the oneDNN notice, which TF 2.21 logs regardless; oneDNN speeds up
+# TensorFlow's own graph ops, which the TFLite interpreter does not run (it has its own kernels
+# and XNNPACK), so turning it off changes no caption. Both only where the environment says
+# nothing, and not at -vv (DEBUG), where such lines are wanted.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def _import_tensorflow_quietly(module: str):
+    if not log.isEnabledFor(logging.DEBUG):
+        for key, value in QUIET_TENSORFLOW.items():
+            os.environ.setdefault(key, value)
+    imported = importlib.import_module(module)
+    if not log.isEnabledFor(logging.DEBUG):
+        with contextlib.suppress(ImportError):  # TensorFlow's Python side logs through absl
+            from absl import logging as absl_logging
+
+            absl_logging.set_verbosity(absl_logging.ERROR)
+    return imported
+
+
 def pick_runtime(preference: str = "auto") -> Runtime:
     names = RUNTIMES if preference == "auto" else (preference,)
     if preference != "auto" and preference not in RUNTIMES:
@@ -57,6 +79,8 @@ def pick_runtime(preference: str = "auto") -> Runtime:
     errors = []
     for name in names:
         try:
+            if name == "tensorflow":
+                return Runtime(name, _import_tensorflow_quietly(_MODULES[name]))
             return Runtime(name, importlib.import_module(_MODULES[name]))
         except ImportError as exc:
             errors.append(f"{name}: {exc}")

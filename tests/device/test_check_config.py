@@ -1,5 +1,6 @@
-"""`edge-captioner check-config` as a user runs it: the resolved configuration, the built-in default, a
-bad file as exit 2 with one line, and secrets never shown."""
+"""`edge-captioner check-config` as a user runs it: the resolved configuration, the built-in demo
+(only with --demo), no file or the unfilled example as exit 2, a bad file as exit 2 with one line,
+and secrets never shown."""
 
 from __future__ import annotations
 
@@ -46,13 +47,43 @@ def test_check_config_prints_the_resolved_configuration(tmp_path):
     assert printed == to_dict(load_config(path))
 
 
-def test_check_config_says_built_in_default():
+def no_etc_config():
     if Path("/etc/edge-captioner/config.yaml").exists():
         pytest.skip("this machine has /etc/edge-captioner/config.yaml: the subprocess would read it")
-    done = run_cli("check-config")
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_without_a_configuration_file_nothing_runs(command):
+    """No file: not the demo on whatever broker listens on 1883, but one line saying what to give."""
+    no_etc_config()
+    done = run_cli(command)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "no configuration" in lines[0] and "--config" in lines[0] and "--demo" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_the_shipped_example_refuses_until_broker_and_camera_are_set(command):
+    """config.yaml is what install-service installs: `run` (the service's ExecStart) and
+    `check-config` refuse it alike, one line naming the keys, before loading any model."""
+    done = run_cli(command, "--config", REPO / "config.yaml")
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "device_id, mqtt.host, cameras[0].source: not set" in lines[0]
+
+
+def test_the_demo_is_asked_for():
+    done = run_cli("check-config", "--demo")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("# edge-captioner built-in default configuration")
-    assert yaml.safe_load(done.stdout)["cameras"][0]["source"] == "sample"
+    assert done.stdout.startswith("# edge-captioner built-in demo configuration (--demo)")
+    printed = yaml.safe_load(done.stdout)
+    assert printed["device_id"] == "edge-captioner-demo"
+    assert printed["mqtt"]["discovery"]["enabled"] is False
+    assert printed["cameras"][0]["source"] == "sample"
+    done = run_cli("check-config", "--demo", "--config", REPO / "config.yaml")
+    assert done.returncode == 2 and "not allowed with" in done.stderr
 
 
 @pytest.mark.parametrize("where", ["yaml", "file", "env"])

@@ -119,3 +119,28 @@ def test_bad_option_value_is_exit_2(capsys):
         device_main(["caption", "x.jpg", "--beam", "0"])
     assert info.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_the_start_up_line_says_cpu_not_none(tiny_bundles):
+    """No delegate means the CPU: the info line names it so ("encoder on none" read as no encoder)."""
+    done = run("-v", "caption", SAMPLE_CLIP, "--bundle", tiny_bundles[0])
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stderr.splitlines() if " decoder): runtime " in line)
+    assert "encoder on CPU, decoder on CPU" in line and "none" not in line
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_the_tensorflow_runtime_prints_no_banners():
+    """`--runtime tensorflow` (a workstation): the caption and nothing else; TensorFlow's start-up
+    lines (oneDNN, CPU features, absl's pre-init warning) are not the user's business."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "EDGE_CAPTIONER_"))}
+    image = "edge_captioner/data/bundles/default-en/self_check.jpg"
+    done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "caption", image,
+                           "--runtime", "tensorflow"], capture_output=True, text=True, timeout=180,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{image}: ")
+    assert done.stderr == ""

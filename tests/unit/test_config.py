@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,32 +10,62 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_captioner.config import CONFIG_ENV, PASSWORD_ENV, default_config, load_config, reference, to_dict
+from edge_captioner.config import CONFIG_ENV, PASSWORD_ENV, demo_config, load_config, reference, to_dict
 from edge_captioner.config import loader as config_loader
 from edge_captioner.config.checks import PLACE_MAX_CHARS
 from edge_captioner.errors import BadInput
 from support.config_files import DELETE, SECRET, patched, write
 from support.paths import REPO
 
+# the blanks the installed example leaves for the user (config.yaml, copied by install-service)
+BLANKS = ["device_id", "mqtt.host", "cameras[0].source"]
+
 
 # -- what loads ---------------------------------------------------------------------------------------------
-def test_repo_example_loads_as_is():
-    config = load_config(REPO / "config.yaml")
-    assert config.device_id == "demo-house"
-    assert [c.name for c in config.cameras] == ["front_door"]
-    assert config.cameras[0].source == "sample"
-    assert config.mqtt.client_id == "edge-captioner-demo-house"
-    assert config.source_path == str(REPO / "config.yaml")
+def test_repo_example_publishes_nothing_until_its_blanks_are_filled(tmp_path):
+    """The file install-service installs: a broker and a camera are not guessed (no demo device
+    on a real broker); one line names every key still to set, and says what else to do."""
+    with pytest.raises(BadInput) as caught:
+        load_config(REPO / "config.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(REPO / "config.yaml"))
+    assert f"{', '.join(BLANKS)}: not set" in message
+    assert "--demo" in message
+    document = yaml.safe_load((REPO / "config.yaml").read_text())
+    document["device_id"] = "porch-pi"
+    document["mqtt"]["host"] = "hub.lan"
+    document["cameras"][0]["source"] = "rtsp://10.0.0.5/stream1"
+    config = load_config(write(tmp_path, document))  # filled in: it loads, nothing else to change
+    assert config.device_id == "porch-pi" and config.mqtt.host == "hub.lan"
+    assert config.mqtt.discovery.enabled and config.cameras[0].place is None
+    assert "demo" not in yaml.safe_dump(to_dict(config))
 
 
-def test_builtin_default_when_nothing_is_given():
-    config = load_config(None)
+@pytest.mark.parametrize("blank", ["device_id", "mqtt.host", "cameras.0.source", "cameras"])
+def test_a_blank_is_named_as_not_set(tmp_path, blank):
+    path = write(tmp_path, patched(**{blank: None}))
+    key = blank.replace(".0.", "[0].")
+    with pytest.raises(BadInput, match=rf"{re.escape(key)}: not set"):
+        load_config(path)
+
+
+def test_no_configuration_file_is_refused_not_the_demo(tmp_path, monkeypatch):
+    monkeypatch.setattr(config_loader, "DEFAULT_CONFIG_PATHS", (str(tmp_path / "none.yaml"),))
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    with pytest.raises(BadInput) as caught:
+        load_config(None)
+    message = str(caught.value)
+    assert "--config" in message and "--demo" in message and "\n" not in message
+
+
+def test_the_demo_is_asked_for_and_cannot_be_mistaken():
+    config = demo_config()
     assert config.source_path is None
-    assert config.device_id == "demo-house"
+    assert config.device_id == "edge-captioner-demo"
+    assert not config.mqtt.discovery.enabled  # never a fake device in a real Home Assistant
     assert config.mqtt.port == 1883 and config.mqtt.host in ("127.0.0.1", "localhost")
     assert config.model.bundle == "default"
     assert [(c.name, c.source, c.loop) for c in config.cameras] == [("front_door", "sample", True)]
-    assert config == default_config()
 
 
 def test_etc_file_then_env_then_explicit(tmp_path, monkeypatch):
