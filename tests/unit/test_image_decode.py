@@ -126,10 +126,10 @@ def test_a_damaged_mqtt_frame_is_dropped_as_corrupt_with_the_rate_limited_line(c
 
 
 def test_each_camera_source_gets_its_cameras_pixel_limit():
-    from edge_captioner.config import CameraConfig, default_config
+    from edge_captioner.config import CameraConfig, demo_config
     from edge_captioner.sources.factory import open_source
 
-    config = default_config()
+    config = demo_config()
     for source in ("mqtt:esp/porch/jpeg", "frigate:front_door/person"):
         opened = open_source(CameraConfig("porch", source, max_frame_pixels=640 * 480), config)
         assert opened.frames.max_pixels == 640 * 480, source
