@@ -5,6 +5,6 @@
     outbox.py     the delivery model: ordered, at least once, latest-value slots
     commands.py   `<base>/<camera>/set` payloads parsed into a Command
     discovery.py  Home Assistant discovery, as pure functions
-    spool.py      captions still queued at a stop, kept on disk
+    journal.py    the persistent outbox: captions on disk from queued to acknowledged
     session.py    Publisher: the session that ties them together
 """

@@ -74,6 +74,7 @@ class Message:
     qos: int
     retain: bool
     slot: str | None = None  # the latest-value slot it belongs to; None for a caption
+    journal_id: int | None = None  # its line in the journal (journal.py), if it has one
 
 
 @dataclass(frozen=True)

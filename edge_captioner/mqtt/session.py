@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ..config import MQTTConfig
-from . import spool, topics
+from . import journal, topics
 from .client import REFUSED, connect_async, describe_connect_error, make_client, reason_text
 from .commands import MAX_COMMAND_BYTES, Command, parse_command, preview
 from .discovery import discovery_messages
@@ -84,16 +84,17 @@ class Publisher:
         self._commands: queue.SimpleQueue[Command | None] = queue.SimpleQueue()  # None: stop
         self._dispatcher: threading.Thread | None = None
 
-        # captions: those the last run could not deliver first (spool.py)
-        self._spool = spool.spool_path(config.spool_dir, device_id)
-        spooled = (spool.load(self._spool, self.base)[-max(config.queue_limit, 0):]
-                   if self._spool is not None else [])
+        # captions: on disk from queued to acknowledged; the last run's first (journal.py)
+        self._spool = journal.journal_path(config.spool_dir, device_id)
+        self.journal = journal.Journal(self._spool, config.queue_limit)
+        spooled = self.journal.load(self.base)
         if spooled:
             log.info("MQTT: %d caption(s) the last run could not deliver are queued first (%s)",
                      len(spooled), self._spool)
         self.client = make_client(config, self.client_id, log)
         self.outbox = Outbox(self.client, status_topic=self.status_topic, queue_limit=config.queue_limit,
-                             window=caption_window, captions=[Message(*caption) for caption in spooled])
+                             window=caption_window, captions=[Message(*caption, journal_id=jid) for jid, caption in
+                                       zip(self.journal.loaded_ids, spooled)])
 
         # latest-value topics, in the order they go out at a connect (after the status)
         self._discovery_topics: list[str] = []
@@ -138,6 +139,11 @@ class Publisher:
         camera = event.camera
         message = Message(self._topic(camera, topics.CAPTION), topics.json_bytes(event.payload()),
                           self.config.qos, self.config.retain)
+        if self.outbox.closed:
+            log.warning("MQTT: publisher stopped; caption for %s not sent", camera)
+            return
+        message.journal_id = self.journal.add(message.topic, message.payload, message.qos,
+                                              message.retain)
         jpeg = (None if snapshot is None else
                 Latest(self._topic(camera, topics.SNAPSHOT), bytes(snapshot), qos=0, retain=True))
         if not self.outbox.add_caption(message, jpeg):
@@ -174,9 +180,8 @@ class Publisher:
         if closed is None:
             return  # stopped before
         left = len(closed.undelivered)
+        kept = self.journal.close()
         if left and self._spool is not None:
-            undelivered = [(m.topic, m.payload, m.qos, m.retain) for m in closed.undelivered]
-            kept = spool.save(self._spool, undelivered, self.config.queue_limit)
             log.warning("MQTT: stopping with %d caption(s) not delivered: %d kept in %s for the "
                         "next run", left, kept, self._spool)
         elif left:
@@ -304,6 +309,8 @@ class Publisher:
 
     def _on_publish(self, client, userdata, mid: int, reason_code, properties) -> None:
         message = self.outbox.confirm(mid)
+        if message is not None and message.slot is None:
+            self.journal.ack(message.journal_id)
         if message is not None and getattr(reason_code, "is_failure", False):
             # MQTT 5 brokers say so when they refuse a message (e.g. the ACL); no use retrying.
             log.warning("MQTT: broker refused the message on %s: %s", message.topic, reason_text(reason_code))

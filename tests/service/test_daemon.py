@@ -347,7 +347,7 @@ def test_broker_outage_queues_captions_and_delivers_them_in_order(tiny_bundles, 
 def test_captions_queued_while_the_broker_is_down_survive_a_daemon_restart(
         names, tmp_path, run_daemon, mosquitto_broker):
     """The broker is down from the start and across a restart of the daemon: the first run's
-    captions are spooled under the state directory at SIGTERM and the second run delivers them
+    captions are journalled under the state directory and the second run delivers them
     first, in order, with their own timestamps and seq."""
     broker = mosquitto_broker(start=False)
     config = write_config(tmp_path / "config.yaml", names, "default-en", broker.port,
@@ -370,7 +370,7 @@ def test_captions_queued_while_the_broker_is_down_survive_a_daemon_restart(
         assert second.signal(signal.SIGTERM) == 0
     assert got[:kept] == spooled  # as they were made: timestamps and seq
     assert [c["seq"] for c in spooled] == list(range(1, kept + 1))
-    assert not (state / f"captions-{names.device_id}.jsonl").exists()
+    assert (state / f"captions-{names.device_id}.jsonl").read_bytes() == b""  # all acknowledged
 
 
 # -- 8: bad input: exit 2, one line --------------------------------------------------------------------------

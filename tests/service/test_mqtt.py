@@ -923,7 +923,7 @@ def test_a_broker_never_reached_is_not_disconnected_from(names, make_publisher, 
 def test_captions_queued_at_a_stop_are_delivered_by_the_next_run(tmp_path, names, make_publisher,
                                                                   mosquitto_broker):
     """The broker is down while captions are made and across a restart: the next run delivers
-    them first, in order, as they were (timestamp and seq), and the spool is gone."""
+    them first, in order, as they were (timestamp and seq), and the journal then holds none."""
     broker = mosquitto_broker(start=False)
     spool_dir = str(tmp_path / "state")
     first = make_publisher(broker.port, spool_dir=spool_dir)
@@ -943,19 +943,8 @@ def test_captions_queued_at_a_stop_are_delivered_by_the_next_run(tmp_path, names
         got = sub.wait_for(lambda m: True, count=6)
     assert [json.loads(m.payload) for m in got[:5]] == [event.payload() for event in made]
     assert json.loads(got[5].payload)["caption"] == "the next run's own"
-    assert not spooled.exists()
-
-
-def test_the_spool_keeps_the_newest_queue_limit_and_skips_what_is_not_a_caption(tmp_path):
-    from edge_captioner.mqtt import spool
-
-    path = tmp_path / "captions-dev1.jsonl"
-    captions = [("edge_captioner/dev1/cam/caption", f"{k}".encode(), 1, True) for k in range(10)]
-    assert spool.save(path, captions, limit=4) == 4
-    with open(path, "a", encoding="utf-8") as out:
-        out.write("not json\n")
-        out.write(json.dumps({"topic": "other/dev2/cam/caption", "payload": "", "qos": 1,
-                              "retain": True}) + "\n")
-    assert [p for _, p, _, _ in spool.load(path, "edge_captioner/dev1")] == [b"6", b"7", b"8", b"9"]
-    assert not path.exists()
-    assert spool.load(path, "edge_captioner/dev1") == []
+    from edge_captioner.mqtt import journal
+    deadline = time.monotonic() + 5  # the PUBACKs are on their way
+    while journal.parse(spooled.read_bytes(), names.base, 100).entries and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert journal.parse(spooled.read_bytes(), names.base, 100).entries == []
