@@ -93,8 +93,9 @@ class Publisher:
                      len(spooled), self._spool)
         self.client = make_client(config, self.client_id, log)
         self.outbox = Outbox(self.client, status_topic=self.status_topic, queue_limit=config.queue_limit,
-                             window=caption_window, captions=[Message(*caption, journal_id=jid) for jid, caption in
-                                       zip(self.journal.loaded_ids, spooled)])
+                             window=caption_window,
+                             captions=[Message(*caption, journal_id=jid) for jid, caption
+                                       in zip(self.journal.loaded_ids, spooled, strict=True)])
 
         # latest-value topics, in the order they go out at a connect (after the status)
         self._discovery_topics: list[str] = []
