@@ -14,7 +14,7 @@ import sys
 import yaml
 
 from ..config import PASSWORD_ENV, Config, to_dict
-from .support import chosen_config
+from .support import check_journal_directory, chosen_config
 
 
 def origin_comment(config: Config) -> str:
@@ -39,6 +39,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from ..model.captioner import Captioner
 
     config = chosen_config(args)
+    check_journal_directory(config, strict=True)
     Captioner.from_config(config.model)
     sys.stdout.write(render(config))
     return 0

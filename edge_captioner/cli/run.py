@@ -7,7 +7,7 @@ import argparse
 import logging
 
 from ..service.daemon import Daemon, install_signal_handlers
-from .support import chosen_config, set_log_level
+from .support import check_journal_directory, chosen_config, set_log_level
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     verbose = {1: logging.INFO, 2: logging.DEBUG}.get(min(getattr(args, "verbose", 0), 2))
     level = logging.getLevelName(config.logging.level)
     set_log_level(min(level, verbose) if verbose else level)
+    check_journal_directory(config, strict=False)
     daemon = Daemon(config)  # loads and validates the bundle before anything connects
     # Logged only once the bundle is valid: a bad one is exit 2 with ONE line on stderr (docs/contract.md).
     if config.source_path:

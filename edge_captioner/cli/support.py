@@ -168,3 +168,23 @@ def lazy_command(module: str, func: str) -> Callable[[argparse.Namespace], int]:
         return getattr(importlib.import_module(module), func)(args)
 
     return call
+
+
+def check_journal_directory(config, *, strict: bool) -> None:
+    """The caption journal's directory (`mqtt.spool_dir`, else $STATE_DIRECTORY) must be writable:
+    BadInput (exit 2, one line) when it is not; a full or read-only disk is only a warning unless
+    `strict` (check-config), as the daemon then runs with its captions in memory."""
+    from ..mqtt import journal
+
+    path = journal.journal_path(config.mqtt.spool_dir, config.device_id)
+    if path is None:
+        return
+    error = journal.check_writable(path.parent)
+    if error is None:
+        return
+    why = f"{path.parent}: {error.strerror or error}"
+    source = "mqtt.spool_dir" if config.mqtt.spool_dir else "$STATE_DIRECTORY"
+    if strict or error.errno not in journal.DISK_TROUBLE:
+        raise BadInput(f"{source}: cannot keep the caption journal in {why}")
+    log.warning("%s: cannot keep the caption journal in %s; captions are kept in memory only",
+                source, why)

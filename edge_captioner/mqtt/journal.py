@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import json
 import logging
 import os
@@ -51,8 +52,11 @@ def journal_path(spool_dir: str | None, device_id: str) -> Path | None:
     return Path(directory) / f"captions-{device_id}.jsonl" if directory else None
 
 
-def check_writable(directory: str | os.PathLike) -> str | None:
-    """None when a journal can be kept in `directory` (made if missing); else why not."""
+DISK_TROUBLE = (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT)  # not the configuration's fault
+
+
+def check_writable(directory: str | os.PathLike) -> OSError | None:
+    """None when a journal can be kept in `directory` (made if missing); else the error."""
     path = Path(directory)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -63,7 +67,7 @@ def check_writable(directory: str | os.PathLike) -> str | None:
             os.fsync(out.fileno())
         probe.unlink()
     except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
+        return exc
     return None
 
 
