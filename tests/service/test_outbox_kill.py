@@ -13,7 +13,7 @@ import time
 import pytest
 
 from edge_captioner.mqtt import journal
-from support.daemons import CAMERA, STARTUP_S, captions, wait_captions, write_config
+from support.daemons import CAMERA, STARTUP_S, captions, cli, wait_captions, write_config
 from support.mosquitto import MQTTCollector
 
 pytestmark = pytest.mark.slow
@@ -72,3 +72,15 @@ def test_captions_survive_sigkill_and_are_delivered_once_in_order(
         assert "1 invalid line(s) skipped" in log
     print(f"{damage}: {len(seqs)} caption(s) made before SIGKILL, {len(expected)} delivered "
           f"after the restart, seqs {[c['seq'] for c in expected]}")
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_a_spool_dir_that_cannot_hold_the_journal_is_refused_at_start(command, names, tmp_path):
+    """`spool_dir: /proc/nope` used to pass check-config and start-up and lose the captions at the
+    stop: now exit 2 with one line naming the key."""
+    config = write_config(tmp_path / "config.yaml", names, "default-en", 1,
+                          mqtt={"spool_dir": "/proc/nope"}, source="sample")
+    result = cli(command, "--config", config, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "mqtt.spool_dir" in result.stderr and "/proc/nope" in result.stderr
