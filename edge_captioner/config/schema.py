@@ -115,8 +115,8 @@ class MQTTConfig:
     queue_limit: int = setting(1000, valid_integer(1), "captions kept while the broker is away; the "
                                                   "oldest are dropped first")
     spool_dir: str | None = setting(None, valid_text(optional=True),
-                                    "where captions still queued at a stop wait for the next start; "
-                                    "null: `$STATE_DIRECTORY`")
+                                    "the caption journal: captions on disk from queued to acknowledged, "
+                                    "delivered first by the next start; null: `$STATE_DIRECTORY`")
 
 
 @dataclass
