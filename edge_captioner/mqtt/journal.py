@@ -12,9 +12,9 @@ first one if several), else none (memory only, as before). Its lines:
 A caption line is written, flushed and fsync'd before the caption is queued (one fsync per caption:
 captions come at most a few a second, an SD card's fsync takes milliseconds), so a power cut loses
 no caption already queued; an ack line is written without fsync (a lost ack means a duplicate,
-which QoS 1 allows). When the acknowledged lines outnumber the live ones (and at start and at a
-clean stop) the file is rewritten with the live captions only: to a temporary file, fsync'd, moved
-over the journal with os.replace, the directory fsync'd; a crash at any point leaves the old or the
+which QoS 1 allows). When the dead lines (acknowledged, dropped over the bound, acks) outnumber
+the live ones (and at start and at a clean stop) the file is rewritten with the live captions
+only: to a temporary file, fsync'd, moved over the journal with os.replace, the directory fsync'd; a crash at any point leaves the old or the
 new file, whole.
 
 Reading is line by line, in binary: a line that is not UTF-8, not JSON or not a caption is skipped
@@ -230,6 +230,7 @@ class Journal:
                 self._dead += 1
             if not self._write(line, sync=True):
                 return None
+            self._compact_if_due()  # the broker away for days: the bound drops, the file must too
             return entry_id
 
     def ack(self, entry_id: int | None) -> None:
@@ -240,11 +241,8 @@ class Journal:
             if self._failed or self._closed or self._live.pop(entry_id, None) is None:
                 return
             self._dead += 2
-            if not self._write(encode_ack(entry_id), sync=False):
-                return
-            if self._dead > max(len(self._live), 64):
-                self._rewrite()
-                self._open()
+            if self._write(encode_ack(entry_id), sync=False):
+                self._compact_if_due()
 
     def close(self) -> int:
         """At a clean stop: rewrite with the live captions only; how many are kept on disk."""
@@ -264,6 +262,13 @@ class Journal:
             return not self._failed
 
     # -- file I/O (with _lock held) ------------------------------------------------------------------
+    def _compact_if_due(self) -> None:
+        """Rewrite once the dead lines outnumber the live ones (and 64): the file stays under about
+        twice `limit` captions, and a rewrite comes once per as many lines as it writes."""
+        if self._dead > max(len(self._live), 64):
+            self._rewrite()
+            self._open()
+
     def _fail(self, why: str) -> None:
         if not self._failed:
             log.warning("MQTT: caption journal: %s; captions are now kept in memory only (until "
