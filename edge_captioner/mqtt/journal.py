@@ -14,8 +14,8 @@ captions come at most a few a second, an SD card's fsync takes milliseconds), so
 no caption already queued; an ack line is written without fsync (a lost ack means a duplicate,
 which QoS 1 allows). When the dead lines (acknowledged, dropped over the bound, acks) outnumber
 the live ones (and at start and at a clean stop) the file is rewritten with the live captions
-only: to a temporary file, fsync'd, moved over the journal with os.replace, the directory fsync'd; a crash at any point leaves the old or the
-new file, whole.
+only: to a temporary file, fsync'd, moved over the journal with os.replace, the directory
+fsync'd; a crash at any point leaves the old or the new file, whole.
 
 Reading is line by line, in binary: a line that is not UTF-8, not JSON or not a caption is skipped
 and counted (never the rest of the file), as is a torn last line (no newline: the crash came while
