@@ -87,6 +87,7 @@ class Publisher:
         # captions: on disk from queued to acknowledged; the last run's first (journal.py)
         self._spool = journal.journal_path(config.spool_dir, device_id)
         self.journal = journal.Journal(self._spool, config.queue_limit)
+        self._caption_order = threading.Lock()  # taken only by the threads that queue captions
         spooled = self.journal.load(self.base)
         if spooled:
             log.info("MQTT: %d caption(s) the last run could not deliver are queued first (%s)",
@@ -143,11 +144,13 @@ class Publisher:
         if self.outbox.closed:
             log.warning("MQTT: publisher stopped; caption for %s not sent", camera)
             return
-        message.journal_id = self.journal.add(message.topic, message.payload, message.qos,
-                                              message.retain)
         jpeg = (None if snapshot is None else
                 Latest(self._topic(camera, topics.SNAPSHOT), bytes(snapshot), qos=0, retain=True))
-        if not self.outbox.add_caption(message, jpeg):
+        with self._caption_order:  # journal order = queue order, whichever camera's thread
+            message.journal_id = self.journal.add(message.topic, message.payload, message.qos,
+                                                  message.retain)
+            queued = self.outbox.add_caption(message, jpeg)
+        if not queued:
             log.warning("MQTT: publisher stopped; caption for %s not sent", camera)
 
     def publish_withheld(self, event: CaptionEvent) -> None:
