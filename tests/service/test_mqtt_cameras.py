@@ -24,6 +24,7 @@ from support.daemons import STARTUP_S, Daemon, child_env, retained, wait_until
 from support.frigate_api import FrigateAPI
 from support.mosquitto import MQTTCollector
 from support.paths import REPO as ROOT
+from support.paths import SAMPLE_CLIP
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def daemons(tmp_path, request):
 
 
 def sample_jpeg(index: int = 0) -> bytes:
-    capture = cv2.VideoCapture(str(ROOT / "edge_captioner" / "data" / "sample_porch.mp4"))
+    capture = cv2.VideoCapture(str(SAMPLE_CLIP))
     for _ in range(index + 1):
         ok, image = capture.read()
     capture.release()

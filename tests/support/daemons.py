@@ -21,8 +21,8 @@ from support.mosquitto import (
     MQTTCollector,
 )
 from support.paths import REPO as ROOT
+from support.paths import SAMPLE_CLIP
 
-SAMPLE_CLIP = ROOT / "edge_captioner" / "data" / "sample_porch.mp4"
 CAMERA = "front_door"
 STARTUP_S = 40.0  # interpreter + TFLite + first connection, on a busy 2-core machine
 REQUIRED_FIELDS = {"camera", "caption", "confidence", "language", "timestamp", "model", "latency_ms",
