@@ -266,6 +266,23 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     _add_recipe_option(grounded)
     grounded.set_defaults(func=lazy_command("conversion.grounded.train", "cmd_train_grounded"))
 
+    facts = sub.add_parser(
+        "train-facts",
+        help="train the facts decoder: the sentence that states a frame's facts, nothing more",
+        description="Train a Show-and-Tell LSTM decoder that reads a frame's facts (how many of "
+        "each kind, the people's postures, the camera's place) and writes the canonical sentence "
+        "stating them, in English or Chinese. The facts are drawn at random; no image is needed. "
+        "`convert OUT BUNDLE --encoder ENC` then makes the int8 bundle.",
+    )
+    add_common_options(facts)
+    facts.add_argument("out", metavar="OUT", help="model directory to write")
+    _add_training_options(facts, {"lang": "en"})
+    facts.add_argument("--count", type=positive_int, default=150000, help="facts drawn")
+    _add_training_options(facts, {"epochs": 10, "batch-size": 256, "units": 256,
+                                  "embedding-dim": 48, "feature-dim": 256, "lr": 3e-3, "seed": 0})
+    _add_recipe_option(facts)
+    facts.set_defaults(func=lazy_command("conversion.facts.train", "cmd_train_facts"))
+
     encoder = sub.add_parser(
         "encoder",
         help="build the real-world encoder (COCO detector + ImageNet classifier) from packages",

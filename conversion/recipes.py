@@ -24,7 +24,7 @@ from pathlib import Path
 from edge_captioner.config.strict_yaml import read_yaml_file
 from edge_captioner.errors import BadInput
 
-RECIPE_COMMANDS = ("train", "train-grounded")
+RECIPE_COMMANDS = ("train", "train-grounded", "train-facts")
 # options that say how to run this time rather than what to train: never in a recipe
 RUN_OPTIONS = {"help", "verbose", "recipe", "resume", "force"}
 

@@ -16,7 +16,7 @@ from ..errors import BadInput
 from .choices import MANIFEST_FILE, VOCAB_FILE
 from .manifest import Manifest
 from .perception_section import PerceptionSpec
-from .sections import EvidenceSpec
+from .sections import EvidenceSpec, FactsSpec
 from .vocab import Vocabulary
 from .wiring import DecoderWiring
 
@@ -69,7 +69,7 @@ class Bundle:
         return self.path / name
 
     @property
-    def evidence(self) -> EvidenceSpec | None:
+    def evidence(self) -> EvidenceSpec | FactsSpec | None:
         """For a grounded bundle: how its encoder's input is built from the findings."""
         return self.manifest.evidence
 

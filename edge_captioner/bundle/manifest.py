@@ -15,7 +15,15 @@ from pathlib import Path
 from ..errors import BadInput
 from .choices import BUNDLE_FILES, EVIDENCE_INPUT, FORMAT_VERSION, IMAGE_INPUT, KEYS
 from .perception_section import PerceptionSpec, parse_perception
-from .sections import EvidenceSpec, Provenance, SelfCheck, parse_evidence, parse_pretrained, parse_self_check
+from .sections import (
+    EvidenceSpec,
+    FactsSpec,
+    Provenance,
+    SelfCheck,
+    parse_evidence,
+    parse_pretrained,
+    parse_self_check,
+)
 from .tensors import ImageSpec, Tensors
 from .wiring import SHOW_AND_TELL_WIRING, DecoderWiring, parse_wiring
 
@@ -54,7 +62,7 @@ class Manifest:
     training: dict | None = None  # the `train` configuration the graphs came from
     created: str | None = None  # ISO 8601, UTC
     test_time_mirror: bool | None = None
-    evidence: EvidenceSpec | None = None  # a grounded bundle's encoder input
+    evidence: EvidenceSpec | FactsSpec | None = None  # a grounded bundle's encoder input
     perception: PerceptionSpec | None = None  # the real-world encoder
     pretrained: tuple[Provenance, ...] | None = None
     self_check: SelfCheck | None = None
@@ -163,7 +171,7 @@ def _check_file_name(manifest_path: Path, name: str) -> None:
 
 
 def _check_encoder_input(manifest_path: Path, tensors: Tensors, image: ImageSpec,
-                         evidence: EvidenceSpec | None) -> None:
+                         evidence: EvidenceSpec | FactsSpec | None) -> None:
     """The encoder's one input is what the runtime makes: for an image encoder a square of
     'image.size' (so a size the graph does not take is refused at load, not at the first frame);
     for a grounded bundle the findings vector (evidence.py)."""

@@ -45,6 +45,9 @@ class DetectorSpec(GraphSpec):
     iou_threshold: float
     max_detections: int
     kinds: dict[str, tuple[str, ...]]  # home kind (person, car, ...) -> the detector labels of it
+    # also look at the frame mirrored and merge (detections.merge_mirrored): a mirrored frame
+    # then gives the same findings
+    mirror: bool = False
 
     @property
     def label_kinds(self) -> dict[str, str]:
@@ -58,6 +61,7 @@ class DetectorSpec(GraphSpec):
                 "thresholds": {"score": self.score_threshold, "iou": self.iou_threshold,
                                "max_detections": self.max_detections},
                 "kinds": {kind: list(labels) for kind, labels in self.kinds.items()},
+                **({"mirror": True} if self.mirror else {}),
                 **self._json_tail()}
 
 
@@ -146,10 +150,14 @@ def _detector(d: object, manifest_path: Path) -> DetectorSpec:
                for v in kinds.values()):
         raise BadInput(f"{manifest_path}: '{where}.kinds' must map each kind to a list of "
                        "detector labels")
+    mirror = d.get("mirror", False)
+    if not isinstance(mirror, bool):
+        raise BadInput(f"{manifest_path}: '{where}.mirror' must be true or false")
     return DetectorSpec(**_graph_fields(d, "detector", manifest_path), head_type=head["type"],
                         strides=tuple(strides), reg_max=reg_max, centre_offset=offset,
                         score_threshold=score, iou_threshold=iou, max_detections=most,
-                        kinds={kind: tuple(labels) for kind, labels in kinds.items()})
+                        kinds={kind: tuple(labels) for kind, labels in kinds.items()},
+                        mirror=mirror)
 
 
 def _classifier(c: object, manifest_path: Path) -> ClassifierSpec:

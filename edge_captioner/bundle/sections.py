@@ -29,11 +29,83 @@ class EvidenceSpec:
                 "place_cues": {k: list(v) for k, v in self.place_cues.items()}}
 
 
-def parse_evidence(manifest: dict, manifest_path: Path) -> EvidenceSpec | None:
+FACTS_TYPE = "facts"
+
+
+@dataclass(frozen=True)
+class FactsSpec:
+    """A facts bundle's encoder input (model/evidence.py `facts_vector`): the facts of a frame
+    (scene/facts.py) as one-hot counts per kind and per posture group, and the configured place.
+    The thresholds turn the perception's scored objects into facts (scene/from_findings.py)."""
+    kinds: tuple[str, ...]  # caption kinds, "person" first
+    pose_groups: tuple[tuple[str, str | None], ...]
+    places: tuple[str, ...]
+    max_exact: int  # counts above it are "many"
+    thresholds: dict[str, float]  # kind (caption or furniture) -> least score that is a fact
+    default_threshold: float
+
+    @property
+    def count_width(self) -> int:  # one-hot over 0..max_exact and "many"
+        return self.max_exact + 2
+
+    @property
+    def length(self) -> int:
+        groups = len(self.kinds) - 1 + len(self.pose_groups) + 1
+        return groups * self.count_width + len(self.places) + 1
+
+    def to_json(self) -> dict:
+        return {"type": FACTS_TYPE, "kinds": list(self.kinds),
+                "pose_groups": ["/".join(p for p in g if p) for g in self.pose_groups],
+                "places": list(self.places), "max_exact": self.max_exact,
+                "thresholds": dict(self.thresholds), "default_threshold": self.default_threshold}
+
+
+def _parse_facts(section: dict, manifest_path: Path) -> FactsSpec:
+    # Imported here: bundle/ is read by every layer, scene/ only by the facts bundles' code.
+    from ..scene.facts import KINDS, MAX_EXACT, PLACES, POSE_GROUPS, SPOTS
+
+    def bad(key: str, what: str) -> BadInput:
+        return BadInput(f"{manifest_path}: 'evidence.{key}' must be {what}")
+
+    kinds = section.get("kinds")
+    if not (isinstance(kinds, list) and kinds and kinds[0] == "person"
+            and all(k in KINDS for k in kinds) and len(set(kinds)) == len(kinds)):
+        raise bad("kinds", f"a list of kinds from {list(KINDS)}, person first, each once")
+    groups = []
+    for name in section.get("pose_groups") if isinstance(section.get("pose_groups"), list) else [0]:
+        posture, _, spot = name.partition("/") if isinstance(name, str) else ("", "", "")
+        if (posture, spot or None) not in POSE_GROUPS:
+            names = ", ".join("/".join(p for p in g if p) for g in POSE_GROUPS)
+            raise bad("pose_groups", f"a list of posture groups ({names})")
+        groups.append((posture, spot or None))
+    places = section.get("places")
+    if not (isinstance(places, list) and all(p in PLACES for p in places)):
+        raise bad("places", f"a list of places from {list(PLACES)}")
+    max_exact = section.get("max_exact")
+    if max_exact != MAX_EXACT:
+        raise bad("max_exact", f"{MAX_EXACT} (this release's captions count exactly to it)")
+
+    def score(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+
+    thresholds = section.get("thresholds", {})
+    if not (isinstance(thresholds, dict) and all(
+            k in KINDS or k in SPOTS for k in thresholds) and all(map(score, thresholds.values()))):
+        raise bad("thresholds", "an object of kind -> score between 0 and 1")
+    default = section.get("default_threshold")
+    if not score(default):
+        raise bad("default_threshold", "a score between 0 and 1")
+    return FactsSpec(tuple(kinds), tuple(groups), tuple(places), max_exact,
+                     {k: float(v) for k, v in thresholds.items()}, float(default))
+
+
+def parse_evidence(manifest: dict, manifest_path: Path) -> EvidenceSpec | FactsSpec | None:
     """The manifest's `evidence` section (a grounded bundle's), validated; None without one."""
     section = manifest.get("evidence")
     if section is None:
         return None
+    if isinstance(section, dict) and section.get("type") == FACTS_TYPE:
+        return _parse_facts(section, manifest_path)
 
     def names(value, where: str) -> tuple[str, ...]:
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):

@@ -19,9 +19,13 @@ import numpy as np
 
 from ..bundle.choices import DECODER_FILE, ENCODER_FILE, MANIFEST_FILE
 from ..bundle.loader import Bundle, load_bundle
+from ..bundle.sections import FactsSpec
 from ..bundle.wiring import check_against_graphs
 from ..errors import BadInput
-from .evidence import evidence
+from ..scene.facts import Facts
+from ..scene.from_findings import facts_of
+from ..scene.support import faithful
+from .evidence import evidence, facts_vector
 from .perception import Findings, Perception
 from .preprocess import model_input
 from .runtime import Graph, edgetpu_delegate, pick_runtime
@@ -157,6 +161,10 @@ class CaptionResult:
     findings: Findings | None = None
     # the search stopped at the length limit, not at <end>: the caption may end mid-phrase
     truncated: bool = False
+    # a facts bundle's: what the caption may state, and whether the decoder's sentence did not
+    # state exactly that and the canonical sentence was published instead
+    facts: Facts | None = None
+    fallback: bool = False
 
 
 class Captioner:
@@ -199,7 +207,23 @@ class Captioner:
             return self.prepare(frame)
         if findings is None:
             findings = self.perception.see(frame)
+        if self.facts_bundle:
+            return facts_vector(self.facts(findings, place), self.evidence_spec)
         return evidence(findings, self.evidence_spec, (place and self.known_place(place)) or place)
+
+    @property
+    def facts_bundle(self) -> bool:
+        """Whether the decoder reads the frame's facts (scene/facts.py) and its captions are
+        checked against them."""
+        return isinstance(self.evidence_spec, FactsSpec)
+
+    def facts(self, findings: Findings, place: str | None) -> Facts:
+        """What a facts bundle's caption of these findings may state."""
+        spec = self.evidence_spec
+        known = self.known_place(place) if place else None
+        return facts_of(findings.objects, place=known, kinds=spec.kinds,
+                        pose_groups=spec.pose_groups, thresholds=spec.thresholds,
+                        default=spec.default_threshold)
 
     def known_place(self, place: str) -> str | None:
         """The bundle's name for a configured place ("Front door" -> "front_door"), or None for
@@ -235,18 +259,35 @@ class Captioner:
         # the real-world graphs need the frame itself, at their own size
         findings = self.perception.see(frame) if self.perception is not None else None
         known = place and self.known_place(place)
-        image = self.encoder_input(frame, findings, place)
+        facts = self.facts(findings, place) if self.facts_bundle else None
+        image = (facts_vector(facts, self.evidence_spec) if facts is not None
+                 else self.encoder_input(frame, findings, place))
         best, encoder_ms = self.search(image, beam_size)
         text = self.bundle.vocab.decode(best.tokens)
+        fallback = False
+        if facts is not None:
+            # Never more than was found: a sentence the reader does not take back to exactly
+            # these facts is replaced by the canonical one (and counted by the caller).
+            text, fallback = faithful(text, facts, self.bundle.language)
         if self.grounded and place and not known:
             text = f"{place}{'：' if self.bundle.language == 'zh' else ': '}{text}"
-        confidence = best.confidence
+        confidence = best.confidence if not fallback else 1.0
         if self.grounded:
             # A grounded decoder transcribes the findings, surely: how sure the caption is, is
             # how sure the detector was of the least sure thing it names (1 for "no one").
-            confidence *= min((o.score for o in findings.objects
-                               if o.kind in self.evidence_spec.kinds), default=1.0)
-        return self._result(best, text, confidence, started, encoder_ms, findings)
+            named = self.evidence_spec.kinds
+            confidence *= min((o.score for o in findings.objects if o.kind in named
+                               and (facts is None or o.score >= self._threshold(o.kind))),
+                              default=1.0)
+        result = self._result(best, text, confidence, started, encoder_ms, findings)
+        result.facts, result.fallback = facts, fallback
+        if facts is not None:
+            findings.facts, findings.fallback = facts, fallback
+        return result
+
+    def _threshold(self, kind: str) -> float:
+        spec = self.evidence_spec
+        return spec.thresholds.get(kind, spec.default_threshold)
 
     # -- the render model's (an image CNN, not grounded): prepared images, attention -----------------
     def caption_prepared(self, image: np.ndarray, beam_size: int | None = None) -> CaptionResult:

@@ -186,3 +186,40 @@ def to_frame(box: Sequence[float], input_size: int, frame_width: int, frame_heig
         xs = tuple((v * side + dx) / frame_width for v in (x1, x2))
         ys = tuple((v * side + dy) / frame_height for v in (y1, y2))
     return tuple(min(max(v, 0.0), 1.0) for v in (xs[0], ys[0], xs[1], ys[1]))
+
+
+def mirror_box(box: Sequence[float]) -> tuple[float, float, float, float]:
+    """A 0..1 box of a left-right mirrored frame -> the same box in the frame itself."""
+    x1, y1, x2, y2 = box
+    return (1.0 - x2, y1, 1.0 - x1, y2)
+
+
+def merge_mirrored(found: Sequence[tuple[int, float, tuple]], mirrored: Sequence[tuple[int, float, tuple]],
+                   iou_threshold: float = 0.5) -> list[tuple[int, float, tuple]]:
+    """The detections of a frame and of its mirror image (boxes already mapped back), merged into
+    one set that does not depend on which of the two was the original: each (label, score, box)
+    of one is paired with the same label's box of the other that overlaps it most (IoU at least
+    iou_threshold, best pairs first); a pair becomes one detection with the mean score and box,
+    an unpaired detection keeps half its score (the other look scored it below the threshold).
+    A mirrored frame therefore gives the same detections, mirrored. Best score first."""
+    pairs = []
+    for i, (label_a, _, box_a) in enumerate(found):
+        for j, (label_b, _, box_b) in enumerate(mirrored):
+            if label_a == label_b:
+                overlap = iou(box_a, box_b)
+                if overlap >= iou_threshold:
+                    pairs.append((-overlap, i, j))
+    used_a, used_b, merged = set(), set(), []
+    for _, i, j in sorted(pairs):
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        (label, score_a, box_a), (_, score_b, box_b) = found[i], mirrored[j]
+        merged.append((label, (score_a + score_b) / 2,
+                       tuple((a + b) / 2 for a, b in zip(box_a, box_b, strict=True))))
+    merged += [(label, score / 2, tuple(box)) for k, (label, score, box) in enumerate(found)
+               if k not in used_a]
+    merged += [(label, score / 2, tuple(box)) for k, (label, score, box) in enumerate(mirrored)
+               if k not in used_b]
+    return sorted(merged, key=lambda d: (-d[1], d[0], d[2]))

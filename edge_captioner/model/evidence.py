@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bundle.sections import EvidenceSpec
+from ..bundle.sections import EvidenceSpec, FactsSpec
+from ..scene.facts import Facts, said_count
 from .perception import Findings
 
 
@@ -42,3 +43,24 @@ def evidence(findings: Findings, spec: EvidenceSpec, place: str | None) -> np.nd
     else:
         vector[at + len(spec.places) + (place is None)] = 1.0
     return np.clip(vector, 0.0, 1.0)
+
+
+def facts_vector(facts: Facts, spec: FactsSpec) -> np.ndarray:
+    """float32 [spec.length]: for each kind but person, then for each posture group of people and
+    the people of unknown posture, a one-hot count (0..max_exact, then "many"); then the place
+    (one-hot over spec.places, last: none). A facts bundle's decoder reads this and writes the
+    sentence that states exactly these facts (scene/phrase.py)."""
+    vector = np.zeros(spec.length, np.float32)
+    width = spec.count_width
+    counts = facts.count_of
+    by_pose = {g.pose: g.count for g in facts.people}
+    slots = [counts.get(kind, 0) for kind in spec.kinds[1:]]
+    slots += [by_pose.get(pose, 0) for pose in spec.pose_groups]
+    # people of a posture group the bundle cannot say are people of unknown posture
+    slots.append(counts.get("person", 0) - sum(by_pose.get(p, 0) for p in spec.pose_groups))
+    for i, n in enumerate(slots):
+        vector[i * width + min(said_count(n), width - 1)] = 1.0
+    at = len(slots) * width
+    vector[at + (spec.places.index(facts.place) if facts.place in spec.places
+                 else len(spec.places))] = 1.0
+    return vector

@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..bundle.choices import CLASSIFIER_PROBABILITIES, DETECTOR_BOXES, DETECTOR_SCORES, IMAGE_INPUT
 from ..bundle.perception_section import GraphSpec, PerceptionSpec
 from ..errors import BadInput
+from ..scene.facts import Facts
 from . import detections
 from .preprocess import model_input
 from .runtime import Graph, Runtime
@@ -42,10 +44,12 @@ class Found:
     score: float
     box: tuple[float, float, float, float]
     kind: str | None = None  # the home kind the label counts as, if any
+    posture: str | None = None  # a person's: standing, sitting, lying (the pose model), or None
 
     def to_json(self) -> dict:
         return {"label": self.label, "kind": self.kind, "score": round(self.score, 4),
-                "box": [round(v, 4) for v in self.box]}
+                "box": [round(v, 4) for v in self.box],
+                **({"posture": self.posture} if self.posture is not None else {})}
 
 
 @dataclass
@@ -54,6 +58,10 @@ class Findings:
     classes: list[tuple[str, float]] = field(default_factory=list)  # classifier's top-k
     detector_ms: float = 0.0
     classifier_ms: float = 0.0
+    # a facts bundle's: what the caption may state (scene/facts.py), and whether the decoder's
+    # sentence was replaced by the canonical one
+    facts: Facts | None = None
+    fallback: bool = False
 
     @property
     def kinds(self) -> dict[str, int]:
@@ -65,8 +73,13 @@ class Findings:
         return counts
 
     def to_json(self) -> dict:
-        return {"kinds": self.kinds, "objects": [o.to_json() for o in self.objects],
-                "classes": [{"label": name, "score": round(p, 4)} for name, p in self.classes]}
+        found = {"kinds": self.kinds, "objects": [o.to_json() for o in self.objects],
+                 "classes": [{"label": name, "score": round(p, 4)} for name, p in self.classes]}
+        if self.facts is not None:
+            # the caption's facts: counts after the per-kind thresholds, postures, place
+            found.update(self.facts.to_json())
+            found["fallback"] = self.fallback
+        return found
 
 
 class Perception:
@@ -104,6 +117,20 @@ class Perception:
         graph.set(IMAGE_INPUT, graph.quantize(IMAGE_INPUT, image[np.newaxis]))
         graph.invoke()
 
+    def _detect(self, frame: np.ndarray) -> list[tuple[int, float, tuple]]:
+        """The detector on one frame: (label index, score, box as frame fractions), best first."""
+        d, g = self.spec.detector, self.detector
+        height, width = frame.shape[:2]
+        self._run(g, d, frame)
+        scores = g.dequantize(DETECTOR_SCORES, g.get(DETECTOR_SCORES))[0]
+        boxes = g.dequantize(DETECTOR_BOXES, g.get(DETECTOR_BOXES))[0]
+        found = detections.detect(
+            scores, boxes, self.centres, self.strides, input_size=d.size, reg_max=d.reg_max,
+            score_threshold=d.score_threshold, iou_threshold=d.iou_threshold,
+            max_detections=d.max_detections)
+        return [(f.label, float(f.score), detections.to_frame(f.box, d.size, width, height, d.resize))
+                for f in found]
+
     def see(self, frame: np.ndarray) -> Findings:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> what the graphs find in it."""
         findings = Findings()
@@ -111,19 +138,15 @@ class Perception:
         if self.detector is not None:
             d, g = self.spec.detector, self.detector
             started = time.perf_counter()
-            self._run(g, d, frame)
-            scores = g.dequantize(DETECTOR_SCORES, g.get(DETECTOR_SCORES))[0]
-            boxes = g.dequantize(DETECTOR_BOXES, g.get(DETECTOR_BOXES))[0]
+            found = self._detect(frame)
+            if d.mirror:
+                mirrored = [(label, score, detections.mirror_box(box))
+                            for label, score, box in self._detect(cv2.flip(frame, 1))]
+                found = detections.merge_mirrored(found, mirrored)[: d.max_detections]
             kinds = d.label_kinds
-            found = detections.detect(
-                scores, boxes, self.centres, self.strides, input_size=d.size, reg_max=d.reg_max,
-                score_threshold=d.score_threshold, iou_threshold=d.iou_threshold,
-                max_detections=d.max_detections)
-            findings.objects = [
-                Found(label, float(f.score),
-                      detections.to_frame(f.box, d.size, width, height, d.resize),
-                      kinds.get(label))
-                for f in found for label in (self.detector_labels[f.label],)]
+            findings.objects = [Found(label, float(score), box, kinds.get(label))
+                                for index, score, box in found
+                                for label in (self.detector_labels[index],)]
             findings.detector_ms = (time.perf_counter() - started) * 1000
         if self.classifier is not None:
             c, g = self.spec.classifier, self.classifier

@@ -65,9 +65,13 @@ class Facts:
         return not self.counts
 
     def said(self) -> Facts:
-        """The same facts with counts as a caption states them (capped at MANY)."""
-        return make_facts({k: said_count(n) for k, n in self.counts},
-                          {g.pose: said_count(g.count) for g in self.people}, self.place)
+        """The same facts with counts as a caption states them: each count, and each posture
+        group's, capped at MANY; the people are the sum of their groups."""
+        groups = {g.pose: said_count(g.count) for g in self.people}
+        counts = {k: said_count(n) for k, n in self.counts}
+        if groups:  # a caption states its people group by group: the total is their sum
+            counts["person"] = sum(groups.values())
+        return make_facts(counts, groups, self.place)
 
     def to_json(self) -> dict:
         return {"kinds": dict(self.counts),

@@ -1,0 +1,77 @@
+"""The facts of a frame from what the perception found: per-kind score thresholds, counts, each
+person's posture (from the pose model, when the bundle has one) and the furniture they are on.
+
+Pure: the objects only need `kind`, `score`, `box` (x1, y1, x2, y2, fractions of the frame) and
+`posture` (standing, sitting, lying or None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from .facts import KINDS, POSE_GROUPS, SPOTS, Facts, group_people, make_facts
+
+# A sitting or lying person is on a piece of furniture when at least this much of the person's
+# box lies inside the furniture's box, and the person's box bottom is within the furniture's.
+ON_FURNITURE_OVERLAP = 0.3
+
+
+class Seen(Protocol):
+    kind: str | None
+    score: float
+    box: tuple[float, float, float, float]
+    posture: str | None
+
+
+def _inside(person: tuple, thing: tuple) -> float:
+    """The fraction of the person's box inside the thing's box."""
+    w = min(person[2], thing[2]) - max(person[0], thing[0])
+    h = min(person[3], thing[3]) - max(person[1], thing[1])
+    area = (person[2] - person[0]) * (person[3] - person[1])
+    return max(w, 0.0) * max(h, 0.0) / area if area > 0 else 0.0
+
+
+def spot_of(person: Seen, furniture: list[Seen]) -> str | None:
+    """The furniture a sitting or lying person is on (the one holding most of them), or None."""
+    best, best_inside = None, ON_FURNITURE_OVERLAP
+    for thing in furniture:
+        inside = _inside(person.box, thing.box)
+        bottom = person.box[3]
+        if inside >= best_inside and thing.box[1] <= bottom <= thing.box[3] + 0.05:
+            best, best_inside = thing.kind, inside
+    if best is not None and (person.posture, best) not in POSE_GROUPS:
+        return None  # lying on a chair is not something a caption says
+    return best
+
+
+def kept(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str, float],
+         default: float) -> list[Seen]:
+    """The objects of one of `kinds` or a furniture kind scoring at least their kind's threshold."""
+    return [o for o in objects if o.kind in kinds or o.kind in SPOTS
+            if o.score >= thresholds.get(o.kind, default)]
+
+
+def facts_of(objects: Iterable[Seen], *, place: str | None, kinds: Sequence[str] = KINDS,
+             pose_groups: Sequence[tuple[str, str | None]] = POSE_GROUPS,
+             thresholds: Mapping[str, float], default: float) -> Facts:
+    """The facts of one frame, as far as a bundle can say them: objects of other kinds are left
+    out, and a posture group it has no words for is an unknown posture. place: one of
+    facts.PLACES or None."""
+    seen = kept(objects, kinds, thresholds, default)
+    furniture = [o for o in seen if o.kind in SPOTS]
+    counts: dict[str, int] = {}
+    poses = []
+    for o in seen:
+        if o.kind not in kinds:
+            continue
+        counts[o.kind] = counts.get(o.kind, 0) + 1
+        if o.kind == "person":
+            pose = None
+            if o.posture is not None:
+                spot = spot_of(o, furniture) if o.posture != "standing" else None
+                pose = (o.posture, spot)
+                if pose not in pose_groups:
+                    pose = (o.posture, None) if (o.posture, None) in pose_groups else None
+            poses.append(pose)
+    return make_facts(counts, group_people(poses), place)
