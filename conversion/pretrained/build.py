@@ -51,14 +51,19 @@ IMAGENET_LABELS_FILE = "labels/imagenet1k.txt"
 # int8-vs-float agreement is also measured on photos the ranges were not set from).
 CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_right", "brick",
                       "grass", "page", "moon")
-# The score threshold: above the highest false person on the package photos the encoder is
-# calibrated on (0.48, on motorcycle_right: a garage with no one in it); see docs/encoders.md.
-DETECTOR = {"resize": "letterbox", "score": 0.5, "iou": 0.6, "max_detections": 20,
-            "centre_offset": CENTRE_OFFSET}
-# Which COCO labels count as which of the home kinds our captions are about (world.scenes.KINDS; no COCO
-# class is a parcel: see docs/model-card.md).
-DETECTOR_KINDS = {"person": ["person"], "cat": ["cat"], "dog": ["dog"], "bicycle": ["bicycle"],
-                  "car": ["car", "truck", "bus"]}
+# The detector's own threshold is low: each kind's threshold for being a fact is the caption
+# bundle's (conversion/facts/thresholds.py), applied after the mirrored second look has merged
+# both looks' scores (detections.merge_mirrored), which halves a score the other look missed.
+DETECTOR = {"resize": "letterbox", "score": 0.2, "iou": 0.6, "max_detections": 60,
+            "centre_offset": CENTRE_OFFSET, "mirror": True}
+# Which COCO labels count as which kind a caption can name (edge_captioner/scene/facts.py KINDS),
+# and the furniture a person can sit or lie on (SPOTS). No COCO class is a box or parcel.
+DETECTOR_KINDS = {
+    "person": ["person"], "car": ["car"], "truck": ["truck"], "bus": ["bus"],
+    "motorcycle": ["motorcycle"], "bicycle": ["bicycle"], "dog": ["dog"], "cat": ["cat"],
+    "bird": ["bird"], "backpack": ["backpack"], "handbag": ["handbag"], "suitcase": ["suitcase"],
+    "umbrella": ["umbrella"], "sofa": ["couch"], "bed": ["bed"], "chair": ["chair"],
+}
 # The classifier sees the whole frame, stretched: a centre crop of a wide camera frame would cut
 # off what stands at its sides (ImageNet training crops change the aspect ratio too).
 CLASSIFIER = {"resize": "stretch", "top_k": 5}
@@ -93,6 +98,7 @@ def perception_section(detector_file: str = DETECTOR_FILE,
             "thresholds": {"score": DETECTOR["score"], "iou": DETECTOR["iou"],
                            "max_detections": DETECTOR["max_detections"]},
             "kinds": DETECTOR_KINDS,
+            "mirror": DETECTOR["mirror"],
             "tensors": detector_tensors or {},
             "sources": [sources.NANODET.key],
         },

@@ -114,11 +114,13 @@ class Daemon:
     def status_line(self) -> str:
         stats = self.publisher.stats
         totals = {key: sum(getattr(w.stats, key) for w in self.workers.values())
-                  for key in ("captions", "published", "withheld", "skipped_unchanged", "superseded")}
+                  for key in ("captions", "published", "withheld", "skipped_unchanged", "superseded",
+                              "fallbacks")}
         pool = f"{totals['superseded']} superseded by other members, " if self.fences else ""
         return (f"{len(self.workers)} camera(s), {totals['captions']} frames captioned, "
                 f"{totals['published']} captions published (heartbeats too), {totals['withheld']} "
-                f"withheld, {totals['skipped_unchanged']} unchanged, {pool}"
+                f"withheld, {totals['skipped_unchanged']} unchanged, {totals['fallbacks']} "
+                f"canonical fallbacks, {pool}"
                 f"broker {'connected' if stats.get('connected') else 'not connected'}, "
                 f"{stats.get('queued', 0)} queued, {stats.get('dropped', 0)} dropped")
 

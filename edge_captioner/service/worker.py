@@ -115,6 +115,9 @@ class WorkerStats:
     skipped_unchanged: int = 0
     withheld: int = 0  # under the camera's min_confidence
     superseded: int = 0  # a pool member published a newer frame's caption first (pool.py)
+    # a facts bundle's decoder wrote a sentence its facts do not support: the canonical sentence
+    # went out instead (scene/support.py)
+    fallbacks: int = 0
 
 
 @dataclass
@@ -242,6 +245,10 @@ class CameraWorker:
             return
         result = self.engine.caption(frame.image, self.config.place)
         self.stats.captions += 1
+        if getattr(result, "fallback", False):
+            self.stats.fallbacks += 1
+            log.warning("%s: the decoder's caption was not supported by its facts; published the "
+                        "canonical sentence %r", self.name, result.text)
         self.gate.accept(frame.image, now)
         # the camera as it stands now that the caption is ready: in a pool another member's caption
         # may have come while the model ran, after `now`

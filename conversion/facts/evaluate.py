@@ -1,0 +1,97 @@
+"""`edge-captioner-convert evaluate-facts BUNDLE [--split held_out] [--all-frames]`: a facts bundle
+on the real photos and real clip frames of tests/data/real_photos.json and real_clips.json.
+
+For each image it runs the bundle as the device does (`Captioner.caption`), reads the published
+caption back (scene/read.py) and scores it against the hand labels (score.py): images whose
+caption states a kind, count or posture that is not there, per-kind precision and recall, counts
+of 4-9 people within one, "lying" said wrongly, and how often the decoder's sentence had to be
+replaced by the canonical one. --all-frames also captions every frame of every clip, for the
+faithfulness and fallback figures (no labels needed). Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+
+from edge_captioner.errors import EXIT_OK
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.scene.read import read
+from edge_captioner.scene.support import supported
+
+from .score import Score, add_image
+
+log = logging.getLogger(__name__)
+
+
+def _kinds(captioner: Captioner, labelled: list[str]) -> list[str]:
+    return [k for k in captioner.evidence_spec.kinds if k in labelled]
+
+
+def score_frames(captioner: Captioner, frames, labels: dict, kinds: list[str]) -> tuple[Score, list]:
+    score, rows = Score(), []
+    lang = captioner.bundle.language
+    for name, frame in frames:
+        result = captioner.caption(frame)
+        stated = read(result.text, lang)
+        add_image(score, name, result.facts, stated, labels[name], kinds, result.fallback)
+        rows.append({"name": name, "caption": result.text, "fallback": result.fallback,
+                     "found": dict(result.facts.counts), "labelled": labels[name].get("counts", {})})
+    return score, rows
+
+
+def _clip_label(frame: dict) -> dict:
+    """A clip frame's label as a photo's: its posture note ("everyone standing or walking") as
+    that many standing people."""
+    label = dict(frame)
+    people = frame.get("counts", {}).get("person", 0)
+    high = people[1] if isinstance(people, list) else people
+    standing = str(frame.get("posture", "")).startswith("everyone standing")
+    label["persons"] = [{"posture": "standing"}] * high if standing else []
+    return label
+
+
+def cmd_evaluate_facts(args: argparse.Namespace) -> int:
+    from conversion.pretrained import real_photos
+
+    captioner = Captioner(args.bundle, threads=None)
+    if not captioner.facts_bundle:
+        from edge_captioner.errors import BadInput
+        raise BadInput(f"{args.bundle}: not a facts bundle (its manifest's evidence type)")
+    photo_doc = json.loads(real_photos.PHOTO_LABELS.read_text(encoding="utf-8"))
+    clip_doc = json.loads(real_photos.CLIP_LABELS.read_text(encoding="utf-8"))
+    labelled_kinds = _kinds(captioner, photo_doc["info"]["kinds"])
+    chosen = [im for im in photo_doc["images"] if args.split in ("all", im.get("split"))]
+    labels = {im["name"]: im for im in chosen}
+    started = time.perf_counter()
+    photo_score, photo_rows = score_frames(
+        captioner, real_photos.load_real_photos([im["name"] for im in chosen]), labels,
+        labelled_kinds)
+    report = {"bundle": captioner.bundle.name, "split": args.split,
+              "photos": photo_score.to_json()}
+    frames = [f for f in clip_doc.get("frames", []) if args.split in ("all", f.get("split"))]
+    clip_labels = {f"{f['clip']}#{f['frame']}": _clip_label(f) for f in frames}
+    named = ((f"{clip}#{i}", frame)
+             for clip in dict.fromkeys(f["clip"] for f in frames)
+             for i, frame in real_photos.clip_frames(
+                 clip, sorted(f["frame"] for f in frames if f["clip"] == clip)))
+    clip_score, clip_rows = score_frames(captioner, named, clip_labels, labelled_kinds)
+    report["clip_frames"] = clip_score.to_json()
+    if args.all_frames:
+        total = fallbacks = unsupported = 0
+        for clip in clip_doc["info"].get("clips", {}):
+            for _, frame in real_photos.clip_frames(clip, None):
+                result = captioner.caption(frame)
+                total += 1
+                fallbacks += int(result.fallback)
+                unsupported += int(not supported(result.text, result.facts,
+                                                 captioner.bundle.language))
+        report["all_clip_frames"] = {"frames": total, "fallbacks": fallbacks,
+                                     "published_unsupported": unsupported}
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    if args.rows:
+        report["rows"] = photo_rows + clip_rows
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    return EXIT_OK

@@ -1,0 +1,84 @@
+"""`edge-captioner-convert tune-thresholds BUNDLE`: per-kind score thresholds from the TUNE half of
+the labelled real photos and clip frames (never the held-out half): for each kind, the lowest
+threshold whose precision on the tune images is at least the target (person PERSON_PRECISION,
+others OTHER_PRECISION), where at least MIN_INSTANCES labelled instances exist; other kinds keep
+the default. Prints the table and the suggested conversion/facts/thresholds.py values as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from edge_captioner.errors import EXIT_OK
+from edge_captioner.model.captioner import Captioner
+
+from .score import Tally, count_range
+
+PERSON_PRECISION = 0.97  # a margin over the issue's 0.95
+OTHER_PRECISION = 0.92
+MIN_INSTANCES = 5
+CANDIDATES = [round(x, 2) for x in np.arange(0.25, 0.81, 0.05)]
+
+
+def tally(found: list[dict[str, list[float]]], labels: list[dict], kind: str, threshold: float) -> Tally:
+    t = Tally()
+    for scores, label in zip(found, labels, strict=True):
+        n = sum(s >= threshold for s in scores.get(kind, []))
+        low, high = count_range(label.get("counts", {}).get(kind, 0))
+        t.right += min(n, high)
+        t.false += max(n - high, 0)
+        t.missed += max(low - n, 0)
+    return t
+
+
+def choose(found, labels, kind: str, default: float) -> tuple[float, list]:
+    target = PERSON_PRECISION if kind == "person" else OTHER_PRECISION
+    instances = sum(count_range(lab.get("counts", {}).get(kind, 0))[0] for lab in labels)
+    table = [(th, tally(found, labels, kind, th)) for th in CANDIDATES]
+    if instances < MIN_INSTANCES:
+        return default, table
+    for th, t in table:
+        if t.precision is not None and t.precision >= target:
+            return th, table
+    return CANDIDATES[-1], table
+
+
+def cmd_tune_thresholds(args: argparse.Namespace) -> int:
+    from conversion.pretrained import real_photos
+
+    from .evaluate import _clip_label
+
+    captioner = Captioner(args.bundle, threads=None)
+    spec = captioner.evidence_spec
+    perception = captioner.perception
+    photo_doc = json.loads(real_photos.PHOTO_LABELS.read_text(encoding="utf-8"))
+    clip_doc = json.loads(real_photos.CLIP_LABELS.read_text(encoding="utf-8"))
+    photos = [im for im in photo_doc["images"] if im.get("split") == "tune"]
+    frames = [f for f in clip_doc.get("frames", []) if f.get("split") == "tune"]
+    images = list(real_photos.load_real_photos([im["name"] for im in photos]))
+    labels = [im for im in photos]
+    for clip in dict.fromkeys(f["clip"] for f in frames):
+        mine = sorted((f for f in frames if f["clip"] == clip), key=lambda f: f["frame"])
+        images += list(real_photos.clip_frames(clip, [f["frame"] for f in mine]))
+        labels += [_clip_label(f) for f in mine]
+    found = []
+    for _, frame in images:
+        scores: dict[str, list[float]] = {}
+        for o in perception.see(frame).objects:
+            if o.kind is not None:
+                scores.setdefault(o.kind, []).append(o.score)
+        found.append(scores)
+    chosen = {}
+    for kind in spec.kinds:
+        threshold, table = choose(found, labels, kind, spec.default_threshold)
+        if threshold != spec.default_threshold:
+            chosen[kind] = threshold
+        rows = ", ".join(f"{th}: {t.right}/{t.false}/{t.missed}" for th, t in table)
+        print(f"{kind}: {threshold}  (threshold: right/false/missed) {rows}")
+    print(json.dumps({"images": len(images), "thresholds": chosen}))
+    return EXIT_OK
+
+

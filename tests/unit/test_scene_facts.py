@@ -1,0 +1,97 @@
+"""From what the perception found to the facts a caption may state; the facts vector; the mirrored look."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from edge_captioner.bundle.sections import FactsSpec
+from edge_captioner.model.detections import merge_mirrored, mirror_box
+from edge_captioner.model.evidence import facts_vector
+from edge_captioner.scene.facts import KINDS, MANY, PLACES, POSE_GROUPS, make_facts
+from edge_captioner.scene.from_findings import facts_of
+
+
+@dataclass
+class Seen:
+    kind: str | None
+    score: float
+    box: tuple
+    posture: str | None = None
+
+
+def facts(objects, place=None, **thresholds):
+    return facts_of(objects, place=place, thresholds=thresholds, default=0.5)
+
+
+def test_objects_below_their_kinds_threshold_are_not_facts():
+    objects = [Seen("person", 0.45, (0, 0, .1, .3)), Seen("person", 0.8, (.5, 0, .6, .3)),
+               Seen("truck", 0.45, (0, .5, .4, .9)), Seen(None, 0.9, (0, 0, 1, 1))]
+    assert facts(objects).count_of == {"person": 1}
+    assert facts(objects, person=0.4, truck=0.4).count_of == {"person": 2, "truck": 1}
+
+
+def test_counts_are_never_capped_below_what_was_found():
+    objects = [Seen("person", 0.9, (i / 20, 0, i / 20 + .04, .2)) for i in range(14)]
+    f = facts(objects)
+    assert f.count_of == {"person": 14}
+    assert f.said().count_of == {"person": MANY}
+
+
+def test_a_person_sitting_inside_a_sofa_box_sits_on_the_sofa():
+    sofa = Seen("sofa", 0.7, (.2, .4, .8, .9))
+    sitting = Seen("person", 0.9, (.3, .3, .45, .85), "sitting")
+    lying = Seen("person", 0.9, (.5, .5, .78, .8), "lying")
+    standing = Seen("person", 0.9, (.85, .1, .95, .9), "standing")
+    f = facts([sofa, sitting, lying, standing], "living_room")
+    assert {g.pose: g.count for g in f.people} == {("sitting", "sofa"): 1, ("lying", "sofa"): 1,
+                                                    ("standing", None): 1}
+    # a lying person far from any furniture is lying, on nothing said
+    assert facts([Seen("person", .9, (.1, .7, .5, .9), "lying")]).people[0].pose == ("lying", None)
+    # a sofa too unsure to be a fact holds no one
+    weak = Seen("sofa", 0.3, sofa.box)
+    assert facts([weak, sitting]).people[0].pose == ("sitting", None)
+
+
+def test_lying_on_a_chair_is_not_said():
+    chair = Seen("chair", 0.8, (.2, .4, .6, .9))
+    f = facts([chair, Seen("person", .9, (.25, .5, .55, .85), "lying")])
+    assert f.people[0].pose == ("lying", None)
+
+
+def test_a_bundle_without_words_for_a_posture_says_the_person_without_one():
+    f = facts_of([Seen("person", .9, (0, 0, .2, .5), "sitting")], place=None, kinds=("person",),
+                 pose_groups=(("standing", None),), thresholds={}, default=.5)
+    assert f.people[0].pose is None
+
+
+SPEC = FactsSpec(KINDS, POSE_GROUPS, PLACES, 9, {}, 0.5)
+
+
+def test_the_facts_vector_is_one_hot_per_group_and_place():
+    f = make_facts({"person": 3, "truck": 12, "box": 1}, {("lying", None): 1}, "front_door")
+    v = facts_vector(f, SPEC)
+    assert v.shape == (SPEC.length,) and set(np.unique(v)) == {0.0, 1.0}
+    width = SPEC.count_width
+    groups = v[: (len(KINDS) - 1 + len(POSE_GROUPS) + 1) * width].reshape(-1, width)
+    assert (groups.sum(axis=1) == 1).all()
+    others = list(KINDS[1:])
+    assert groups[others.index("truck")].argmax() == width - 1  # many
+    assert groups[others.index("box")].argmax() == 1
+    lying = len(others) + POSE_GROUPS.index(("lying", None))
+    assert groups[lying].argmax() == 1 and groups[-1].argmax() == 2  # 2 of unknown posture
+    assert v[-len(PLACES) - 1:].argmax() == PLACES.index("front_door")
+    assert facts_vector(make_facts({}), SPEC)[-1] == 1.0  # no place
+
+
+def test_the_mirrored_look_gives_the_same_detections_mirrored():
+    a = [(0, 0.8, (.1, .2, .3, .9)), (0, 0.6, (.6, .1, .7, .5)), (16, 0.55, (.4, .6, .6, .9))]
+    b = [(0, 0.7, (.11, .21, .31, .88)), (2, 0.52, (.0, .0, .2, .2))]
+    merged = merge_mirrored(a, b)
+    mirror = lambda ds: [(label, score, mirror_box(box)) for label, score, box in ds]  # noqa: E731
+    swapped = merge_mirrored(mirror(b), mirror(a))
+    assert [(lab, pytest.approx(s)) for lab, s, _ in merged] == [(lab, s) for lab, s, _ in swapped]
+    for (_, _, box), (_, _, other) in zip(merged, swapped, strict=True):
+        assert np.allclose(box, mirror_box(other))
+    assert merged[0][0] == 0 and merged[0][1] == pytest.approx(0.75)  # the pair: mean score
+    assert sorted(round(s, 3) for _, s, _ in merged) == [0.26, 0.275, 0.3, 0.75]  # the rest halved
