@@ -1,0 +1,76 @@
+"""The shipped default bundles are facts bundles: the int8 decoder writes the sentence stating a
+frame's facts, every published caption is read back and supported by them, a mirrored photo gives
+the same caption, and the sentence is the same facts in English and Chinese."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conversion.export.checks import graph_report
+from conversion.facts.sample import sample_many
+from conversion.pretrained import photos
+from edge_captioner.model.captioner import Captioner
+from edge_captioner.model.evidence import facts_vector
+from edge_captioner.scene.facts import make_facts
+from edge_captioner.scene.phrase import canonical
+from edge_captioner.scene.read import read
+from edge_captioner.scene.support import supported
+
+BUNDLES = ("default-en", "default-zh")
+
+
+@pytest.fixture(scope="module", params=BUNDLES)
+def shipped(request) -> Captioner:
+    return Captioner(request.param)
+
+
+@pytest.fixture(scope="module")
+def package_photos() -> dict[str, np.ndarray]:
+    return photos.load_photos() | photos.synthetic_frames()
+
+
+def test_the_shipped_bundles_are_facts_bundles_int8_and_small(shipped):
+    bundle = shipped.bundle
+    assert shipped.facts_bundle and bundle.perception.detector.mirror
+    for name in ("encoder.tflite", "decoder.tflite", *bundle.perception.files):
+        if name.endswith(".tflite"):
+            assert graph_report(bundle.path / name)["float_ops"] == [], name
+    assert sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file()) <= 25e6
+
+
+def test_the_int8_decoder_writes_the_canonical_sentence_of_facts_it_was_not_trained_on(shipped):
+    """Facts drawn with a seed no training run used: the decoder's own sentence (before any
+    fallback) must state exactly them nearly always; the device replaces the rest."""
+    spec, lang = shipped.evidence_spec, shipped.bundle.language
+    drawn = sample_many(400, seed=424242, spec=spec)
+    exact = sum(shipped.bundle.vocab.decode(shipped.search(facts_vector(f, spec))[0].tokens)
+                == canonical(f, lang) for f in drawn)
+    assert exact / len(drawn) >= 0.99
+
+
+def test_every_caption_of_the_package_photos_is_supported_and_mirror_invariant(shipped, package_photos):
+    lang = shipped.bundle.language
+    for name, frame in package_photos.items():
+        result = shipped.caption(frame)
+        assert supported(result.text, result.facts, lang), (name, result.text)
+        assert not result.fallback, (name, result.text)
+        mirrored = shipped.caption(cv2.flip(frame, 1))
+        assert mirrored.text == result.text, name
+
+
+def test_the_same_facts_in_both_languages():
+    en, zh = Captioner("default-en"), Captioner("default-zh")
+    astronaut = photos.load_photos(["astronaut"])["astronaut"]
+    a, b = en.caption(astronaut, place="front_door"), zh.caption(astronaut, place="front_door")
+    assert a.facts == b.facts
+    assert read(a.text, "en") == read(b.text, "zh") == a.facts.said()
+    assert a.facts.count_of.get("person") == 1
+
+
+def test_an_empty_frame_says_no_one_in_both_languages(shipped):
+    black = photos.synthetic_frames()["black"]
+    text = shipped.caption(black, place="front_door").text
+    assert text == {"en": "no one at the front door", "zh": "前门口没有人"}[shipped.bundle.language]
+    assert read(text, shipped.bundle.language) == make_facts({}, {}, "front_door")
