@@ -74,3 +74,69 @@ def test_an_empty_frame_says_no_one_in_both_languages(shipped):
     text = shipped.caption(black, place="front_door").text
     assert text == {"en": "no one at the front door", "zh": "前门口没有人"}[shipped.bundle.language]
     assert read(text, shipped.bundle.language) == make_facts({}, {}, "front_door")
+
+
+def test_the_configured_place_goes_into_the_caption(shipped):
+    lang = shipped.bundle.language
+    frame = photos.load_photo("astronaut")
+    for place in ("driveway", "Living room", "front-door"):
+        said = read(shipped.caption(frame, place=place).text, lang)
+        assert said.place == shipped.known_place(place) and said.count_of == {"person": 1}, place
+    # free text: the caption names no known place, the text comes first
+    text = shipped.caption(frame, place="Shed 2").text
+    assert text.startswith("Shed 2")
+    said = read(text.split("Shed 2", 1)[1].lstrip(":： "), lang)
+    assert said.place is None and said.count_of == {"person": 1}
+
+
+def test_without_a_place_none_is_invented(shipped):
+    lang = shipped.bundle.language
+    for name in ("astronaut", "chelsea", "coffee", "grace_hopper"):
+        assert read(shipped.caption(photos.load_photo(name)).text, lang).place is None, name
+
+
+def test_a_facts_bundle_without_its_encoder_or_with_a_bad_section_is_refused(tmp_path):
+    import json
+    import shutil
+
+    from edge_captioner.bundle.loader import load_bundle
+    from edge_captioner.errors import BadInput
+
+    target = tmp_path / "b"
+    shutil.copytree(load_bundle("default-en").path, target)
+    original = json.loads((target / "manifest.json").read_text())
+    manifest = json.loads(json.dumps(original))
+    manifest.pop("perception")
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match="needs the real-world encoder it reads"):
+        load_bundle(target)
+    for key, value in (("max_exact", 3), ("kinds", ["dog", "person"]), ("pose_groups", ["lying/chair"]),
+                       ("thresholds", {"person": 1.5}), ("places", ["attic"])):
+        manifest = json.loads(json.dumps(original))
+        manifest["evidence"][key] = value
+        (target / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(BadInput, match=f"evidence.{key}"):
+            load_bundle(target)
+
+
+def test_frames_with_the_same_facts_get_the_same_caption(shipped):
+    a, b = photos.synthetic_frames()["grey"], np.full((300, 200, 3), 40, np.uint8)
+    assert shipped.caption(a).text == shipped.caption(b).text
+
+
+def test_caption_place_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), photos.load_photo("astronaut"))
+    for place, expected in (("front door", "front_door"), ("the shed", None)):
+        done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "caption", "--place",
+                               place, str(path)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        text = done.stdout.strip().split(": ", 1)[1]
+        if expected is None:
+            assert text.startswith("the shed: ")
+            text = text[len("the shed: "):]
+        said = read(text, "en")
+        assert said.place == expected and said.count_of == {"person": 1}
