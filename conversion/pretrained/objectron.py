@@ -210,3 +210,81 @@ def export_detector(graph: TfliteGraph, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     tf.saved_model.save(module, str(out_dir), signatures={"serving_default": module.serve})
     return out_dir
+
+
+# ---- building the full-int8 graph ----------------------------------------------------------------
+
+BOXES_FILE = "boxes.tflite"
+LABELS_FILE = "labels/oidv4.txt"
+# Held out of calibration: the int8 graph is also checked on photos its ranges were not set from.
+CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_right", "brick",
+                      "grass", "page", "moon")
+# score: see docs/encoders.md (the highest Box on a box-free package photo was below it);
+# iou: MediaPipe's NonMaxSuppressionCalculator for this model.
+THRESHOLDS = {"score": 0.4, "iou": 0.5, "max_detections": 20}
+KINDS = {"box": ["Box"]}
+
+
+def boxes_section(tensors: dict | None = None, resize: str = RESIZE,
+                  score: float = THRESHOLDS["score"]) -> dict:
+    """The manifest's `perception.boxes` for this graph (tensors from checks.graph_report)."""
+    a = ANCHORS
+    grids = [-(-INPUT_SIZE // s) for s in a["strides"]]  # 19, 10, 5, 3, 2, 1: the network's maps
+    return {
+        "file": BOXES_FILE,
+        "labels": LABELS_FILE,
+        "image": {"size": [INPUT_SIZE, INPUT_SIZE], "colour_order": COLOUR_ORDER, "resize": resize},
+        "head": {"type": "ssd", "feature_maps": grids, "min_scale": a["min_scale"],
+                 "max_scale": a["max_scale"], "aspect_ratios": a["aspect_ratios"],
+                 "interpolated_scale_aspect_ratio": a["interpolated_scale_aspect_ratio"],
+                 "reduce_boxes_in_lowest_layer": a["reduce_boxes_in_lowest_layer"],
+                 "anchor_offset": a["offset"], "box_scales": BOX_SCALES, "background": 0},
+        "thresholds": {"score": score, "iou": THRESHOLDS["iou"],
+                       "max_detections": THRESHOLDS["max_detections"]},
+        "kinds": KINDS,
+        "tensors": tensors or {},
+        "sources": [sources.OBJECTRON.key],
+    }
+
+
+def build(out: Path, cache: Path | None = None, offline: bool = False, photo_crops: int = 64,
+          seed: int = 0, resize: str = RESIZE) -> dict:
+    """Port and convert: OUT/boxes.tflite (full int8, uint8 image in), OUT/float32/boxes.tflite
+    (its float twin), the labels in both, the licence texts; returns the section, the provenance
+    and the licence file names."""
+    import tempfile
+
+    from conversion.export.checks import graph_report
+    from conversion.export.convert import convert_saved_model
+    from edge_captioner.model.preprocess import model_input
+
+    from . import photos
+
+    raw = sources.read_files(sources.OBJECTRON, cache, offline)
+    labels, model = unpack(raw["pack"], raw["loader"])
+    real = list(photos.load_photos(list(CALIBRATION_PHOTOS)).values())
+    frames = real + photos.augmented(real, photo_crops, seed)
+    samples = {"image": np.stack([model_input(f, INPUT_SIZE, resize, COLOUR_ORDER)
+                                  for f in frames]).astype(np.float32)}
+    (out / "float32").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = export_detector(read_graph(model), Path(tmp) / "boxes")
+        (out / BOXES_FILE).write_bytes(convert_saved_model(saved, "int8", samples, True))
+        (out / "float32" / BOXES_FILE).write_bytes(convert_saved_model(saved, "float", None))
+    for directory in (out, out / "float32"):
+        (directory / LABELS_FILE).parent.mkdir(parents=True, exist_ok=True)
+        (directory / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+    texts = sources.licence_texts(sources.OBJECTRON, raw["licence"])
+    for name, text in texts.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(text)
+    pretrained = [sources.OBJECTRON.manifest_entry(role, sorted(texts)) for role in ("pack",)]
+
+    def tensors(path: Path) -> dict:
+        report = graph_report(path)
+        return {"inputs": report["inputs"], "outputs": report["outputs"], "ops": report["ops"]}
+
+    int8, float32 = tensors(out / BOXES_FILE), tensors(out / "float32" / BOXES_FILE)
+    return {"section": boxes_section({k: int8[k] for k in ("inputs", "outputs")}, resize),
+            "float_section": boxes_section({k: float32[k] for k in ("inputs", "outputs")}, resize),
+            "ops": int8["ops"], "pretrained": pretrained, "licence_files": sorted(texts)}
