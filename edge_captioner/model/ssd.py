@@ -75,7 +75,7 @@ def anchors(config: AnchorConfig) -> np.ndarray:
     """(N, 4) anchors as (y centre, x centre, height, width), fractions of the input square.
     Depends only on the model: compute it once."""
     out = []
-    for side, specs in zip(config.feature_maps, config.layer_boxes()):
+    for side, specs in zip(config.feature_maps, config.layer_boxes(), strict=True):
         scales = np.array([s for s, _ in specs])
         roots = np.sqrt([r for _, r in specs])
         heights, widths = scales / roots, scales * roots
