@@ -52,6 +52,13 @@ ANCHORS = {"num_layers": 6, "min_scale": 0.2, "max_scale": 0.95,
            "reduce_boxes_in_lowest_layer": True, "interpolated_scale_aspect_ratio": 1.0}
 BOX_SCALES = [10.0, 10.0, 5.0, 5.0]  # y, x, h, w (TF OD API faster_rcnn_box_coder)
 
+# The outputs are clipped, inside the graph, to what can matter: int8 gives each output tensor one
+# scale, set by the extremes calibration sees, and unclipped those are size codes of -80 (a box
+# e^-16 of its anchor) and background logits of +10, which made the steps 0.34 (box codes) and
+# 0.13 (logits). A logit of +-6 is a score of 0.0025 or 0.9975; a code of +-10 moves a box by one
+# anchor or scales it by e^+-2: nothing past either changes a detection that passes a threshold.
+LOGIT_CLIP = 6.0
+CODE_CLIP = 10.0
 _INPUT = "normalized_input_image_tensor"
 _BOXES = "raw_outputs/box_encodings"
 _SCORES = "raw_outputs/class_predictions"
@@ -193,8 +200,10 @@ def run_ops(graph: TfliteGraph, x):
 def export_detector(graph: TfliteGraph, out_dir: Path) -> Path:
     """A SavedModel (serving_default) to out_dir:
         image  float32 [1, 300, 300, 3]: RGB pixel values 0..255 (the -1..1 scaling is inside)
-        boxes  float32 [1, 1917, 4]: the raw box encodings (ty, tx, th, tw), anchor order
-        scores float32 [1, 1917, 24]: class logits, background first (no sigmoid applied)
+        boxes  float32 [1, 1917, 4]: the raw box encodings (ty, tx, th, tw), anchor order,
+               clipped to +-CODE_CLIP
+        scores float32 [1, 1917, 24]: class logits, background first (no sigmoid applied),
+               clipped to +-LOGIT_CLIP
     """
     import tensorflow as tf
 
@@ -203,8 +212,9 @@ def export_detector(graph: TfliteGraph, out_dir: Path) -> Path:
             tf.TensorSpec([1, INPUT_SIZE, INPUT_SIZE, 3], tf.float32, name="image")])
         def serve(self, image):
             outs = run_ops(graph, image * (1 / 127.5) - 1.0)
-            return {"boxes": tf.identity(outs["boxes"], name="boxes"),
-                    "scores": tf.identity(outs["scores"], name="scores")}
+            return {"boxes": tf.clip_by_value(outs["boxes"], -CODE_CLIP, CODE_CLIP, name="boxes"),
+                    "scores": tf.clip_by_value(outs["scores"], -LOGIT_CLIP, LOGIT_CLIP,
+                                               name="scores")}
 
     module = Detector()
     out_dir = Path(out_dir)
