@@ -223,6 +223,9 @@ def _kinds(section: dict, where: str, manifest_path: Path) -> dict[str, tuple[st
     return {kind: tuple(labels) for kind, labels in kinds.items()}
 
 
+MAX_ANCHORS = 100_000  # SSD-MobileNetV2 at 300 px has 1917
+
+
 def _boxes(b: object, manifest_path: Path) -> BoxesSpec:
     if not isinstance(b, dict):
         raise BadInput(f"{manifest_path}: 'perception.boxes' must be an object")
@@ -263,6 +266,11 @@ def _boxes(b: object, manifest_path: Path) -> BoxesSpec:
     if not (0 < score < 1 and 0 < iou <= 1 and 1 <= most <= 1000):
         raise BadInput(f"{manifest_path}: '{where}.thresholds' out of range (score 0..1, "
                        "iou 0..1, max_detections 1..1000)")
+    per_layer = [3 if k == 0 and reduce else len(ratios) + (interpolated > 0)
+                 for k in range(len(maps))]
+    if sum(g * g * n for g, n in zip(maps, per_layer, strict=True)) > MAX_ANCHORS:
+        # checked before any anchor is made: a hostile grid would otherwise allocate gigabytes
+        raise BadInput(f"{manifest_path}: '{h}' makes more than {MAX_ANCHORS} anchors")
     return BoxesSpec(**_graph_fields(b, "boxes", manifest_path), feature_maps=tuple(maps),
                      min_scale=low, max_scale=high, aspect_ratios=tuple(float(r) for r in ratios),
                      interpolated_scale_aspect_ratio=interpolated,
