@@ -74,7 +74,7 @@ def pack_index(loader_js: bytes) -> dict[str, tuple[int, int]]:
     try:
         files = json.loads(match.group(1))["files"]
         return {Path(f["filename"]).name: (int(f["start"]), int(f["end"])) for f in files}
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:  # int(1e999): OverflowError
         raise ValueError(f"the pack's loader lists its files in an unknown form: {exc}") from None
 
 

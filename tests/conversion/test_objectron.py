@@ -1,6 +1,7 @@
 """The Open Images box detector (conversion/pretrained/objectron.py) from the pinned npm package:
-the pack's offsets, the TensorFlow port against the original fp16 graph, and the full-int8 graph
-built from it run through the device code (model/box_detector.py) against its float32 twin."""
+the pack read at the loader's offsets, the TensorFlow port against the original fp16 graph, and
+the full-int8 graph built from it run through the device code (model/box_detector.py) against
+its float32 twin."""
 
 from __future__ import annotations
 
@@ -17,15 +18,6 @@ from edge_captioner.model.preprocess import model_input
 from edge_captioner.model.runtime import pick_runtime
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
-
-
-def test_the_loader_names_the_offsets():
-    loader = (b'var x; loadPackage({"files": [{"filename": "/a.txt", "start": 0, "end": 3}, '
-              b'{"filename": "/deep/b.tflite", "start": 3, "end": 10}], "remote_package_size": 10})')
-    assert objectron.pack_index(loader) == {"a.txt": (0, 3), "b.tflite": (3, 10)}
-    for bad in (b"no call here", b'loadPackage({"files": 3})', b'loadPackage({"files": [{}]})'):
-        with pytest.raises(ValueError):
-            objectron.pack_index(bad)
 
 
 @pytest.fixture(scope="module")
