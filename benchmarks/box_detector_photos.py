@@ -16,6 +16,7 @@ goes through the device code (model/box_detector.py).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--runs", type=int, default=20, help="invokes per timing round")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--real", action="store_true",
+                        help="also the labelled real photos (conversion/pretrained/real_photos.py, "
+                        "offline from the package cache): Box against their 'box' counts")
     parser.add_argument("--resize", choices=("stretch", "letterbox"),
                         help="instead of the section's (the int8 ranges stay those it was built with)")
     args = parser.parse_args(argv)
@@ -70,6 +74,23 @@ def main(argv: list[str] | None = None) -> int:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
                 frames[f"{folder.name}/{path.name}"] = image
+    counts: dict[str, object] = {}
+    if args.real:
+        from conversion.pretrained.real_photos import PHOTO_LABELS, load_real_photos
+
+        labelled = {im["name"]: im for im in json.loads(PHOTO_LABELS.read_text())["images"]}
+        for name, image in load_real_photos(offline=True):
+            frames[f"real/{name}"] = image
+            counts[f"real/{name}"] = {"box": labelled[name]["counts"].get("box", 0),
+                                      "split": labelled[name]["split"]}
+    seen: dict[bytes, str] = {}  # the same image from two sources is measured once
+    for name in list(frames):
+        digest = hashlib.sha256(frames[name].tobytes()).digest()
+        if digest in seen and name not in counts:
+            del frames[name]
+        elif digest in seen:
+            del frames[seen[digest]]
+        seen[digest] = name
     report: dict = {"per_image": {}, "runtime": runtime.name, "resize": q.spec.resize}
     sets = {"calibrated": objectron.CALIBRATION_PHOTOS,
             "held_out": [n for n in frames if n not in objectron.CALIBRATION_PHOTOS]}
@@ -82,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                "box": [tf["Box"], tq["Box"]],
                "float32_objects": [f"{o.label} {o.score:.2f}" for o in of],
                "int8_objects": [f"{o.label} {o.score:.2f}" for o in oq]}
+        row.update({f"label_{k}": v for k, v in counts.get(name, {}).items()})
         report["per_image"][name] = row
         at_q = [o for o in oq if o.score >= threshold]
         at_f = [o for o in of if o.score >= threshold]
@@ -102,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agreement at {threshold} ({k}): int8 {a['int8']} / float32 {a['float32']} "
               f"objects, F1 {a['f1']}, matched IoU {a['iou_mean']}")
     report["agreement"] = agree
+    if counts:
+        # Box against the labels: a definite count >= 1 is a box, 0 is none, a range is unsure
+        for split in ("tune", "held_out"):
+            rows = [(report["per_image"][n]["box"], c["box"]) for n, c in counts.items()
+                    if c["split"] == split]
+            free = [b for b, c in rows if c == 0]
+            boxes = [b for b, c in rows if isinstance(c, int) and c >= 1]
+            report[f"real_{split}"] = {"box_free": len(free), "with_box": len(boxes),
+                                       "box_free_highest": max(free, default=None),
+                                       "with_box_scores": boxes}
+            print(f"real photos, {split}: {len(free)} without a box, highest Box (float, int8) "
+                  f"{max(free, default=None)}; {len(boxes)} with one: {boxes}")
     # Rounds of int8 and float32 in turn, the best round's median reported: on a shared machine
     # the other rounds measure the neighbours.
     frame = photos.load_photo("motorcycle_right")

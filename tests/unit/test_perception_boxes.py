@@ -26,7 +26,7 @@ BOXES = {
              "max_scale": 0.95, "aspect_ratios": [1.0, 2.0, 0.5, 3.0, 0.3333],
              "interpolated_scale_aspect_ratio": 1.0, "reduce_boxes_in_lowest_layer": True,
              "anchor_offset": 0.5, "box_scales": [10.0, 10.0, 5.0, 5.0], "background": 0},
-    "thresholds": {"score": 0.4, "iou": 0.5, "max_detections": 20},
+    "thresholds": {"score": 0.25, "iou": 0.5, "max_detections": 20},
     "kinds": {"box": ["Box"]},
     "tensors": TENSORS,
     "sources": ["objectron-ssd"],
