@@ -58,6 +58,7 @@ class Findings:
     classes: list[tuple[str, float]] = field(default_factory=list)  # classifier's top-k
     detector_ms: float = 0.0
     classifier_ms: float = 0.0
+    boxes_ms: float = 0.0
     # a facts bundle's: what the caption may state (scene/facts.py), and whether the decoder's
     # sentence was replaced by the canonical one
     facts: Facts | None = None
@@ -106,6 +107,12 @@ class Perception:
             if unknown:
                 raise BadInput(f"{bundle_dir / 'manifest.json'}: 'perception.detector.kinds' "
                                f"names labels the detector does not have: {sorted(unknown)}")
+        self.boxes = None
+        if spec.boxes is not None:
+            # imported here: box_detector imports Found from this module
+            from .box_detector import BoxDetector
+
+            self.boxes = BoxDetector(spec.boxes, bundle_dir, runtime, threads)
         if spec.classifier is not None:
             c = spec.classifier
             self.classifier = Graph(runtime, bundle_dir / c.file, c.tensors, threads)
@@ -148,6 +155,11 @@ class Perception:
                                 for index, score, box in found
                                 for label in (self.detector_labels[index],)]
             findings.detector_ms = (time.perf_counter() - started) * 1000
+        if self.boxes is not None:
+            # only the labels the section maps to a kind (Box): its Person, Car... would count
+            # NanoDet's objects twice
+            findings.objects += [o for o in self.boxes.find(frame) if o.kind is not None]
+            findings.boxes_ms = self.boxes.last_ms
         if self.classifier is not None:
             c, g = self.spec.classifier, self.classifier
             started = time.perf_counter()
