@@ -126,11 +126,23 @@ class PoseEstimator:
     """The pose graph on one CPU: person boxes in a frame -> their keypoints.
 
     graph: a runtime.Graph of the pose TFLite (input "image", outputs HEADS), size its input
-    side, margin the crop margin, max_people how many of the largest boxes get a pose."""
+    side, margin the crop margin, max_people how many of the largest boxes get a pose (the
+    rest get none: a pose costs about 6 ms a person on one x86 core), colour_order the graph's
+    ("BGR" flips the RGB crop back)."""
 
-    def __init__(self, graph, size: int, margin: float = 0.25, max_people: int = 3):
+    def __init__(self, graph, size: int, margin: float = 0.25, max_people: int = 3,
+                 colour_order: str = "RGB"):
         self.graph, self.size, self.margin, self.max_people = graph, size, margin, max_people
+        self.bgr = colour_order == "BGR"
         self.last_ms = 0.0
+
+    @classmethod
+    def from_spec(cls, spec, bundle_dir, runtime, threads: int | None = 1) -> PoseEstimator:
+        """From the manifest's `perception.pose` (bundle/perception_section.PoseSpec)."""
+        from .runtime import Graph
+
+        graph = Graph(runtime, bundle_dir / spec.file, spec.tensors, threads)
+        return cls(graph, spec.size, spec.crop_margin, spec.max_people, spec.colour_order)
 
     def keypoints(self, frame: np.ndarray,
                   person_boxes: list[tuple[float, float, float, float]]) -> list[Keypoints]:
@@ -140,6 +152,8 @@ class PoseEstimator:
         for box in largest_first(list(person_boxes), self.max_people):
             crop = square_crop(box, width, height, self.margin)
             image = crop_image(frame, crop, self.size)
+            if self.bgr:
+                image = image[:, :, ::-1]
             g.set("image", g.quantize("image", image[np.newaxis]))
             g.invoke()
             heads = [g.dequantize(name, g.get(name))[0] for name in HEADS]
