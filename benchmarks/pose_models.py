@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Which pose model: MoveNet SinglePose Lightning per person crop against MultiPose Lightning on
+the whole frame, both int8, one thread, timed interleaved with the default bundle's detector and
+classifier (so a busy machine slows all alike: compare within one run).
+
+    python benchmarks/pose_models.py POSE_DIR [--size 256] [--rounds 60] [--offline]
+
+POSE_DIR: the output of `python -m conversion.pretrained.pose_build` (its pose.tflite). MultiPose
+is ported here for timing only: its graph cut at the four heads it shares with SinglePose (its box
+heads and its post-processing left out: the decoding would cost more on top), calibrated on the
+labelled people photos. Prints p50 and min of each graph's invoke, and SinglePose x 1..3 people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HEADS = ("center_0/conv2d_4/BiasAdd:0", "kpt_heatmap_0/conv2d_7/BiasAdd:0",
+         "kpt_regress_0/conv2d_8/BiasAdd:0", "kpt_offset_0/conv2d_9/BiasAdd:0")
+
+
+def multipose_int8(size: int, offline: bool, frames) -> bytes:
+    import cv2
+    import tensorflow as tf
+
+    from conversion.export.convert import convert_saved_model
+    from conversion.pretrained import sources
+    from conversion.pretrained.tfjs_graph import load_graph_def, split_fused_ops
+
+    source = sources.MOVENET_LIGHTNING
+    multi = sources.PackageSource(**{**source.__dict__, "key": "movenet-multipose", "files": {
+        "graph": sources.PackageFile("package/models/movenet-multipose.json",
+                                     "3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de"),
+        "weights": sources.PackageFile("package/models/movenet-multipose.bin",
+                                       "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118")}})
+    files = sources.read_files(multi, offline=offline)
+    graph_def = split_fused_ops(load_graph_def(files["graph"], files["weights"]))
+    prefix = "StatefulPartitionedCall/"
+
+    class Multi(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
+        def serve(self, image):
+            outs = tf.graph_util.import_graph_def(
+                graph_def, input_map={prefix + "sub_1:0": image / 127.5 - 1.0},
+                return_elements=[prefix + h for h in HEADS], name="multipose")
+            return {f"head{i}": tf.identity(t) for i, t in enumerate(outs)}
+
+    calibration = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (size, size))
+                            for f in frames.values()]).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        module = Multi()
+        tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+        return convert_saved_model(Path(tmp), "int8", {"image": calibration}, uint8_input=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pose_dir")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--offline", action="store_true")
+    args = parser.parse_args()
+
+    from conversion.pretrained import people
+    from edge_captioner.model.runtime import pick_runtime
+
+    frames = people.load(offline=args.offline)
+    runtime = pick_runtime("auto")
+    bundle = ROOT / "edge_captioner" / "data" / "bundles" / "default-en"
+    with tempfile.TemporaryDirectory() as tmp:
+        multi = Path(tmp) / "multipose.tflite"
+        multi.write_bytes(multipose_int8(args.size, args.offline, frames))
+        paths = {"singlepose-192 int8 (one person)": Path(args.pose_dir) / "pose.tflite",
+                 f"multipose-{args.size} int8 (whole frame)": multi,
+                 "nanodet-416 int8 (default bundle)": bundle / "detector.tflite",
+                 "efficientnet-lite0 int8 (default bundle)": bundle / "classifier.tflite"}
+        sizes = {name: path.stat().st_size / 1e6 for name, path in paths.items()}
+        graphs = {}
+        rng = np.random.default_rng(0)
+        for name, path in paths.items():
+            it = runtime.Interpreter(model_path=str(path), num_threads=1)
+            it.allocate_tensors()
+            detail = it.get_input_details()[0]
+            it.set_tensor(detail["index"], rng.integers(0, 256, detail["shape"]).astype(detail["dtype"]))
+            it.invoke()
+            graphs[name] = it
+        times = {name: [] for name in graphs}
+        for _ in range(args.rounds):
+            for name, it in graphs.items():
+                started = time.perf_counter()
+                it.invoke()
+                times[name].append((time.perf_counter() - started) * 1000)
+    for name, t in times.items():
+        print(f"{name:44s} p50 {np.median(t):6.2f} ms  min {min(t):6.2f} ms  ({sizes[name]:.2f} MB)")
+    single = np.median(times["singlepose-192 int8 (one person)"])
+    print("singlepose for 1 / 2 / 3 people: " + " / ".join(f"{k * single:.1f}" for k in (1, 2, 3))
+          + " ms (p50 x people)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
