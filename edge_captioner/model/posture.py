@@ -30,7 +30,8 @@ POSTURES = ("standing", "sitting", "lying")
 
 @dataclass(frozen=True)
 class PostureRules:
-    """The thresholds (chosen on the photos named in docs/pose.md, not on its held-out ones)."""
+    """The thresholds (docs/pose.md: written before looking at any output, one rule added after
+    a tuning photo; none chosen on the held-out photos)."""
     keypoint: float = 0.3  # a keypoint counts when its score is at least this
     min_keypoints: int = 8  # fewer confident keypoints: too little of the body seen
     upright: float = 30.0  # torso within this many degrees of vertical: upright
