@@ -30,8 +30,9 @@ POSTURES = ("standing", "sitting", "lying")
 
 @dataclass(frozen=True)
 class PostureRules:
-    """The thresholds (docs/pose.md: written before looking at any output, one rule added after
-    a tuning photo; none chosen on the held-out photos)."""
+    """The thresholds (docs/pose.md): written before looking at any output; the hanging-shin rule
+    for sitting added after a tuning photo, the sure-whole-leg rule for lying after photos turned
+    90 degrees (a proxy); no threshold chosen on the held-out confusion table."""
     keypoint: float = 0.3  # a keypoint counts when its score is at least this
     min_keypoints: int = 8  # fewer confident keypoints: too little of the body seen
     upright: float = 30.0  # torso within this many degrees of vertical: upright
