@@ -98,3 +98,40 @@ def test_largest_first_caps_the_people():
     boxes = [(0, 0, 0.1, 0.1), (0, 0, 0.5, 0.5), (0, 0, 0.3, 0.3), (0.5, 0.5, 1.0, 1.0)]
     assert pose.largest_first(boxes, 2) == [boxes[1], boxes[3]]
     assert pose.largest_first(boxes, 0) == []
+
+
+class _FakeGraph:
+    """Stands in for runtime.Graph: records the crops it is given, answers fixed heads."""
+
+    def __init__(self):
+        self.images = []
+        self.heads = dict(zip(pose.HEADS, heads(), strict=True))
+
+    def quantize(self, name, value):
+        return value
+
+    def set(self, name, value):
+        self.images.append(value)
+
+    def invoke(self):
+        pass
+
+    def get(self, name):
+        return self.heads[name][np.newaxis]
+
+    def dequantize(self, name, value):
+        return value
+
+
+def test_estimator_poses_the_largest_people_only_and_maps_back_to_the_frame():
+    graph = _FakeGraph()
+    estimator = pose.PoseEstimator(graph, 192, margin=0.0, max_people=2)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    boxes = [(0.0, 0.0, 0.1, 0.1), (0.25, 0.25, 0.75, 0.75), (0.5, 0.0, 0.8, 0.6)]
+    found = estimator.keypoints(frame, boxes)
+    assert [k.box for k in found] == [boxes[1], boxes[2]]
+    assert len(graph.images) == 2 and graph.images[0].shape == (1, 192, 192, 3)
+    # keypoint 0 sits at cell (10, 5) of the 48 grid: fractions of the square crop around box 1
+    x0, y0, side = pose.square_crop(boxes[1], 640, 480, 0.0)
+    assert found[0].xy[0] == pytest.approx(((x0 + 5 / 48 * side) / 640, (y0 + 10 / 48 * side) / 480))
+    assert found[0].centre == pytest.approx(0.9)
