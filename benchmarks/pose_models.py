@@ -104,7 +104,38 @@ def main() -> int:
     single = np.median(times["singlepose-192 int8 (one person)"])
     print("singlepose for 1 / 2 / 3 people: " + " / ".join(f"{k * single:.1f}" for k in (1, 2, 3))
           + " ms (p50 x people)")
+    per_frame(args.pose_dir, frames, runtime, bundle, args.rounds)
     return 0
+
+
+def per_frame(pose_dir: str, frames, runtime, bundle: Path, rounds: int) -> None:
+    """The device code end to end on a 640 x 480 frame: Perception.see (detector + classifier)
+    and PoseEstimator.keypoints (crop, invoke, decode, uncrop) for 1, 2 and 3 people,
+    interleaved."""
+    import cv2
+
+    from conversion.pretrained import people, pose_build
+    from edge_captioner.bundle.loader import read_manifest
+    from edge_captioner.model.perception import Perception
+    from edge_captioner.model.pose import PoseEstimator
+
+    perception = Perception(read_manifest(bundle).perception, bundle, runtime, threads=1)
+    estimator = PoseEstimator(pose_build._graph(Path(pose_dir) / pose_build.POSE_FILE), 192,
+                              pose_build.MARGIN, 3)
+    frame = cv2.resize(frames["ultralytics_bus"], (480, 640))
+    boxes = [box for box, _ in people.LABELS["ultralytics_bus"]][:3]
+    times = {"see": [], 1: [], 2: [], 3: []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        perception.see(frame)
+        times["see"].append((time.perf_counter() - started) * 1000)
+        for count in (1, 2, 3):
+            started = time.perf_counter()
+            estimator.keypoints(frame, boxes[:count])
+            times[count].append((time.perf_counter() - started) * 1000)
+    print("per frame (480 x 640), p50 / min ms: detector + classifier (Perception.see) "
+          f"{np.median(times['see']):.1f} / {min(times['see']):.1f}; pose for 1 / 2 / 3 people "
+          + ", ".join(f"{np.median(times[k]):.1f} / {min(times[k]):.1f}" for k in (1, 2, 3)))
 
 
 if __name__ == "__main__":
