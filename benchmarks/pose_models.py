@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Which pose model: MoveNet SinglePose Lightning per person crop against MultiPose Lightning on
-the whole frame, both int8, one thread, timed interleaved with the default bundle's detector and
-classifier (so a busy machine slows all alike: compare within one run).
+the whole frame (both int8) and BlazePose lite per person (fp16 as shipped), one thread, timed
+interleaved with the default bundle's detector and classifier (so a busy machine slows all alike:
+compare within one run).
 
     python benchmarks/pose_models.py POSE_DIR [--size 256] [--rounds 60] [--offline]
 
@@ -62,6 +63,27 @@ def multipose_int8(size: int, offline: bool, frames) -> bytes:
         return convert_saved_model(Path(tmp), "int8", {"image": calibration}, uint8_input=True)
 
 
+def blazepose_lite(offline: bool) -> bytes:
+    """BlazePose's landmark model (lite, fp16 TFLite as shipped: timed as is, float) from npm
+    @mediapipe/pose (Apache-2.0; the tarball has no licence file, so sources.read_files cannot
+    take it: the archive is fetched and checked by sources.fetch, the member by its SHA-256)."""
+    import tarfile
+
+    from conversion.pretrained import sources
+
+    source = sources.PackageSource(
+        key="mediapipe-pose", what="BlazePose landmark models", registry="npm",
+        package="@mediapipe/pose", version="0.5.1675469404",
+        archive="mediapipe-pose-0.5.1675469404.tgz",
+        archive_sha256="8bb349a7b3a3ba699df23be804ddd3b3eab810b50b15406894be257859388a84",
+        licence="Apache-2.0", licence_file="", files={})
+    with tarfile.open(sources.fetch(source, offline=offline), "r:gz") as tar:
+        data = tar.extractfile("package/pose_landmark_lite.tflite").read()
+    if sources.sha256_of(data) != "f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61":
+        raise SystemExit("pose_landmark_lite.tflite: not the pinned file")
+    return data
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pose_dir")
@@ -79,8 +101,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         multi = Path(tmp) / "multipose.tflite"
         multi.write_bytes(multipose_int8(args.size, args.offline, frames))
+        blaze = Path(tmp) / "blazepose-lite.tflite"
+        blaze.write_bytes(blazepose_lite(args.offline))
         paths = {"singlepose-192 int8 (one person)": Path(args.pose_dir) / "pose.tflite",
                  f"multipose-{args.size} int8 (whole frame)": multi,
+                 "blazepose-lite-256 fp16 as shipped (one person)": blaze,
                  "nanodet-416 int8 (default bundle)": bundle / "detector.tflite",
                  "efficientnet-lite0 int8 (default bundle)": bundle / "classifier.tflite"}
         sizes = {name: path.stat().st_size / 1e6 for name, path in paths.items()}
@@ -90,7 +115,10 @@ def main() -> int:
             it = runtime.Interpreter(model_path=str(path), num_threads=1)
             it.allocate_tensors()
             detail = it.get_input_details()[0]
-            it.set_tensor(detail["index"], rng.integers(0, 256, detail["shape"]).astype(detail["dtype"]))
+            pixels = rng.integers(0, 256, detail["shape"])
+            if np.issubdtype(detail["dtype"], np.floating):
+                pixels = pixels / 255.0
+            it.set_tensor(detail["index"], pixels.astype(detail["dtype"]))
             it.invoke()
             graphs[name] = it
         times = {name: [] for name in graphs}
