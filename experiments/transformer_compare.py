@@ -27,6 +27,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def bench_ours(runs: int, images: str | None = None,
+               executable: Path = ROOT / ".venv" / "bin" / "edge-captioner") -> dict:
+    """`edge-captioner bench --json` on the default bundle, one thread, as one table row."""
+    command = [str(executable), "bench", "--json", "--threads", "1", "--runs", str(runs)]
+    if images:
+        command += ["--images", images]
+    ours = json.loads(subprocess.run(command, capture_output=True, text=True,
+                                     check=True).stdout)
+    result = ours["results"][0]
+    return {"model": f"{result['bundle']} (edge-captioner, int8 TFLite)",
+            "caption_p50_ms": round(result["caption"]["p50_ms"], 1),
+            "tokens": round(result["tokens_per_caption"], 1),
+            "peak_rss_mb": round(ours["peak_rss_mb"], 1)}
+
+
 def _child(model: str, runs: int, tokens: int) -> dict:
     import torch
     from transformers import BlipConfig, BlipForConditionalGeneration, GitConfig, GitForCausalLM
@@ -66,14 +81,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(_child(args.child, args.runs, args.tokens)))
         return
-    ours = json.loads(subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "edge-captioner"), "bench", "--json", "--runs",
-         str(max(args.runs, 100))], capture_output=True, text=True, check=True).stdout)
-    result = ours["results"][0]
-    rows = [{"model": f"{result['bundle']} (edge-captioner, int8 TFLite)",
-             "caption_p50_ms": round(result["caption"]["p50_ms"], 1),
-             "tokens": round(result["tokens_per_caption"], 1),
-             "peak_rss_mb": round(ours["peak_rss_mb"], 1)}]
+    rows = [bench_ours(max(args.runs, 100))]
     for model in ("blip-base", "git-base"):
         done = subprocess.run([sys.executable, __file__, "--child", model, "--runs", str(args.runs),
                                "--tokens", str(args.tokens)], capture_output=True, text=True,
