@@ -108,6 +108,9 @@ class BoxesSpec(GraphSpec):
                                "max_detections": self.max_detections},
                 "kinds": {kind: list(labels) for kind, labels in self.kinds.items()},
                 **self._json_tail()}
+
+
+@dataclass(frozen=True)
 class PoseSpec:
     """`perception.pose`: a keypoint graph run on the detector's person boxes (model/pose.py)."""
     file: str
