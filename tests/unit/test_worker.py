@@ -276,7 +276,8 @@ def test_a_static_scene_is_captioned_once_then_repeated_at_each_heartbeat():
     ]
     assert [name for name, _place in engine.calls] == ["door", "street", "door"]
     assert dataclasses.asdict(worker.stats) == {"captions": 3, "published": 5,
-                                                "skipped_unchanged": 3, "withheld": 0, "superseded": 0}
+                                                "skipped_unchanged": 3, "withheld": 0, "superseded": 0,
+                                                "fallbacks": 0}
     repeated = sink.calls[1][2]
     first = sink.calls[0][2]
     # a heartbeat is the last caption again: its confidence and latency, a new seq and timestamp
