@@ -273,13 +273,26 @@ def agreement(int8: Perception, float32: Perception, frames: dict[str, np.ndarra
 def cmd_encoder(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    built = build_graphs(out, Path(args.packages) if args.packages else None, args.offline,
-                         args.photo_crops, args.renders, args.seed)
+    from . import objectron, people, pose_build
+
+    cache = Path(args.packages) if args.packages else None
+    built = build_graphs(out, cache, args.offline, args.photo_crops, args.renders, args.seed)
+    # the box detector (Open Images' Box class: docs/box-detector.md) and the pose model run
+    # on the detector's person boxes (docs/pose.md)
+    boxes = objectron.build(out, cache, args.offline)
+    pose = pose_build.build(out, cache, args.offline, people.load(cache, args.offline))
     section = perception_section(detector_tensors=_tensors(out / DETECTOR_FILE),
                                  classifier_tensors=_tensors(out / CLASSIFIER_FILE))
+    section["boxes"] = boxes["section"]
+    section["pose"] = pose_build.pose_section(_tensors(out / pose_build.POSE_FILE))
     float_section = perception_section(
         detector_tensors=_tensors(out / "float32" / DETECTOR_FILE),
         classifier_tensors=_tensors(out / "float32" / CLASSIFIER_FILE))
+    float_section["boxes"] = boxes["float_section"]
+    float_section["pose"] = pose_build.pose_section(_tensors(out / "float32" / pose_build.POSE_FILE))
+    built["pretrained"] += boxes["pretrained"] + pose["pretrained"]
+    built["licence_files"] = sorted(set(built["licence_files"]) | set(boxes["licence_files"])
+                                    | set(pose["licence_files"]))
     # the objects down to BAND below the threshold, for agreement's band
     low = DETECTOR["score"] - BAND
     int8, float32 = _load(out, section, low), _load(out / "float32", float_section, low)
@@ -293,6 +306,7 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     report = {name: agreement(int8, float32, frames, DETECTOR["score"])
               for name, frames in checks.items()}
     files = [DETECTOR_FILE, CLASSIFIER_FILE, COCO_LABELS_FILE, IMAGENET_LABELS_FILE,
+             objectron.BOXES_FILE, objectron.LABELS_FILE, pose_build.POSE_FILE,
              *built["licence_files"]]
     document = {
         "perception": section,

@@ -10,7 +10,7 @@ thresholds and NMS (detections.py), and the classifier's top classes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -21,8 +21,13 @@ from ..bundle.perception_section import GraphSpec, PerceptionSpec
 from ..errors import BadInput
 from ..scene.facts import Facts
 from . import detections
+from .pose import PoseEstimator
+from .posture import posture
 from .preprocess import model_input
 from .runtime import Graph, Runtime
+
+# People the detector scores at least this get a pose (the largest few: perception.pose.max_people)
+POSE_CANDIDATE_SCORE = 0.3
 
 
 def read_labels(path: Path, count: int) -> list[str]:
@@ -45,6 +50,7 @@ class Found:
     box: tuple[float, float, float, float]
     kind: str | None = None  # the home kind the label counts as, if any
     posture: str | None = None  # a person's: standing, sitting, lying (the pose model), or None
+    pose_score: float | None = None  # the pose model's confidence that a person is in the box
 
     def to_json(self) -> dict:
         return {"label": self.label, "kind": self.kind, "score": round(self.score, 4),
@@ -59,6 +65,7 @@ class Findings:
     detector_ms: float = 0.0
     classifier_ms: float = 0.0
     boxes_ms: float = 0.0
+    pose_ms: float = 0.0
     # a facts bundle's: what the caption may state (scene/facts.py), and whether the decoder's
     # sentence was replaced by the canonical one
     facts: Facts | None = None
@@ -107,6 +114,9 @@ class Perception:
             if unknown:
                 raise BadInput(f"{bundle_dir / 'manifest.json'}: 'perception.detector.kinds' "
                                f"names labels the detector does not have: {sorted(unknown)}")
+        self.pose = None
+        if spec.pose is not None:
+            self.pose = PoseEstimator.from_spec(spec.pose, bundle_dir, runtime, threads)
         self.boxes = None
         if spec.boxes is not None:
             # imported here: box_detector imports Found from this module
@@ -123,6 +133,22 @@ class Perception:
         image = model_input(frame, spec.size, spec.resize, spec.colour_order)
         graph.set(IMAGE_INPUT, graph.quantize(IMAGE_INPUT, image[np.newaxis]))
         graph.invoke()
+
+    def _postures(self, frame: np.ndarray, objects: list[Found]) -> list[Found]:
+        """The people scoring at least POSE_CANDIDATE_SCORE (the largest `max_people` of them)
+        with their posture and the pose model's own confidence in them (scene/from_findings.py
+        keeps a person the detector was unsure of when the pose model is sure)."""
+        height, width = frame.shape[:2]
+        people = [o.box for o in objects if o.kind == "person" and o.score >= POSE_CANDIDATE_SCORE]
+        poses = {k.box: k for k in self.pose.keypoints(frame, people)}
+        out = []
+        for o in objects:
+            k = poses.get(o.box) if o.kind == "person" else None
+            if k is not None:
+                o = replace(o, posture=posture(k.xy, k.scores, o.box, width / height),
+                            pose_score=float(k.centre))
+            out.append(o)
+        return out
 
     def _detect(self, frame: np.ndarray) -> list[tuple[int, float, tuple]]:
         """The detector on one frame: (label index, score, box as frame fractions), best first."""
@@ -155,6 +181,9 @@ class Perception:
                                 for index, score, box in found
                                 for label in (self.detector_labels[index],)]
             findings.detector_ms = (time.perf_counter() - started) * 1000
+        if self.pose is not None:
+            findings.objects = self._postures(frame, findings.objects)
+            findings.pose_ms = self.pose.last_ms
         if self.boxes is not None:
             # only the labels the section maps to a kind (Box): its Person, Car... would count
             # NanoDet's objects twice

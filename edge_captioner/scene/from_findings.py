@@ -12,6 +12,11 @@ from typing import Protocol
 
 from .facts import KINDS, POSE_GROUPS, SPOTS, Facts, group_people, make_facts
 
+# A person the detector scored under their kind's threshold is still a fact when it scored at least
+# RESCUE_SCORE and the pose model is this sure a person is in the box (chosen on the tune half of
+# the real photos: docs/pose.md).
+RESCUE_SCORE = 0.3
+RESCUE_POSE_SCORE = 0.55
 # A sitting or lying person is on a piece of furniture when at least this much of the person's
 # box lies inside the furniture's box, and the person's box bottom is within the furniture's.
 ON_FURNITURE_OVERLAP = 0.3
@@ -22,6 +27,7 @@ class Seen(Protocol):
     score: float
     box: tuple[float, float, float, float]
     posture: str | None
+    pose_score: float | None
 
 
 def _inside(person: tuple, thing: tuple) -> float:
@@ -49,7 +55,13 @@ def kept(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str,
          default: float) -> list[Seen]:
     """The objects of one of `kinds` or a furniture kind scoring at least their kind's threshold."""
     return [o for o in objects if o.kind in kinds or o.kind in SPOTS
-            if o.score >= thresholds.get(o.kind, default)]
+            if o.score >= thresholds.get(o.kind, default) or _rescued(o)]
+
+
+def _rescued(o: Seen) -> bool:
+    pose_score = getattr(o, "pose_score", None)
+    return (o.kind == "person" and o.score >= RESCUE_SCORE and pose_score is not None
+            and pose_score >= RESCUE_POSE_SCORE)
 
 
 def facts_of(objects: Iterable[Seen], *, place: str | None, kinds: Sequence[str] = KINDS,
