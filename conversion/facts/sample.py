@@ -16,7 +16,10 @@ from edge_captioner.scene.facts import KINDS, MANY, MAX_EXACT, POSE_GROUPS, Fact
 
 EMPTY_P = 0.12  # frames with nothing found
 PERSON_P = 0.6  # frames with people (of those with anything)
-POSTURE_KNOWN_P = 0.6  # frames whose people have postures at all
+POSTURE_KNOWN_P = 0.7  # frames whose people have postures at all
+# of a posture group drawn, all the people left ("two people standing"), else some of them ("a
+# person standing and two other people": the pose model sees only the largest few)
+ALL_OF_THEM_P = 0.4
 PLACE_P = 0.6  # cameras configured with a known place
 MAX_OTHER_KINDS = 4  # kinds besides people in one frame
 
@@ -55,7 +58,7 @@ def sample_facts(rng: np.random.Generator, spec: FactsSpec) -> Facts:
                 if not left:
                     break
                 # all of them, or some: "two people standing", "a person lying down and another"
-                n = left if rng.random() < 0.6 else int(rng.integers(1, left + 1))
+                n = left if rng.random() < ALL_OF_THEM_P else int(rng.integers(1, left + 1))
                 poses[groups[i]] = n
                 left -= n
     return make_facts(counts, poses, place)

@@ -54,6 +54,8 @@ class Score:
     lying_wrong: int = 0  # "lying" said of more people than lie in the image
     fallbacks: int = 0
     captions: int = 0
+    # the decoder left free (no constrained search): sentences the facts do not support
+    free_unsupported: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +70,7 @@ class Score:
                                  if self.crowd_frames else None),
             "postures_said": dict(self.postures_said), "lying_wrong": self.lying_wrong,
             "captions": self.captions, "fallbacks": self.fallbacks,
+            "free_decoder_unsupported": self.free_unsupported,
         }
 
 

@@ -1,8 +1,9 @@
 """`edge-captioner-convert tune-thresholds BUNDLE`: per-kind score thresholds from the TUNE half of
-the labelled real photos and clip frames (never the held-out half): for each kind, the lowest
-threshold whose precision on the tune images is at least the target (person PERSON_PRECISION,
-others OTHER_PRECISION), where at least MIN_INSTANCES labelled instances exist; other kinds keep
-the default. Prints the table and the suggested conversion/facts/thresholds.py values as JSON.
+the labelled real photos and clip frames (never the held-out half): for each kind with at least
+MIN_INSTANCES labelled instances, the threshold with the best recall whose precision on the tune
+images reaches the target (person PERSON_PRECISION, others OTHER_PRECISION), else the best F0.5;
+other kinds keep the default unless the tune images show false ones above it. Prints the
+table and the suggested conversion/facts/thresholds.py values as JSON.
 """
 
 from __future__ import annotations
@@ -34,16 +35,27 @@ def tally(found: list[dict[str, list[float]]], labels: list[dict], kind: str, th
     return t
 
 
+def _f_half(t: Tally) -> float:
+    """F0.5: precision weighs twice as much as recall (a false fact is worse than a miss)."""
+    p, r = t.precision or 0.0, t.recall or 0.0
+    return 1.25 * p * r / (0.25 * p + r) if p + r else 0.0
+
+
 def choose(found, labels, kind: str, default: float) -> tuple[float, list]:
+    """The threshold with the best recall among those reaching the precision target; where none
+    does, the best F0.5. A kind with fewer than MIN_INSTANCES labelled instances keeps `default`,
+    or more where the tune images show false ones above it (never less: unmeasured, so strict)."""
     target = PERSON_PRECISION if kind == "person" else OTHER_PRECISION
     instances = sum(count_range(lab.get("counts", {}).get(kind, 0))[0] for lab in labels)
     table = [(th, tally(found, labels, kind, th)) for th in CANDIDATES]
     if instances < MIN_INSTANCES:
-        return default, table
-    for th, t in table:
-        if t.precision is not None and t.precision >= target:
-            return th, table
-    return CANDIDATES[-1], table
+        clean = [th for th, t in table if t.false == 0 and th >= default]
+        return (clean[0] if clean else CANDIDATES[-1]), table
+    reaching = [(t.recall or 0.0, -th, th) for th, t in table
+                if t.precision is not None and t.precision >= target]
+    if reaching:
+        return max(reaching)[2], table
+    return max(table, key=lambda row: (_f_half(row[1]), -row[0]))[0], table
 
 
 def cmd_tune_thresholds(args: argparse.Namespace) -> int:

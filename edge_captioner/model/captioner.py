@@ -24,12 +24,13 @@ from ..bundle.wiring import check_against_graphs
 from ..errors import BadInput
 from ..scene.facts import Facts
 from ..scene.from_findings import facts_of
+from ..scene.phrase import sentences
 from ..scene.support import faithful
 from .evidence import evidence, facts_vector
 from .perception import Findings, Perception
 from .preprocess import model_input
 from .runtime import Graph, edgetpu_delegate, pick_runtime
-from .search import Caption, beam_search, greedy
+from .search import Caption, beam_search, constrained, greedy, trie_of
 from .self_check import verify
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,10 @@ class Captioner:
         self.beam_size = beam_size
         self.max_length = min(max_length or self.bundle.max_length, self.bundle.max_length)
         self.length_alpha = length_alpha
+        # a facts bundle's search writes only sentences stating exactly the frame's facts; off,
+        # the decoder writes freely and an unsupported sentence is replaced by the canonical one
+        # (how often: `evaluate-facts`)
+        self.constrain = True
         image = self.bundle.manifest.image
         self.size = image.size[0]
         self.resize = image.resize
@@ -236,19 +241,35 @@ class Captioner:
         """Whether the captions are read from what the real-world encoder found (evidence.py)."""
         return self.evidence_spec is not None
 
-    def search(self, image: np.ndarray, beam_size: int | None = None) -> tuple[Caption, float]:
-        """The best caption of an encoder input (greedy, or beam search), and the encoder's ms."""
+    def search(self, image: np.ndarray, beam_size: int | None = None,
+               facts: Facts | None = None) -> tuple[Caption, float]:
+        """The best caption of an encoder input (greedy, or beam search), and the encoder's ms.
+        facts: the search may only write a sentence stating exactly these (the decoder still
+        chooses the words and their order among those: scene/phrase.py `sentences`)."""
         started = time.perf_counter()
         state = self.model.encode(image)
         encoder_ms = (time.perf_counter() - started) * 1000
         vocab = self.bundle.vocab
         beam = beam_size or self.beam_size
+        step = self.model.step
+        if facts is not None:
+            step, wrap = constrained(step, self._allowed(facts), vocab.start_id)
+            state = wrap(state)
         if beam == 1:
-            best = greedy(self.model.step, state, vocab.start_id, vocab.end_id, self.max_length)
+            best = greedy(step, state, vocab.start_id, vocab.end_id, self.max_length)
         else:
-            best = beam_search(self.model.step, state, vocab.start_id, vocab.end_id,
+            best = beam_search(step, state, vocab.start_id, vocab.end_id,
                                self.max_length, beam, self.length_alpha)[0]
         return best, encoder_ms
+
+    def _allowed(self, facts: Facts) -> dict:
+        """The token sequences of every sentence stating exactly these facts, as a trie; a
+        sentence with a word the vocabulary lacks is left out (then the check falls back)."""
+        vocab, lang = self.bundle.vocab, self.bundle.language
+        sequences = [[*ids, vocab.end_id] for text in sentences(facts, lang)
+                     for ids in (vocab.encode(text, add_start_end=False),)
+                     if vocab.unk_id not in ids and len(ids) < self.max_length]
+        return trie_of(sequences)
 
     def caption(self, frame: np.ndarray, place: str | None = None, *,
                 beam_size: int | None = None) -> CaptionResult:
@@ -262,7 +283,8 @@ class Captioner:
         facts = self.facts(findings, place) if self.facts_bundle else None
         image = (facts_vector(facts, self.evidence_spec) if facts is not None
                  else self.encoder_input(frame, findings, place))
-        best, encoder_ms = self.search(image, beam_size)
+        best, encoder_ms = self.search(image, beam_size,
+                                       facts if facts is not None and self.constrain else None)
         text = self.bundle.vocab.decode(best.tokens)
         fallback = False
         if facts is not None:

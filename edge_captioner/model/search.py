@@ -113,3 +113,38 @@ def beam_search(step: StepFn, state: Any, start_id: int, end_id: int, max_length
     complete += [Caption(score=length_normalised(b.logprob, len(b.tokens), alpha), tokens=b.tokens,
                          logprob=b.logprob, token_logprobs=b.logps) for b in beams]
     return heapq.nlargest(beam_size, complete)
+
+
+Trie = dict[tuple[int, ...], set[int]]  # a prefix of token ids -> the ids that may follow it
+
+
+def trie_of(sequences: list[list[int]]) -> Trie:
+    """The prefixes of the given token sequences (each ending with <end>) and what may follow."""
+    trie: Trie = {}
+    for seq in sequences:
+        for i, token in enumerate(seq):
+            trie.setdefault(tuple(seq[:i]), set()).add(token)
+    return trie
+
+
+def constrained(step: StepFn, trie: Trie, start_id: int) -> tuple[StepFn, Callable[[Any], Any]]:
+    """A step function that only lets the search write one of the trie's sequences: each step's
+    log-probabilities outside the ids the trie allows after the tokens written so far are -inf
+    (the allowed ones keep the decoder's own values, so a caption's confidence is still the
+    decoder's). Returns (step, wrap) where wrap(state) makes the initial state; the search and
+    its callers need not know. A prefix the trie does not know is left unconstrained."""
+
+    def wrapped(token: int, state: Any) -> tuple[np.ndarray, Any]:
+        inner, prefix = state
+        if token != start_id:
+            prefix = (*prefix, token)
+        logprobs, inner = step(token, inner)
+        allowed = trie.get(prefix)
+        if allowed:
+            masked = np.full_like(logprobs, -np.inf)
+            ids = np.fromiter(allowed, np.intp)
+            masked[ids] = logprobs[ids]
+            logprobs = masked
+        return logprobs, (inner, prefix)
+
+    return wrapped, lambda state: (state, ())

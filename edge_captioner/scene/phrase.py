@@ -13,6 +13,8 @@ vocabularies have no punctuation), so a caption from the decoder and one from he
 
 from __future__ import annotations
 
+from itertools import islice, permutations
+
 from .facts import MANY, Facts, PersonGroup
 from .words import (
     AND_ZH,
@@ -98,20 +100,39 @@ def _join(items: list[str], word: str, space: str) -> str:
 def canonical(facts: Facts, lang: str) -> str:
     """The one sentence for these facts, as a caption states them (counts over MAX_EXACT are
     "many"). ValueError for an unknown language."""
+    return sentences(facts, lang, 1)[0]
+
+
+# Item orders a search may choose among: enough for every order of up to five items.
+MAX_ORDERS = 120
+
+
+def sentences(facts: Facts, lang: str, most: int = MAX_ORDERS) -> list[str]:
+    """Sentences stating exactly these facts, the canonical first: the same items with the kinds
+    after the people in other orders (at most `most` sentences). The reader takes each back to
+    the same facts; a search constrained to them (model/search.py `constrained`) can only write
+    a supported caption."""
     check_language(lang)
     said = facts.said()
     counts = said.count_of
     if lang == "en":
         where = PLACE_EN.get(said.place)
         if said.empty:
-            return f"{NOBODY_EN} {where or NO_PLACE_EN}"
-        items = (_people_en(said.people) if "person" in counts else [])
-        items += [_counted_en(k, n) for k, n in said.counts if k != "person"]
-        listed = _join(items, "and", " ")
-        return f"{listed} {where}" if where else listed
+            return [f"{NOBODY_EN} {where or NO_PLACE_EN}"]
+        people = _people_en(said.people) if "person" in counts else []
+        others = [_counted_en(k, n) for k, n in said.counts if k != "person"]
+        return [f"{listed} {where}" if where else listed
+                for listed in (_join(items, "and", " ") for items in _orders(people, others, most))]
     where = PLACE_ZH.get(said.place, NO_PLACE_ZH)
     if said.empty:
-        return f"{where}{NOBODY_ZH}"
-    items = (_people_zh(said.people) if "person" in counts else [])
-    items += [_counted_zh(k, n) for k, n in said.counts if k != "person"]
-    return f"{where}{THERE_IS_ZH}{_join(items, AND_ZH, '')}"
+        return [f"{where}{NOBODY_ZH}"]
+    people = _people_zh(said.people) if "person" in counts else []
+    others = [_counted_zh(k, n) for k, n in said.counts if k != "person"]
+    return [f"{where}{THERE_IS_ZH}{_join(items, AND_ZH, '')}"
+            for items in _orders(people, others, most)]
+
+
+def _orders(people: list[str], others: list[str], most: int) -> list[list[str]]:
+    """The people first, group by group as canonical (a known posture before "another person"),
+    then the other items in any order: the canonical order first."""
+    return [people + list(order) for order in islice(permutations(others), most)]

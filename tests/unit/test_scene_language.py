@@ -98,3 +98,13 @@ def test_the_reader_takes_any_text_and_never_crashes(text, lang):
         read(text, lang)
     except Unreadable:
         pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(facts(), st.sampled_from(["en", "zh"]))
+def test_every_sentence_a_search_may_write_states_exactly_the_facts(f, lang):
+    from edge_captioner.scene.phrase import sentences
+
+    written = sentences(f, lang)
+    assert written[0] == canonical(f, lang) and len(set(written)) == len(written)
+    assert all(read(text, lang) == f.said() for text in written)

@@ -128,3 +128,23 @@ def test_a_beam_wide_enough_finds_the_best_caption(seed, max_length):
 def test_bad_beam_size():
     with pytest.raises(ValueError):
         beam_search(table_step(TRAP), (), START, END, 5, beam_size=0)
+
+
+def test_a_constrained_search_writes_only_what_the_trie_allows():
+    """A fake decoder that prefers token 5 everywhere: constrained to [3, 4, <end>] or [4, 3,
+    <end>], greedy and beam write one of them, with the decoder's own log-probabilities."""
+    from edge_captioner.model.search import constrained, trie_of
+
+    start, end, vocab = 1, 2, 6
+    prefs = np.log(np.array([0.01, 0.01, 0.1, 0.2, 0.18, 0.5]))
+
+    def step(token, state):
+        return prefs, state + 1
+
+    step2, wrap = constrained(step, trie_of([[3, 4, end], [4, 3, end]]), start)
+    best = greedy(step2, wrap(0), start, end, 10)
+    assert best.tokens == [3, 4] and best.token_logprobs == pytest.approx(list(prefs[[3, 4, end]]))
+    beams = beam_search(step2, wrap(0), start, end, 10, beam_size=3)
+    assert {tuple(c.tokens) for c in beams} <= {(3, 4), (4, 3)}
+    unconstrained = greedy(step, 0, start, end, 4)
+    assert unconstrained.tokens == [5, 5, 5] and vocab == len(prefs)
