@@ -86,7 +86,7 @@ def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, 
 
     vocab = captioner.bundle.vocab
     encode, caption, step, invoke, loop, lengths = [], [], [], [], [], []
-    seen: dict[str, list[float]] = {"detector": [], "classifier": []}
+    seen: dict[str, list[float]] = {"detector": [], "classifier": [], "boxes": [], "pose": []}
     for k in range(runs):
         frame = frames[k % len(frames)]
         t0 = time.perf_counter()
@@ -95,6 +95,8 @@ def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, 
         if result.findings is not None:  # each graph's time, its preprocessing included
             seen["detector"].append(result.findings.detector_ms / 1000)
             seen["classifier"].append(result.findings.classifier_ms / 1000)
+            seen["boxes"].append(result.findings.boxes_ms / 1000)
+            seen["pose"].append(result.findings.pose_ms / 1000)
         lengths.append(len(result.tokens) + 1)
         t0 = time.perf_counter()
         state = model.encode(images[k % len(images)])
