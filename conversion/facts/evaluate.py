@@ -52,14 +52,22 @@ def score_frames(captioner: Captioner, frames, labels: dict, kinds: list[str]) -
     return score, rows
 
 
+_POSTURE_WORDS = ("standing", "sitting", "lying", "other", "unclear")
+
+
 def _clip_label(frame: dict) -> dict:
-    """A clip frame's label as a photo's: its posture note ("everyone standing or walking") as
-    that many standing people."""
+    """A clip frame's label as a photo's: its posture note as a list of people ("everyone
+    standing or walking": that many standing; "man standing (on the box), woman other (jumping)":
+    one posture per comma-separated part)."""
     label = dict(frame)
     people = frame.get("counts", {}).get("person", 0)
     high = people[1] if isinstance(people, list) else people
-    standing = str(frame.get("posture", "")).startswith("everyone standing")
-    label["persons"] = [{"posture": "standing"}] * high if standing else []
+    note = str(frame.get("posture", ""))
+    if note.startswith("everyone standing"):
+        label["persons"] = [{"posture": "standing"}] * high
+    else:
+        label["persons"] = [{"posture": word} for part in note.split(",")
+                            for word in part.split() if word in _POSTURE_WORDS]
     return label
 
 
