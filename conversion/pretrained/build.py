@@ -28,7 +28,7 @@ from conversion.export.agreement import PERCEPTION_METRICS_KEY
 from edge_captioner.bundle.loader import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.bundle.manifest import Manifest
 from edge_captioner.bundle.perception_section import parse_perception
-from edge_captioner.bundle.sections import parse_pretrained
+from edge_captioner.bundle.sections import FactsSpec, parse_pretrained
 from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.model.captioner import Captioner
 from edge_captioner.model.detections import CENTRE_OFFSET, iou
@@ -348,12 +348,31 @@ def read_encoder(directory: Path) -> dict:
     return document
 
 
+def without_classifier(document: dict) -> dict:
+    """An encoder document without its ImageNet classifier: a facts bundle's captions do not read
+    it (10 ms and 5 MB a frame saved): its section, files, provenance and the licence texts no
+    other source needs."""
+    section = dict(document["perception"])
+    classifier = section.pop("classifier", None)
+    if classifier is None:
+        return document
+    dropped = set(classifier.get("sources", []))
+    pretrained = [p for p in document["pretrained"] if p["source"] not in dropped]
+    licences = {name for p in pretrained for name in p["licence_files"]}
+    gone = {classifier["file"], classifier["labels"]}
+    files = {name: digest for name, digest in document["files"].items()
+             if name not in gone and (not name.startswith("licences/") or name in licences)}
+    return {**document, "perception": section, "pretrained": pretrained, "files": files}
+
+
 def attach(encoder_dir: Path, bundle_dir: Path) -> Manifest:
     """Copy the encoder's files into the bundle and add its sections to the manifest."""
     document = read_encoder(encoder_dir)
     encoder_json = encoder_dir / ENCODER_JSON
     # the manifest alone: a grounded bundle does not load until it has the encoder it reads
     manifest = read_manifest(bundle_dir)
+    if isinstance(manifest.evidence, FactsSpec):
+        document = without_classifier(document)
     for name in document["files"]:
         target = bundle_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
