@@ -14,13 +14,14 @@ from support.paths import REPO as ROOT
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 # the positional arguments of each command, placeholders: the recipes hold options only
-POSITIONALS = {"train": ["DATA", "OUT"], "train-grounded": ["OUT"]}
-# what scripts/build_default_bundles.sh and build_render_bundle.sh passed before the recipes
+POSITIONALS = {"train": ["DATA", "OUT"], "train-grounded": ["OUT"], "train-facts": ["OUT"]}
+# what each recipe stands for as a command line: scripts/build_render_bundle.sh's runs before the
+# recipes; the facts decoders' runs of the shipped default bundles
 BEFORE = {
-    "default-en.yaml": ["train-grounded", "OUT", "--lang", "en", "--count", "60000", "--epochs",
-                        "8", "--seed", "1"],
-    "default-zh.yaml": ["train-grounded", "OUT", "--lang", "zh", "--count", "60000", "--epochs",
-                        "8", "--seed", "1"],
+    "default-en.yaml": ["train-facts", "OUT", "--lang", "en", "--count", "120000", "--epochs",
+                        "8", "--units", "256", "--seed", "1"],
+    "default-zh.yaml": ["train-facts", "OUT", "--lang", "zh", "--count", "120000", "--epochs",
+                        "6", "--units", "256", "--seed", "1"],
     "render-en.yaml": ["train", "DATA", "OUT", "--lang", "en", "--epochs", "16", "--seed", "1",
                        "--scene-input", "--max-length", "23"],
     "render-zh.yaml": ["train", "DATA", "OUT", "--lang", "zh", "--epochs", "12", "--seed", "2",
