@@ -270,6 +270,9 @@ def agreement(int8: Perception, float32: Perception, frames: dict[str, np.ndarra
     }
 
 
+BOX_CROPS = 64
+
+
 def cmd_encoder(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -279,7 +282,9 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     built = build_graphs(out, cache, args.offline, args.photo_crops, args.renders, args.seed)
     # the box detector (Open Images' Box class: docs/box-detector.md) and the pose model run
     # on the detector's person boxes (docs/pose.md)
-    boxes = objectron.build(out, cache, args.offline)
+    # the box detector calibrates on at most BOX_CROPS crops (what the shipped one used; fewer
+    # when --photo-crops asks for fewer, as the tests do)
+    boxes = objectron.build(out, cache, args.offline, photo_crops=min(args.photo_crops, BOX_CROPS))
     pose = pose_build.build(out, cache, args.offline, people.load(cache, args.offline))
     section = perception_section(detector_tensors=_tensors(out / DETECTOR_FILE),
                                  classifier_tensors=_tensors(out / CLASSIFIER_FILE))
