@@ -15,8 +15,9 @@ import argparse
 import json
 import logging
 import time
+from dataclasses import dataclass
 
-from edge_captioner.errors import EXIT_OK
+from edge_captioner.errors import EXIT_OK, BadInput
 from edge_captioner.model.captioner import Captioner
 from edge_captioner.model.evidence import facts_vector
 from edge_captioner.scene.read import read
@@ -71,37 +72,75 @@ def _clip_label(frame: dict) -> dict:
     return label
 
 
+def facts_captioner(bundle: str) -> Captioner:
+    """The bundle's captioner (all threads: a workstation); BadInput unless a facts bundle."""
+    captioner = Captioner(bundle, threads=None)
+    if not captioner.facts_bundle:
+        raise BadInput(f"{bundle}: not a facts bundle (its manifest's evidence type)")
+    return captioner
+
+
+@dataclass
+class Labelled:
+    """The labelled real photos and clip frames of one split: each image's name -> its label
+    (a clip frame's as a photo's: `_clip_label`), and the kinds the labels count."""
+    kinds: list[str]
+    photos: dict[str, dict]
+    clip_frames: dict[str, dict]  # "clip#index" -> label
+    clips: dict[str, list[int]]  # clip -> its labelled frame indices, in order
+    clip_lengths: dict[str, int]  # clip -> how many frames it has
+
+    def photo_images(self):
+        """(name, BGR frame) of each labelled photo."""
+        from conversion.pretrained import real_photos
+
+        return real_photos.load_real_photos(list(self.photos))
+
+    def clip_images(self):
+        """("clip#index", BGR frame) of each labelled clip frame."""
+        from conversion.pretrained import real_photos
+
+        for clip, indices in self.clips.items():
+            for i, frame in real_photos.clip_frames(clip, indices):
+                yield f"{clip}#{i}", frame
+
+
+def labelled(split: str) -> Labelled:
+    """tune, held_out or all of tests/data/real_photos.json and real_clips.json."""
+    from conversion.pretrained import real_photos
+
+    photo_doc = json.loads(real_photos.PHOTO_LABELS.read_text(encoding="utf-8"))
+    clip_doc = json.loads(real_photos.CLIP_LABELS.read_text(encoding="utf-8"))
+    frames = [f for f in clip_doc.get("frames", []) if split in ("all", f.get("split"))]
+    clips = {clip: sorted(f["frame"] for f in frames if f["clip"] == clip)
+             for clip in dict.fromkeys(f["clip"] for f in frames)}
+    return Labelled(
+        kinds=photo_doc["info"]["kinds"],
+        photos={im["name"]: im for im in photo_doc["images"] if split in ("all", im.get("split"))},
+        clip_frames={f"{f['clip']}#{f['frame']}": _clip_label(f) for f in frames},
+        clips=clips,
+        clip_lengths={clip: entry["frames"] for clip, entry in clip_doc["info"]["clips"].items()})
+
+
 def cmd_evaluate_facts(args: argparse.Namespace) -> int:
     from conversion.pretrained import real_photos
 
-    captioner = Captioner(args.bundle, threads=None)
-    if not captioner.facts_bundle:
-        from edge_captioner.errors import BadInput
-        raise BadInput(f"{args.bundle}: not a facts bundle (its manifest's evidence type)")
-    photo_doc = json.loads(real_photos.PHOTO_LABELS.read_text(encoding="utf-8"))
-    clip_doc = json.loads(real_photos.CLIP_LABELS.read_text(encoding="utf-8"))
-    labelled_kinds = _kinds(captioner, photo_doc["info"]["kinds"])
-    chosen = [im for im in photo_doc["images"] if args.split in ("all", im.get("split"))]
-    labels = {im["name"]: im for im in chosen}
+    captioner = facts_captioner(args.bundle)
+    data = labelled(args.split)
+    labelled_kinds = _kinds(captioner, data.kinds)
     started = time.perf_counter()
-    photo_score, photo_rows = score_frames(
-        captioner, real_photos.load_real_photos([im["name"] for im in chosen]), labels,
-        labelled_kinds)
+    photo_score, photo_rows = score_frames(captioner, data.photo_images(), data.photos,
+                                           labelled_kinds)
     report = {"bundle": captioner.bundle.name, "split": args.split,
               "photos": photo_score.to_json()}
-    frames = [f for f in clip_doc.get("frames", []) if args.split in ("all", f.get("split"))]
-    clip_labels = {f"{f['clip']}#{f['frame']}": _clip_label(f) for f in frames}
-    named = ((f"{clip}#{i}", frame)
-             for clip in dict.fromkeys(f["clip"] for f in frames)
-             for i, frame in real_photos.clip_frames(
-                 clip, sorted(f["frame"] for f in frames if f["clip"] == clip)))
-    clip_score, clip_rows = score_frames(captioner, named, clip_labels, labelled_kinds)
+    clip_score, clip_rows = score_frames(captioner, data.clip_images(), data.clip_frames,
+                                         labelled_kinds)
     report["clip_frames"] = clip_score.to_json()
     if args.all_frames:
         total = fallbacks = unsupported = free_unsupported = 0
         lang = captioner.bundle.language
-        for clip, entry in clip_doc["info"].get("clips", {}).items():
-            for _, frame in real_photos.clip_frames(clip, list(range(entry["frames"]))):
+        for clip, length in data.clip_lengths.items():
+            for _, frame in real_photos.clip_frames(clip, list(range(length))):
                 result = captioner.caption(frame)
                 total += 1
                 fallbacks += int(result.fallback)

@@ -14,7 +14,6 @@ import json
 import numpy as np
 
 from edge_captioner.errors import EXIT_OK
-from edge_captioner.model.captioner import Captioner
 
 from .score import Tally, count_range
 
@@ -59,30 +58,22 @@ def choose(found, labels, kind: str, default: float) -> tuple[float, list]:
 
 
 def cmd_tune_thresholds(args: argparse.Namespace) -> int:
-    from conversion.pretrained import real_photos
+    from itertools import chain
 
-    from .evaluate import _clip_label
+    from .evaluate import facts_captioner, labelled
 
-    captioner = Captioner(args.bundle, threads=None)
+    captioner = facts_captioner(args.bundle)
     spec = captioner.evidence_spec
-    perception = captioner.perception
-    photo_doc = json.loads(real_photos.PHOTO_LABELS.read_text(encoding="utf-8"))
-    clip_doc = json.loads(real_photos.CLIP_LABELS.read_text(encoding="utf-8"))
-    photos = [im for im in photo_doc["images"] if im.get("split") == "tune"]
-    frames = [f for f in clip_doc.get("frames", []) if f.get("split") == "tune"]
-    images = list(real_photos.load_real_photos([im["name"] for im in photos]))
-    labels = [im for im in photos]
-    for clip in dict.fromkeys(f["clip"] for f in frames):
-        mine = sorted((f for f in frames if f["clip"] == clip), key=lambda f: f["frame"])
-        images += list(real_photos.clip_frames(clip, [f["frame"] for f in mine]))
-        labels += [_clip_label(f) for f in mine]
-    found = []
-    for _, frame in images:
+    data = labelled("tune")
+    labels_by_name = data.photos | data.clip_frames
+    found, labels = [], []
+    for name, frame in chain(data.photo_images(), data.clip_images()):
         scores: dict[str, list[float]] = {}
-        for o in perception.see(frame).objects:
+        for o in captioner.perception.see(frame).objects:
             if o.kind is not None:
                 scores.setdefault(o.kind, []).append(o.score)
         found.append(scores)
+        labels.append(labels_by_name[name])
     chosen = {}
     for kind in spec.kinds:
         threshold, table = choose(found, labels, kind, spec.default_threshold)
@@ -90,7 +81,7 @@ def cmd_tune_thresholds(args: argparse.Namespace) -> int:
             chosen[kind] = threshold
         rows = ", ".join(f"{th}: {t.right}/{t.false}/{t.missed}" for th, t in table)
         print(f"{kind}: {threshold}  (threshold: right/false/missed) {rows}")
-    print(json.dumps({"images": len(images), "thresholds": chosen}))
+    print(json.dumps({"images": len(found), "thresholds": chosen}))
     return EXIT_OK
 
 
