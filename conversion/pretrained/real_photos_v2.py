@@ -1,6 +1,6 @@
 """The fresh real photos (version 2 of the real-photo set, split `fresh`): the pins only.
 
-53 photographs from ten registry packages not used anywhere else in the project, labelled by eye
+61 photographs from twelve registry packages not used anywhere else in the project, labelled by eye
 in tests/data/real_photos.json (split "fresh") after the version-1 held-out results had been
 looked at, and before any model was run on them; docs/real-photos.md ("Fresh set (version 2)").
 They are for measuring only: nothing is tuned, calibrated or trained on them.
@@ -23,6 +23,7 @@ KDE = "usr/share/wallpapers/"
 MATE = "usr/share/backgrounds/mate/nature/"
 TUX = "usr/share/tuxpaint/templates/"
 DLIB = "dlib-19.5.0/docs/docs/cache/examples/"
+LOMIRI = "usr/share/backgrounds/"
 
 ARCHIVES = {
     "exif-js": ("npm", "exif-js", "2.3.0", "exif-js-2.3.0.tgz",
@@ -68,6 +69,21 @@ ARCHIVES = {
                          "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04",
                          "GPL-2.0-or-later", "usr/share/doc/mate-backgrounds/copyright",
                          "MATE's nature wallpapers (Debian bookworm): a ladybird, a road"),
+    # Ubuntu's contest-winning wallpapers as Debian ships them for Lomiri (the current
+    # lomiri-wallpapers package is artwork; these two hold photographs), each under its own CC
+    # licence in debian/copyright
+    "lomiri-wallpapers-16.04": ("debian", "lomiri-wallpapers-16.04", "20.04.0-2",
+                                "lomiri-wallpapers-16.04_20.04.0-2_all.deb",
+                                "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab",
+                                "CC-BY-4.0 AND CC-BY-SA-4.0",
+                                "usr/share/doc/lomiri-wallpapers-16.04/copyright",
+                                "Ubuntu 16.04's photo wallpapers (Debian bookworm): two dogs at a "
+                                "window, a dragonfly, places"),
+    "lomiri-wallpapers-20.04": ("debian", "lomiri-wallpapers-20.04", "20.04.0-2",
+                                "lomiri-wallpapers-20.04_20.04.0-2_all.deb",
+                                "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709",
+                                "CC-BY-SA-3.0", "usr/share/doc/lomiri-wallpapers-20.04/copyright",
+                                "Ubuntu 20.04's photo wallpaper (Debian bookworm): a nuthatch"),
     "tuxpaint-data": ("debian", "tuxpaint-data", "1:0.9.28-sdl2-1",
                       "tuxpaint-data_1%3a0.9.28-sdl2-1_all.deb",
                       "f5d0de8f9a70d2efc1241d19f26168cb8bf279f1b77abd3631e7a1a55c40e5e5",
@@ -166,6 +182,22 @@ PHOTOS = {
         "8a67c2cb0be8c46b70c237311a4fa4d2b4ac7d39568135384787801fa5cc9a91"),
     "mate_twowings": ("mate-backgrounds", MATE + "TwoWings.jpg",
         "665e5abf8a5399070a91a9a8e455fe071e5b61697ff78fdeda4e9843ef545aeb"),
+    "lomiri_friends": ("lomiri-wallpapers-16.04", LOMIRI + "friends_by_Aitzol_Berasategi.jpg",
+        "cc40e313c74e421edffe3403def413c16878ce14661cce7ec5915baeab35538d"),
+    "lomiri_dragonfly": ("lomiri-wallpapers-16.04", LOMIRI + "Dragonfly_by_Bolly.jpg",
+        "af5af17841009732def24b09bb1e669a1b09d2b4bdeee7812c371101c30d2bb3"),
+    "lomiri_greentock": ("lomiri-wallpapers-16.04", LOMIRI + "greentock_by_Peter_Nerlich.jpg",
+        "e7b20e2db9dcd6e2b278ca55873c2110b35d89cd38b04d0b18728726888e6889"),
+    "lomiri_bridge": ("lomiri-wallpapers-16.04", LOMIRI + "Bridge_by_Sander_Klootwijk.jpg",
+        "bd86b081f9975e2b83527f71e49b9271a8ab40885428395969d9f7d834d7f050"),
+    "lomiri_life": ("lomiri-wallpapers-16.04", LOMIRI + "life_by_Aitzol_Berasategi.jpg",
+        "4c119350ead80201fe256850c3d316309ddfb4bdf10b235ce982dcde0c667c05"),
+    "lomiri_picosdeeuropa": ("lomiri-wallpapers-16.04", LOMIRI + "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+        "414d0072b2f6f2c555deafeaef6e45c4fed6fa9ad26eba6560ca8803959cf97a"),
+    "lomiri_sunset": ("lomiri-wallpapers-16.04", LOMIRI + "sunset_by_Aitzol_Berasategi.jpg",
+        "474dab6a4b9f94dc76c29dfe30e9f5db4af0fd2e33fe5d695f8152b371efca18"),
+    "lomiri_kleiber": ("lomiri-wallpapers-20.04", LOMIRI + "Kleiber_by_Lukas_Baubkus.jpg",
+        "6572410c09f4492c74ccadde133565a14c0161617d5917d4c820c66d65a44ba7"),
     "tux_sheep": ("tuxpaint-data", TUX + "sheep.jpg",
         "cb408f8b3fc324798d012f71595a148f9fa360c17d1bde91371bd7c01e9cf881"),
     "tux_jellyfish": ("tuxpaint-data", TUX + "jellyfish.jpg",
