@@ -2,7 +2,7 @@
 on the real photos and real clip frames of tests/data/real_photos.json and real_clips.json.
 
 The splits (docs/real-photos.md): `tune` (thresholds and prompts are tuned on it), `held_out`
-(version 1's report half), `fresh` (version 2: 61 photos labelled after the held-out results were
+(version 1's report half), `fresh` (version 2: 63 photos labelled after the held-out results were
 seen and before any model ran on them; photos only, no clip frames; for measuring only, never
 tuned on) and `all` (every labelled image, fresh included).
 
