@@ -7,7 +7,7 @@ archive SHA-256 pinned) and read from there; each member file has its own SHA-25
 committed but the pins: the labels, made by eye, are tests/data/real_photos.json (photos) and
 tests/data/real_clips.json (frames of the clips); docs/real-photos.md says how they were counted.
 Version 2's photos (split `fresh`: measuring only, never tuned on) are pinned in real_photos_v2.py
-and read into ARCHIVES / PHOTOS below.
+and read into _ARCHIVES / PHOTOS below.
 
     python -m conversion.pretrained.real_photos --list      # fetches what is missing, checks, counts
     python -m conversion.pretrained.real_photos --list --offline

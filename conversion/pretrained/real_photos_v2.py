@@ -5,7 +5,7 @@ in tests/data/real_photos.json (split "fresh") after the version-1 held-out resu
 looked at, and before any model was run on them; docs/real-photos.md ("Fresh set (version 2)").
 They are for measuring only: nothing is tuned, calibrated or trained on them.
 
-real_photos.py reads these tables into its own ARCHIVES / PHOTOS; the format is the same:
+real_photos.py reads these tables into its own _ARCHIVES / PHOTOS; the format is the same:
 
     ARCHIVES: key -> (registry, package, version, archive, archive sha256, licence,
                       licence file, what)
