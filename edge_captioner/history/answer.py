@@ -111,9 +111,11 @@ def _caption_sentence(answer: Answer, now: float, tz: tzinfo | None, language: s
         if query.last or answer.total == 1:
             return f"最近一次看到{what}是在{when}，{where}：“{row['caption']}”。"
         return f"有{answer.total}条描述相符，最近一次是在{when}，{where}：“{row['caption']}”。"
-    what = f"a {NOUN_EN[kind][0]}" if kind else "this"
-    if query.last or answer.total == 1:
-        head = f"{what} was last seen {when} {where}: \"{row['caption']}\""
+    if kind is None:
+        head = (f"the last matching caption was {when} {where}" if query.last or answer.total == 1
+                else f"{answer.total} captions match; the last {when} {where}")
+    elif query.last or answer.total == 1:
+        head = f"a {NOUN_EN[kind][0]} was last seen {when} {where}"
     else:
-        head = f"{answer.total} captions match; the last {when} {where}: \"{row['caption']}\""
-    return head[0].upper() + head[1:] + "."
+        head = f"{answer.total} captions with a {NOUN_EN[kind][0]}; the last {when} {where}"
+    return f"{head[0].upper()}{head[1:]}: \"{row['caption']}\"."
