@@ -102,6 +102,9 @@ def connect(path: Path | str, *, sync: str = "normal", read_only: bool = False) 
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     if not read_only:
+        # before WAL, whose switch writes the header of a new file: freed pages can then be given
+        # back (retention shrinks the file); a no-op on an existing store
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={SYNC_PRAGMAS[sync]}")
     return conn
@@ -114,8 +117,6 @@ def text_index(conn: sqlite3.Connection) -> str:
 
 def create(conn: sqlite3.Connection) -> str:
     """Make the tables if missing; the store's text index (kept from its creation)."""
-    # before the first table: freed pages can then be given back (retention shrinks the file)
-    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.executescript("BEGIN;" + TABLES + "COMMIT;")
     row = conn.execute("SELECT value FROM meta WHERE key='text_index'").fetchone()
     if row is not None:
@@ -146,10 +147,10 @@ def move_aside(path: Path, why: str, now: float | None = None) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
     aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     path.rename(aside)
-    for suffix in ("-wal", "-shm"):
-        extra = path.with_name(path.name + suffix)
-        if extra.exists():
-            extra.rename(aside.with_name(aside.name + suffix))
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    if wal.exists():  # its transactions belong to the damaged file
+        wal.rename(aside.with_name(aside.name + "-wal"))
+    shm.unlink(missing_ok=True)  # an index of that WAL, rebuilt by SQLite
     log.warning("history: %s is damaged (%s); moved aside to %s and a new store begun", path, why,
                 aside.name)
     return aside
