@@ -95,7 +95,9 @@ def _event_sentence(answer: Answer, now: float, tz: tzinfo | None, language: str
             return f"{who}最近一次{did}是在{when}，{where}。"
         return f"{who}{did}了{answer.total}次，最近一次是在{when}，{where}。"
     if once:
-        head = f"{who} last {did} {when} {where}"
+        # "was last taken", not "last was taken"
+        head = (f"{who} was last {did[4:]} {when} {where}" if did.startswith("was ")
+                else f"{who} last {did} {when} {where}")
     else:
         head = f"{who} {did} {answer.total} times; the last time {when} {where}"
     return head[0].upper() + head[1:] + "."
