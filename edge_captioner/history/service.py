@@ -152,9 +152,17 @@ class HistoryService:
         if reason_code.is_failure:
             log.warning("history: the broker refused the history connection: %s", reason_code)
             return
-        client.subscribe([(self.query_topic, 1), (self.ha_status_topic, 1)])
+        client.subscribe([(self._query_filter(), 1), (self.ha_status_topic, 1)])
         topic, payload = self.discovery
         client.publish(topic, payload, qos=1, retain=True)
+
+    def _query_filter(self) -> str:
+        """In a pool every member keeps the pool's history: a shared subscription lets one of them
+        answer each question (MQTT 5, which a pool needs anyway)."""
+        workers = self.config.workers
+        if workers is None:
+            return self.query_topic
+        return f"$share/{workers.group}-history/{self.query_topic}"
 
     def _on_message(self, client, userdata, message) -> None:
         if message.topic == self.ha_status_topic:

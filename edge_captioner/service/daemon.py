@@ -97,6 +97,10 @@ class Daemon:
         seen = seen_caption(payload)
         if seen is not None and camera in self.fences:
             self.fences[camera].observe(seen)
+        if self.history is not None and camera in self.fences:
+            # in a pool the history holds every member's captions of the pool's cameras (its own
+            # come back here too: recorded once, by camera, timestamp and seq)
+            self.history.store.record_caption(payload)
 
     def _on_command(self, command: Command) -> None:
         worker = self.workers.get(command.camera)

@@ -185,13 +185,16 @@ def test_a_missing_store_is_one_line_and_exit_2(tmp_path):
 
 
 # -- over MQTT ---------------------------------------------------------------------------------------
-def service_for(names, port: int, store: HistoryStore, protocol: str, clock) -> HistoryService:
+def service_for(names, port: int, store: HistoryStore, protocol: str, clock,
+                member: str | None = None) -> HistoryService:
     config = parse_document({
         "device_id": names.device_id,
         "mqtt": {"host": "127.0.0.1", "port": port, "base_topic": names.base_topic,
-                 "protocol": protocol, "discovery": {"prefix": names.prefix}},
+                 "protocol": protocol, "discovery": {"prefix": names.prefix},
+                 "client_id": f"{names.device_id}-{member or 'board'}"},
         "cameras": [{"name": c, "source": "sample"} for c in CAMERAS],
         "history": {"summary_at": "21:00"},
+        **({"workers": {"group": names.device_id, "member_id": member}} if member else {}),
     })
     return HistoryService(config, store, "en", "default-en", "test", clock=clock, tz=UTC)
 
@@ -255,6 +258,39 @@ def test_five_questions_over_mqtt5_answer_as_the_cli_does(day_store, names, shar
     finally:
         asker.close()
         service.stop()
+
+
+def test_in_a_pool_one_member_answers_each_question(day_store, names, shared_port, tmp_path):
+    now = at("21:00").timestamp()
+    other = HistoryStore(tmp_path / "other.sqlite3")
+    script_day(other)  # each member keeps the pool's history
+    members = [service_for(names, shared_port, store, "5", lambda: now, member)
+               for store, member in ((day_store, "a"), (other, "b"))]
+    for member in members:
+        member.start()
+    reply_topic = f"{names.base}/asker/replies"
+    asker = Asker(shared_port, reply_topic)
+    got = []
+    asker.client.on_message = lambda client, userdata, message: got.append(message)
+    try:
+        time.sleep(0.5)
+        for i in range(6):
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.ResponseTopic = reply_topic
+            properties.CorrelationData = f"p{i}".encode()
+            asker.client.publish(members[0].query_topic, json.dumps(QUESTIONS[0][1]), qos=1,
+                                 properties=properties)
+        deadline = time.monotonic() + 10
+        while len(got) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # room for a second answer to any of them
+    finally:
+        asker.close()
+        for member in members:
+            member.stop()
+    correlations = sorted(m.properties.CorrelationData for m in got)
+    assert correlations == [f"p{i}".encode() for i in range(6)]  # each answered once
+    assert {json.loads(m.payload)["answer"] for m in got} == {QUESTIONS[0][4]}
 
 
 def test_mqtt_311_answers_to_reply_to_or_the_answer_topic(day_store, names, shared_port):
