@@ -105,6 +105,7 @@ class HistoryStore:
         self._texts: dict[tuple[str, str], int] = {}
         self._facts: dict[str, int] = {}
         self._last_prune = -float("inf")
+        self.closed = False  # at a stop: what still arrives (a pool's captions) is not recorded
         self.prune()
 
     # -- recording ----------------------------------------------------------------------------------
@@ -115,6 +116,8 @@ class HistoryStore:
             log.warning("history: caption without camera, timestamp or seq not recorded")
             return False
         with self._lock:
+            if self.closed:
+                return False
             done = self._write(lambda: self._insert_caption(payload, ts))
             if done:
                 self.stats.captions += 1
@@ -131,6 +134,8 @@ class HistoryStore:
             return False
         picture = self._save_snapshot(str(payload["id"]), snapshot) if snapshot else None
         with self._lock:
+            if self.closed:
+                return False
             done = self._write(lambda: self._upsert_event(payload, start, picture))
             if done:
                 self.stats.events += 1
@@ -232,7 +237,7 @@ class HistoryStore:
 
     # -- retention -----------------------------------------------------------------------------------
     def _prune_if_due(self) -> None:
-        if self.clock() - self._last_prune >= PRUNE_EVERY_S:
+        if not self.closed and self.clock() - self._last_prune >= PRUNE_EVERY_S:
             self.prune()
 
     def prune(self) -> int:
@@ -336,6 +341,7 @@ class HistoryStore:
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):
+            self.closed = True
             self.conn.close()
 
 
