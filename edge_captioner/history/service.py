@@ -107,7 +107,7 @@ class HistoryService:
         self._questions: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._reader: sqlite3.Connection | None = None
+        self._readers = threading.local()  # one read connection per thread (questions, summary)
 
     @classmethod
     def for_daemon(cls, config: Config, language: str, model_name: str,
@@ -186,9 +186,10 @@ class HistoryService:
                 log.exception("history: answering a question failed")
 
     def _read(self) -> sqlite3.Connection:
-        if self._reader is None:
-            self._reader = schema.connect(self.store.path, read_only=True)
-        return self._reader
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = self._readers.conn = schema.connect(self.store.path, read_only=True)
+        return conn
 
     def answer(self, payload: bytes, properties: Properties | None) -> None:
         reply = answer_question(self._read(), payload, self.clock(), self.tz, self.language)
@@ -218,7 +219,8 @@ class HistoryService:
         events, seen = day_rows(conn, day_start(now, self.tz), now)
         day = Day(events, seen, tuple(c.name for c in self.config.cameras))
         result = summarize(day, now, self.tz, self.language)
-        generated = datetime.fromtimestamp(now, self.tz).astimezone().isoformat(timespec="seconds")
+        local = datetime.fromtimestamp(now, self.tz) if self.tz else datetime.fromtimestamp(now).astimezone()
+        generated = local.isoformat(timespec="seconds")
         return result.payload(self.language, generated)
 
     def publish_summary(self, now: float | None = None) -> dict:
