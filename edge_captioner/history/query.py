@@ -213,10 +213,12 @@ def run_query(conn: sqlite3.Connection, query: Query, index: str) -> Answer:
     if query.event is None:
         where, params = caption_sql(query, index)
         total = conn.execute(f"SELECT count(*) FROM captions c WHERE {where}", params).fetchone()[0]
+        # the newest ids first, from the covering indexes (schema.py), then only those rows
         rows = conn.execute(
             "SELECT c.camera, c.ts, c.seq, c.confidence, t.text, t.language, f.found "
             "FROM captions c JOIN texts t ON t.id = c.text_id LEFT JOIN facts f ON f.id = c.facts_id "
-            f"WHERE {where} ORDER BY c.ts DESC LIMIT ?", params + [query.limit]).fetchall()
+            f"WHERE c.id IN (SELECT c.id FROM captions c WHERE {where} ORDER BY c.ts DESC LIMIT ?) "
+            "ORDER BY c.ts DESC", params + [query.limit]).fetchall()
         return Answer(query, [caption_row(r) for r in rows], total)
     where, params = event_sql(query, index)
     total = conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0]
