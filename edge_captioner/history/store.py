@@ -3,11 +3,14 @@ threads as they publish.
 
 Recording is a short synchronous transaction (benchmarks/history_bench.py measures it), taken
 before the caption is handed to MQTT: whatever the broker acknowledged is already in the store,
-and with WAL a committed transaction survives a SIGKILL whatever the sync policy. The sync
-policy (`history.sync`) decides what a power cut may lose:
-  normal  synchronous=NORMAL: no fsync per caption; a power cut may lose the transactions since
-          the last WAL checkpoint (at most ~1000 pages, the last minutes of a busy camera), never
-          the file's consistency
+and with WAL a committed transaction survives a SIGKILL whatever the sync policy. What may take
+longer is left to a maintenance thread: the WAL checkpoint (every CHECKPOINT_EVERY_S, on a
+connection of its own, never waiting for a writer; automatic checkpoints, which would run on a
+camera's thread, are off) and retention (hourly). The sync policy (`history.sync`) decides what
+a power cut may lose:
+  normal  synchronous=NORMAL: no fsync per caption; the WAL is synced at each checkpoint, so a
+          power cut may lose the captions of the last CHECKPOINT_EVERY_S, never the file's
+          consistency
   full    synchronous=FULL: an fsync per caption; a power cut loses nothing recorded
 Recording is idempotent: a caption is keyed by (camera, timestamp, seq), an event by its id (its
 end message completes the start's row), so a caption recorded twice is stored once.
@@ -16,10 +19,10 @@ Recording never raises into the caption loop: an SQLite or disk error (`database
 full`) gives one WARNING, the caption goes on to MQTT unrecorded (counted), and the next one is
 tried again; "recording again" is logged when one succeeds.
 
-Retention (at open, then hourly): rows older than `keep_days` go, with their snapshots; then,
-while the store and the snapshots together exceed `max_mb`, the oldest snapshots go first, then
-the oldest 5 % of the rows at a time. Freed pages are given back to the file system
-(auto_vacuum=INCREMENTAL).
+Retention (at open, then hourly, on the maintenance thread): rows older than `keep_days` go,
+with their snapshots; then, while the store and the snapshots together exceed `max_mb`, the
+oldest snapshots go first, then the oldest 5 % of the rows at a time. Freed pages are given back
+to the file system (auto_vacuum=INCREMENTAL).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from .paths import snapshot_directory
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0
+CHECKPOINT_EVERY_S = 30.0
 PRUNE_SHARE = 0.05  # of the rows, deleted at a time while over max_mb
 DAY_S = 86400.0
 SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -93,7 +97,7 @@ class HistoryStore:
     """Thread-safe: the camera threads record through one connection under a lock."""
 
     def __init__(self, path: Path, *, sync: str = "normal", limits: Limits | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, maintenance: bool = True) -> None:
         self.path = Path(path)
         self.sync = sync
         self.limits = limits or Limits()
@@ -106,7 +110,14 @@ class HistoryStore:
         self._facts: dict[str, int] = {}
         self._last_prune = -float("inf")
         self.closed = False  # at a stop: what still arrives (a pool's captions) is not recorded
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")  # the maintenance thread's job
         self.prune()
+        self._stop = threading.Event()
+        self._maintenance: threading.Thread | None = None
+        if maintenance:
+            self._maintenance = threading.Thread(target=self._maintain, name="history-maintenance",
+                                                 daemon=True)
+            self._maintenance.start()
 
     # -- recording ----------------------------------------------------------------------------------
     def record_caption(self, payload: dict) -> bool:
@@ -121,7 +132,6 @@ class HistoryStore:
             done = self._write(lambda: self._insert_caption(payload, ts))
             if done:
                 self.stats.captions += 1
-        self._prune_if_due()
         return done
 
     def record_event(self, payload: dict, snapshot: bytes | None = None) -> bool:
@@ -139,7 +149,6 @@ class HistoryStore:
             done = self._write(lambda: self._upsert_event(payload, start, picture))
             if done:
                 self.stats.events += 1
-        self._prune_if_due()
         return done
 
     def _write(self, work: Callable[[], None]) -> bool:
@@ -236,14 +245,27 @@ class HistoryStore:
         return str(path)
 
     # -- retention -----------------------------------------------------------------------------------
-    def _prune_if_due(self) -> None:
-        if not self.closed and self.clock() - self._last_prune >= PRUNE_EVERY_S:
-            self.prune()
+    def _maintain(self) -> None:
+        checkpointer = None
+        while not self._stop.wait(CHECKPOINT_EVERY_S):
+            try:
+                if checkpointer is None:
+                    checkpointer = schema.connect(self.path, sync=self.sync)
+                # PASSIVE: copies what no reader needs, never waits for the writer
+                checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                log.debug("history: checkpoint failed: %s", exc)
+            if self.clock() - self._last_prune >= PRUNE_EVERY_S:
+                self.prune()
+        if checkpointer is not None:
+            checkpointer.close()
 
     def prune(self) -> int:
         """Apply keep_days and max_mb now; the number of rows deleted."""
         with self._lock:
             self._last_prune = self.clock()
+            if self.closed:
+                return 0
             try:
                 deleted = self._prune_age() + self._prune_size()
             except (sqlite3.Error, OSError) as exc:
@@ -340,7 +362,12 @@ class HistoryStore:
         return deleted
 
     def close(self) -> None:
+        self._stop.set()
+        if self._maintenance is not None and self._maintenance is not threading.current_thread():
+            self._maintenance.join(5.0)
         with self._lock, contextlib.suppress(sqlite3.Error):
+            if not self.closed:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.closed = True
             self.conn.close()
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -266,3 +268,36 @@ def test_reading_while_recording(tmp_path):
     assert reader.execute("SELECT count(*) FROM captions").fetchone()[0] == 1
     with pytest.raises(sqlite3.OperationalError):
         reader.execute("DELETE FROM captions")
+
+
+def test_the_maintenance_thread_checkpoints_and_prunes_off_the_camera_threads(tmp_path, clock,
+                                                                             monkeypatch):
+    from edge_captioner.history import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY_S", 0.05)
+    store = HistoryStore(tmp_path / "h.sqlite3", limits=Limits(keep_days=1), clock=clock)
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # not on a writer
+    store.record_caption(caption(1, at=T0))
+
+    def in_main_file() -> int:
+        # the main file alone, without its WAL: what a checkpoint has copied
+        copy = tmp_path / f"copy-{time.monotonic_ns()}.sqlite3"
+        shutil.copyfile(tmp_path / "h.sqlite3", copy)
+        try:
+            return sqlite3.connect(copy).execute("SELECT count(*) FROM captions").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the tables yet
+            return 0
+
+    wait_for(lambda: in_main_file() == 1)
+    clock.now["t"] = (T0 + timedelta(days=3)).timestamp()  # the caption is now too old
+    store._last_prune -= store_module.PRUNE_EVERY_S  # and an hour has passed
+    wait_for(lambda: store.conn.execute("SELECT count(*) FROM captions").fetchone()[0] == 0)
+    store.close()
+    assert not store._maintenance.is_alive()
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.02)
