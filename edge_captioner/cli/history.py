@@ -23,9 +23,15 @@ from ..history import schema
 from ..history.answer import answer_sentence
 from ..history.paths import history_path
 from ..history.query import QueryError, parse_query, run_query
-from .watch import _clean
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _clean(value: object) -> str:
+    """One line of printable text (as `watch` prints): a stored sentence or camera name cannot
+    break the one-line-per-match output or send escape sequences to the terminal."""
+    text = " ".join(str(value).split())
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
