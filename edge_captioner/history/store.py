@@ -250,7 +250,7 @@ class HistoryStore:
         while not self._stop.wait(CHECKPOINT_EVERY_S):
             try:
                 if checkpointer is None:
-                    checkpointer = schema.connect(self.path, sync=self.sync)
+                    checkpointer = schema.connect(self.path, sync=self.sync, settings=False)
                 # PASSIVE: copies what no reader needs, never waits for the writer
                 checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as exc:
