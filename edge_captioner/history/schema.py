@@ -94,21 +94,16 @@ def best_text_index() -> str:
         probe.close()
 
 
-def connect(path: Path | str, *, sync: str = "normal", read_only: bool = False,
-            settings: bool = True) -> sqlite3.Connection:
+def connect(path: Path | str, *, sync: str = "normal", read_only: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, the sync policy's
-    `synchronous`. Read-only connections see the writer's committed rows (WAL). Without
-    `settings` (the checkpointer), nothing but `synchronous` is set: the file's journal mode is
-    WAL already, and setting it again would take a lock beside the writer."""
+    `synchronous`. Read-only connections see the writer's committed rows (WAL)."""
     if read_only:
         conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True,
                                isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    if not read_only and not settings:
-        conn.execute(f"PRAGMA synchronous={SYNC_PRAGMAS[sync]}")
-    elif not read_only:
+    if not read_only:
         # before WAL, whose switch writes the header of a new file: freed pages can then be given
         # back (retention shrinks the file); a no-op on an existing store
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")

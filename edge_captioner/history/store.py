@@ -4,9 +4,9 @@ threads as they publish.
 Recording is a short synchronous transaction (benchmarks/history_bench.py measures it), taken
 before the caption is handed to MQTT: whatever the broker acknowledged is already in the store,
 and with WAL a committed transaction survives a SIGKILL whatever the sync policy. What may take
-longer is left to a maintenance thread: the WAL checkpoint (every CHECKPOINT_EVERY_S, on a
-connection of its own, never waiting for a writer; automatic checkpoints, which would run on a
-camera's thread, are off) and retention (hourly). The sync policy (`history.sync`) decides what
+longer is left to a maintenance thread: the WAL checkpoint (every CHECKPOINT_EVERY_S, between two
+captions; SQLite's automatic checkpoint, which would run inside whichever commit fills the WAL,
+is off) and retention (hourly). The sync policy (`history.sync`) decides what
 a power cut may lose:
   normal  synchronous=NORMAL: no fsync per caption; the WAL is synced at each checkpoint, so a
           power cut may lose the captions of the last CHECKPOINT_EVERY_S, never the file's
@@ -246,19 +246,19 @@ class HistoryStore:
 
     # -- retention -----------------------------------------------------------------------------------
     def _maintain(self) -> None:
-        checkpointer = None
         while not self._stop.wait(CHECKPOINT_EVERY_S):
-            try:
-                if checkpointer is None:
-                    checkpointer = schema.connect(self.path, sync=self.sync, settings=False)
-                # PASSIVE: copies what no reader needs, never waits for the writer
-                checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as exc:
-                log.debug("history: checkpoint failed: %s", exc)
+            with self._lock:
+                if self.closed:
+                    return
+                try:
+                    # on the writer's own connection, between two captions: a second connection
+                    # checkpointing beside it was seen to hold the writer off for seconds under
+                    # load. A few captions' pages: milliseconds.
+                    self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:
+                    log.debug("history: checkpoint failed: %s", exc)
             if self.clock() - self._last_prune >= PRUNE_EVERY_S:
                 self.prune()
-        if checkpointer is not None:
-            checkpointer.close()
 
     def prune(self) -> int:
         """Apply keep_days and max_mb now; the number of rows deleted."""
