@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -38,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -45,8 +47,17 @@ from edge_captioner.config.parse import parse_document
 from edge_captioner.history import service as history_service
 from edge_captioner.history.service import HistoryService
 from edge_captioner.history.store import HistoryStore
-from support.daemons import CAMERA, STARTUP_S, captions, child_env, cli, wait_captions, write_config
-from support.mosquitto import MQTTCollector
+from support.daemons import (
+    CAMERA,
+    STARTUP_S,
+    captions,
+    child_env,
+    cli,
+    wait_captions,
+    wait_until,
+    write_config,
+)
+from support.mosquitto import MQTTCollector, publish
 from support.paths import REPO
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -410,3 +421,43 @@ def test_the_daemon_records_what_it_publishes_and_survives_a_damaged_store_and_k
     store.close()
     done = cli("history", "--db", state / "history.sqlite3", "--camera", CAMERA, "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["total"] == len(rows)
+
+
+def test_a_pool_member_records_the_other_members_captions(names, tmp_path, run_daemon, shared_port):
+    """In a pool a member's history holds the captions other members publish for the pool's
+    cameras (it follows their caption topics already), as well as its own, each once."""
+    config = write_config(tmp_path / "config.yaml", names, "default-en", shared_port,
+                          mqtt={"retain": False, "protocol": "5"}, source="sample", interval_s=0.5,
+                          heartbeat_s=1.0)
+    document = yaml.safe_load(config.read_text())
+    document["workers"] = {"group": names.device_id, "member_id": "w1"}
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    state = tmp_path / "state"
+    path = state / "history.sqlite3"
+
+    def stored(seq: int) -> bool:
+        if not path.exists():
+            return False
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT count(*) FROM captions WHERE seq = ?", (seq,)).fetchone()[0] == 1
+        finally:
+            conn.close()
+
+    with MQTTCollector(shared_port, [names.topic("caption")]) as sub:
+        daemon = run_daemon(config, STATE_DIRECTORY=str(state))
+        wait_captions(sub, names, 2, STARTUP_S + 30, daemon)
+        other = {"camera": CAMERA, "caption": "a dog in the backyard", "confidence": 0.8,
+                 "language": "en", "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                 "model": "default-en", "latency_ms": 50.0, "seq": 100_000, "worker": "w2",
+                 "found": {"kinds": {"dog": 1}, "postures": [], "place": None, "objects": []}}
+        publish(shared_port, names.topic("caption"), json.dumps(other))
+        wait_until(lambda: stored(100_000), 15, "the other member's caption in the history", daemon)
+        daemon.kill()
+        delivered = captions(sub, names)
+    store = HistoryStore(path)
+    rows = store.conn.execute("SELECT seq, count(*) FROM captions GROUP BY camera, ts, seq").fetchall()
+    store.close()
+    assert all(n == 1 for _, n in rows)
+    assert {p["seq"] for p in delivered} <= {seq for seq, _ in rows}  # its own and the other's
+    assert 100_000 in {seq for seq, _ in rows}
