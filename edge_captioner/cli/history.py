@@ -74,7 +74,12 @@ def _store_path(args: argparse.Namespace) -> Path:
 
 
 def open_reader(path: Path) -> sqlite3.Connection:
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except OSError as exc:  # the service's state directory is private to its user
+        raise BadInput(f"{path}: {exc.strerror or exc} (run as the service's user, e.g. sudo -u "
+                       "edge-captioner)") from None
+    if not present:
         raise BadInput(f"{path}: no history there (is the daemon running with history enabled? "
                        "--db FILE names the store)")
     try:
