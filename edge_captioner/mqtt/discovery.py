@@ -35,15 +35,7 @@ def discovery_messages(
     while the daemon is offline. An EMPTY payload deletes an entity: that is what goes out for
     every entity when `enabled` is false, and for the image entity of a camera whose snapshots
     are off (it may exist from an earlier configuration)."""
-    device = {
-        "identifiers": [f"edge_captioner_{device_id}"],
-        "name": f"edge-captioner {device_id}",
-        "manufacturer": "edge-captioner",
-        "model": model_name,
-        "sw_version": sw_version,
-    }
-    # (no support_url: the project has no public address to give yet)
-    origin = {"name": "edge-captioner", "sw_version": sw_version}
+    device, origin = device_and_origin(device_id, model_name, sw_version)
     messages: list[tuple[str, bytes]] = []
     for camera, snapshot in cameras:
         for component, key, config in discovery_entities(base, camera, snapshot):
@@ -62,6 +54,42 @@ def discovery_messages(
                 "origin": origin,
             })))
     return messages
+
+
+def device_and_origin(device_id: str, model_name: str, sw_version: str) -> tuple[dict, dict]:
+    """The `device` and `origin` blocks every entity of the board shares."""
+    device = {
+        "identifiers": [f"edge_captioner_{device_id}"],
+        "name": f"edge-captioner {device_id}",
+        "manufacturer": "edge-captioner",
+        "model": model_name,
+        "sw_version": sw_version,
+    }
+    # (no support_url: the project has no public address to give yet)
+    return device, {"name": "edge-captioner", "sw_version": sw_version}
+
+
+def summary_discovery(device_id: str, base: str, model_name: str, sw_version: str,
+                      prefix: str = "homeassistant", enabled: bool = True) -> tuple[str, bytes]:
+    """(topic, payload) of the board's daily-summary sensor (history/service.py publishes it,
+    retained, QoS 1): its state the summary sentence (cut to Home Assistant's 255 characters),
+    the summary JSON (date, counts) its attributes. Empty payload: deleted (discovery or the
+    summary off)."""
+    topic = topics.discovery_topic(prefix, "sensor", device_id, "summary")
+    if not enabled:
+        return topic, b""
+    device, origin = device_and_origin(device_id, model_name, sw_version)
+    summary = topics.summary_topic(base)
+    unique_id = f"{device_id}_summary"
+    return topic, topics.json_bytes({
+        "unique_id": unique_id, "default_entity_id": f"sensor.{unique_id}",
+        "name": "Daily summary", "state_topic": summary,
+        "value_template": "{{ value_json.summary[:255] }}", "json_attributes_topic": summary,
+        "icon": "mdi:calendar-text",
+        "availability": [{"topic": topics.status_topic(base), "payload_available": topics.ONLINE,
+                          "payload_not_available": topics.OFFLINE}],
+        "device": device, "origin": origin,
+    })
 
 
 def discovery_entities(base: str, camera: str, snapshot: bool
