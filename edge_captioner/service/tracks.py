@@ -1,0 +1,225 @@
+"""One camera's objects followed across frames, with hysteresis: the steady state. Pure (numpy).
+
+Each captioned frame's objects (over their kind's threshold) are matched to the camera's tracks of
+the same kind, greedily by IoU, then by centre distance for the ones left (at one frame a second a
+walking person's boxes may not overlap). Greedy, not Hungarian: a doorstep has a handful of
+objects, where greedy and optimal agree but for ties, and the Hungarian solver would be scipy,
+which is not a device dependency (a Pi wheel of it is 30 MB for one function).
+
+Hysteresis, so that one frame's flicker is neither a caption change nor an event:
+
+* a new track is *tentative*; it is *confirmed* (present) once matched in `present_after` of its
+  first `present_window` frames, and dropped unconfirmed otherwise;
+* a confirmed track that is not matched coasts: it stays present, with its last box and posture,
+  until it has been missing for `absent_after_s` seconds.
+
+The steady state is the confirmed tracks: the caption and the `found` payload state them, not the
+frame's raw detections. Time is given (`now`, monotonic seconds): nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .zones import Box, Point, anchor
+
+MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
+# ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
+# larger box's): a person walking a step between two frames
+MAX_JUMP = 0.8
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One detection as the tracker takes it."""
+
+    kind: str
+    box: Box  # x1, y1, x2, y2, fractions of the frame
+    score: float
+    posture: str | None = None  # a person's: standing, sitting, lying, or None (not known)
+    spot: str | None = None  # the furniture a sitting or lying person is on (sofa, bed, chair)
+    source: Any = None  # what it came from (a perception `Found`): the caption's facts reuse it
+
+
+@dataclass
+class Track:
+    id: int
+    kind: str
+    last: Observation
+    first_seen: float
+    last_seen: float
+    hits: list[bool] = field(default_factory=list)  # matched or not, frame by frame since born
+    confirmed_at: float | None = None
+    first_anchor: Point = (0.0, 0.0)
+    travel: float = 0.0  # the farthest its anchor got from where it was first seen (frame fractions)
+    best_score: float = 0.0
+    best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
+    lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def box(self) -> Box:
+        return self.last.box
+
+    def present_for(self, now: float) -> float:
+        return now - self.first_seen
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of a (n, 4) with every box of b (m, 4): (n, m)."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def jump_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Centre distance of every pair, in diagonals of the larger box of the pair: (n, m)."""
+    ca = (a[:, :2] + a[:, 2:]) / 2
+    cb = (b[:, :2] + b[:, 2:]) / 2
+    dist = np.hypot(ca[:, None, 0] - cb[None, :, 0], ca[:, None, 1] - cb[None, :, 1])
+    da = np.hypot(a[:, 2] - a[:, 0], a[:, 3] - a[:, 1])
+    db = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    scale = np.maximum(np.maximum(da[:, None], db[None, :]), 1e-6)
+    return dist / scale
+
+
+def greedy_match(tracks: np.ndarray, found: np.ndarray) -> list[tuple[int, int]]:
+    """(track index, detection index) pairs: best IoU first, then nearest centres first."""
+    if len(tracks) == 0 or len(found) == 0:
+        return []
+    pairs: list[tuple[int, int]] = []
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    iou = iou_matrix(tracks, found)
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        t, f = divmod(int(flat), len(found))
+        if iou[t, f] < MIN_IOU:
+            break
+        if t not in used_t and f not in used_f:
+            pairs.append((t, f))
+            used_t.add(t)
+            used_f.add(f)
+    jump = jump_matrix(tracks, found)
+    for flat in np.argsort(jump, axis=None, kind="stable"):
+        t, f = divmod(int(flat), len(found))
+        if jump[t, f] > MAX_JUMP:
+            break
+        if t not in used_t and f not in used_f:
+            pairs.append((t, f))
+            used_t.add(t)
+            used_f.add(f)
+    return pairs
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    present_after: int = 2  # k: matched in k ...
+    present_window: int = 3  # ... of its first n frames: present
+    absent_after_s: float = 5.0  # missing this long: gone
+
+
+class Tracker:
+    """The tracks of one camera. `update` once per captioned frame; `tracks` is the steady state."""
+
+    def __init__(self, settings: TrackSettings = TrackSettings()):
+        if not 1 <= settings.present_after <= settings.present_window:
+            raise ValueError("present_after must be 1..present_window")
+        self.settings = settings
+        self._tracks: list[Track] = []
+        self._next_id = 1
+        self.dropped: list[Track] = []  # the confirmed tracks the last update ended
+
+    @property
+    def tracks(self) -> list[Track]:
+        """The confirmed tracks (the steady state), oldest first."""
+        return [t for t in self._tracks if t.confirmed]
+
+    @property
+    def every(self) -> list[Track]:
+        """Every track, tentative ones included."""
+        return list(self._tracks)
+
+    @property
+    def active(self) -> bool:
+        """Anything tracked, tentative or confirmed: the camera is sampled at the track rate."""
+        return bool(self._tracks)
+
+    def update(self, seen: Sequence[Observation], now: float, frame: Any = None) -> list[Track]:
+        """Take one frame's observations at `now`; returns the confirmed tracks. `frame` is kept
+        by reference with a track whose best detection it holds (for the event's snapshot)."""
+        s = self.settings
+        matched: set[int] = set()
+        taken: set[int] = set()
+        for kind in sorted({o.kind for o in seen} | {t.kind for t in self._tracks}):
+            t_idx = [i for i, t in enumerate(self._tracks) if t.kind == kind]
+            f_idx = [j for j, o in enumerate(seen) if o.kind == kind]
+            if not t_idx or not f_idx:
+                continue
+            boxes_t = np.array([self._tracks[i].box for i in t_idx], np.float64)
+            boxes_f = np.array([seen[j].box for j in f_idx], np.float64)
+            for ti, fj in greedy_match(boxes_t, boxes_f):
+                track, obs = self._tracks[t_idx[ti]], seen[f_idx[fj]]
+                self._hit(track, obs, now, frame)
+                matched.add(t_idx[ti])
+                taken.add(f_idx[fj])
+        for i, track in enumerate(self._tracks):
+            if i not in matched and not track.confirmed:  # after that only last_seen counts
+                track.hits.append(False)
+        for j, obs in enumerate(seen):
+            if j not in taken:
+                track = Track(self._next_id, obs.kind, obs, now, now, [],
+                              first_anchor=anchor(obs.box))
+                self._next_id += 1
+                self._hit(track, obs, now, frame)
+                self._tracks.append(track)
+        kept, self.dropped = [], []
+        for track in self._tracks:
+            if track.confirmed:
+                if now - track.last_seen >= s.absent_after_s:
+                    self.dropped.append(track)
+                    continue
+            elif sum(track.hits[: s.present_window]) >= s.present_after:
+                track.confirmed_at = now
+            elif len(track.hits) >= s.present_window:
+                continue  # a flicker: never present
+            kept.append(track)
+        self._tracks = kept
+        return self.tracks
+
+    @staticmethod
+    def _hit(track: Track, obs: Observation, now: float, frame: Any) -> None:
+        track.last, track.last_seen = obs, now
+        if not track.confirmed:
+            track.hits.append(True)
+        a = anchor(obs.box)
+        track.travel = max(track.travel, float(np.hypot(a[0] - track.first_anchor[0],
+                                                        a[1] - track.first_anchor[1])))
+        if obs.score > track.best_score:
+            track.best_score, track.best_frame = obs.score, frame
+        observe_posture(track, obs, now)
+
+
+def observe_posture(track: Track, obs: Observation, now: float) -> None:
+    """Since when a person has been lying and not on a sofa or bed. Standing or sitting (sitting on
+    the floor included) ends it; lying on furniture ends it; a frame whose posture the pose model
+    could not tell (None) leaves it as it was: it neither starts nor ends a fall."""
+    if obs.kind != "person" or obs.posture is None:
+        return
+    if obs.posture == "lying" and obs.spot not in ("sofa", "bed"):
+        if track.lying_since is None:
+            track.lying_since = now
+    else:
+        track.lying_since = None
