@@ -3,7 +3,7 @@ makes them. Time is given (monotonic `now` and the frame's wall clock); nothing 
 
 The rules (docs/events.md has the reasons and what each does against false alarms):
 
-* **arrived / left** (people, vehicles, animals): a confirmed track present for `passing_s`
+* **arrived / left** (people, vehicles, animals): a confirmed track seen over `passing_s`
   starts an `arrived` event (its start is when it was first seen); its end message is sent when
   the track is gone (absent `absent_after_s`), with the dwell time. A track gone before
   `passing_s` is no arrival: a person whose feet moved at least PASS_TRAVEL of the frame is a
@@ -190,8 +190,9 @@ class EventMachine:
     # -- per track ---------------------------------------------------------------------------------
     def _ongoing(self, track: Track, now: float, s: EventSettings) -> list[Happened]:
         out = []
+        # seen (not coasting) for passing_s: a passer-by gone from view is not an arrival
         if (track.kind in ARRIVING and track.id not in self._arrivals
-                and now - track.first_seen >= s.passing_s):
+                and track.last_seen - track.first_seen >= s.passing_s):
             opened = self._open(track, "arrived", track.first_seen)
             self._arrivals[track.id] = opened
             out.append(self._message(opened, "start", track, now))
@@ -213,7 +214,9 @@ class EventMachine:
     def _linger(self, track: Track, now: float, s: EventSettings) -> list[Happened]:
         out = []
         zone = zone_at(self.zones, track.box)
-        was, since = self._in_zone.get(track.id, (None, now))
+        first = zone_at(self.zones, (*track.first_anchor, *track.first_anchor))
+        # a new track: in its zone since first seen there (before it was confirmed)
+        was, since = self._in_zone.get(track.id, (first, track.first_seen))
         if zone != was:
             since = now
             opened = self._lingers.pop(track.id, None)

@@ -266,7 +266,7 @@ def test_reference_shows_each_key_with_its_check_and_default():
     assert "| `name` | a name of lower-case letters" in text and "| required |" in text
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## Top level", "## `mqtt`", "## `mqtt.tls`", "## `mqtt.discovery`", "## `model`", "## `cameras[]`",
-        "## `logging`", "## `workers`", "## `frigate`"]
+        "## `cameras[].events`", "## `logging`", "## `workers`", "## `frigate`"]
     assert "source_path" not in text  # a field of Config, not a key of the file
 
 
