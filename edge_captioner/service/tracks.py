@@ -1,4 +1,4 @@
-"""One camera's objects followed across frames, with hysteresis: the steady state. Pure (numpy).
+"""One camera's objects followed across frames, with hysteresis: the steady state. Pure.
 
 Each captioned frame's objects (over their kind's threshold) are matched to the camera's tracks of
 the same kind, greedily by IoU, then by centre distance for the ones left (at one frame a second a
@@ -19,11 +19,10 @@ frame's raw detections. Time is given (`now`, monotonic seconds): nothing here r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from .zones import Box, Point, anchor
 
@@ -72,55 +71,52 @@ class Track:
         return now - self.first_seen
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of a (n, 4) with every box of b (m, 4): (n, m)."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+def iou(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
-def jump_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Centre distance of every pair, in diagonals of the larger box of the pair: (n, m)."""
-    ca = (a[:, :2] + a[:, 2:]) / 2
-    cb = (b[:, :2] + b[:, 2:]) / 2
-    dist = np.hypot(ca[:, None, 0] - cb[None, :, 0], ca[:, None, 1] - cb[None, :, 1])
-    da = np.hypot(a[:, 2] - a[:, 0], a[:, 3] - a[:, 1])
-    db = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    scale = np.maximum(np.maximum(da[:, None], db[None, :]), 1e-6)
-    return dist / scale
+def jump(a: Box, b: Box) -> float:
+    """The distance of the boxes' centres, in diagonals of the larger box."""
+    dx = (a[0] + a[2] - b[0] - b[2]) / 2
+    dy = (a[1] + a[3] - b[1] - b[3]) / 2
+    scale = max(math.hypot(a[2] - a[0], a[3] - a[1]), math.hypot(b[2] - b[0], b[3] - b[1]), 1e-6)
+    return math.hypot(dx, dy) / scale
 
 
-def greedy_match(tracks: np.ndarray, found: np.ndarray) -> list[tuple[int, int]]:
-    """(track index, detection index) pairs: best IoU first, then nearest centres first."""
-    if len(tracks) == 0 or len(found) == 0:
-        return []
+def greedy_match(tracks: Sequence[Box], found: Sequence[Box]) -> list[tuple[int, int]]:
+    """(track index, detection index) pairs: best IoU first, then nearest centres first.
+
+    Plain Python, not numpy: a camera has a handful of objects of a kind, and for a 3 x 3 problem
+    numpy's per-call overhead costs ten times the arithmetic (benchmarks/events_bench.py)."""
     pairs: list[tuple[int, int]] = []
+    if not tracks or not found:
+        return pairs
     used_t: set[int] = set()
     used_f: set[int] = set()
-    iou = iou_matrix(tracks, found)
-    for flat in np.argsort(-iou, axis=None, kind="stable"):
-        t, f = divmod(int(flat), len(found))
-        if iou[t, f] < MIN_IOU:
+    by_overlap = sorted(((iou(t, f), i, j) for i, t in enumerate(tracks)
+                         for j, f in enumerate(found)), key=lambda p: -p[0])
+    for overlap, i, j in by_overlap:
+        if overlap < MIN_IOU:
             break
-        if t not in used_t and f not in used_f:
-            pairs.append((t, f))
-            used_t.add(t)
-            used_f.add(f)
-    jump = jump_matrix(tracks, found)
-    for flat in np.argsort(jump, axis=None, kind="stable"):
-        t, f = divmod(int(flat), len(found))
-        if jump[t, f] > MAX_JUMP:
+        if i not in used_t and j not in used_f:
+            pairs.append((i, j))
+            used_t.add(i)
+            used_f.add(j)
+    if len(used_t) == len(tracks) or len(used_f) == len(found):
+        return pairs
+    by_distance = sorted((jump(t, f), i, j) for i, t in enumerate(tracks) if i not in used_t
+                         for j, f in enumerate(found) if j not in used_f)
+    for distance, i, j in by_distance:
+        if distance > MAX_JUMP:
             break
-        if t not in used_t and f not in used_f:
-            pairs.append((t, f))
-            used_t.add(t)
-            used_f.add(f)
+        if i not in used_t and j not in used_f:
+            pairs.append((i, j))
+            used_t.add(i)
+            used_f.add(j)
     return pairs
 
 
@@ -168,8 +164,8 @@ class Tracker:
             f_idx = [j for j, o in enumerate(seen) if o.kind == kind]
             if not t_idx or not f_idx:
                 continue
-            boxes_t = np.array([self._tracks[i].box for i in t_idx], np.float64)
-            boxes_f = np.array([seen[j].box for j in f_idx], np.float64)
+            boxes_t = [self._tracks[i].box for i in t_idx]
+            boxes_f = [seen[j].box for j in f_idx]
             for ti, fj in greedy_match(boxes_t, boxes_f):
                 track, obs = self._tracks[t_idx[ti]], seen[f_idx[fj]]
                 self._hit(track, obs, now, frame)
@@ -205,8 +201,8 @@ class Tracker:
         if not track.confirmed:
             track.hits.append(True)
         a = anchor(obs.box)
-        track.travel = max(track.travel, float(np.hypot(a[0] - track.first_anchor[0],
-                                                        a[1] - track.first_anchor[1])))
+        track.travel = max(track.travel, math.hypot(a[0] - track.first_anchor[0],
+                                                    a[1] - track.first_anchor[1]))
         if obs.score > track.best_score:
             track.best_score, track.best_frame = obs.score, frame
         observe_posture(track, obs, now)

@@ -16,7 +16,8 @@ from edge_captioner.service.tracks import (
     Tracker,
     TrackSettings,
     greedy_match,
-    iou_matrix,
+    iou,
+    jump,
 )
 from edge_captioner.service.zones import Zone, anchor, inside, place_for, zone_at, zones_of
 
@@ -29,21 +30,23 @@ def person(box, posture="standing", spot=None):
 
 
 # -- matching ----------------------------------------------------------------------------------------
-def test_iou_matrix():
-    a = np.array([A, B])
-    iou = iou_matrix(a, np.array([A, (0.2, 0.2, 0.4, 0.8)]))
-    assert iou[0, 0] == pytest.approx(1.0)
-    assert iou[0, 1] == pytest.approx(1 / 3)
-    assert iou[1, 0] == 0.0
+def test_iou_and_jump():
+    assert iou(A, A) == pytest.approx(1.0)
+    assert iou(A, (0.2, 0.2, 0.4, 0.8)) == pytest.approx(1 / 3)
+    assert iou(B, A) == 0.0
+    assert jump(A, A) == pytest.approx(0.0)
+    assert jump(A, (0.2, 0.2, 0.4, 0.8)) == pytest.approx(0.1 / np.hypot(0.2, 0.6))
 
 
 def test_greedy_match_takes_the_best_overlap_first_then_the_nearest():
-    tracks = np.array([A, B])
     moved = (0.65, 0.2, 0.85, 0.8)  # B a little to the right
-    far = (0.28, 0.2, 0.48, 0.8)  # A a stride to the right: no overlap... of 0.2 at least
-    assert sorted(greedy_match(tracks, np.array([far, moved]))) == [(0, 0), (1, 1)]
+    far = (0.28, 0.2, 0.48, 0.8)  # A a stride to the right: an overlap under MIN_IOU
+    assert iou(A, far) < 0.2
+    assert sorted(greedy_match([A, B], [far, moved])) == [(0, 0), (1, 1)]
+    # the better overlap wins a detection two tracks want
+    assert greedy_match([A, (0.15, 0.2, 0.35, 0.8)], [(0.14, 0.2, 0.34, 0.8)]) == [(1, 0)]
     # too far to be the same object (more than MAX_JUMP diagonals)
-    assert greedy_match(np.array([A]), np.array([(0.9, 0.0, 0.95, 0.05)])) == []
+    assert greedy_match([A], [(0.9, 0.0, 0.95, 0.05)]) == []
 
 
 def test_kinds_are_matched_apart():
