@@ -26,6 +26,7 @@ from typing import Any
 
 from .zones import Box, Point, anchor
 
+POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen this many times in a row
 MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
 # ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
 # larger box's): a person walking a step between two frames
@@ -58,6 +59,8 @@ class Track:
     best_score: float = 0.0
     best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
     lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
+    posture: str | None = None  # the steady posture: the caption's (see `steady_posture`)
+    posture_next: tuple[str | None, int] = (None, 0)  # a new posture seen, and how many times
 
     @property
     def confirmed(self) -> bool:
@@ -206,6 +209,24 @@ class Tracker:
         if obs.score > track.best_score:
             track.best_score, track.best_frame = obs.score, frame
         observe_posture(track, obs, now)
+        steady_posture(track, obs)
+
+
+def steady_posture(track: Track, obs: Observation) -> None:
+    """A person's posture as the caption states it: the first one seen, then a new one once seen
+    POSTURE_AFTER times in a row (a frame without a posture does not count either way). The pose
+    model's posture of a moving person flickers between frames: this keeps the caption still."""
+    if obs.posture is None:
+        return
+    if track.posture is None or obs.posture == track.posture:
+        track.posture, track.posture_next = obs.posture, (None, 0)
+        return
+    seen, times = track.posture_next
+    times = times + 1 if seen == obs.posture else 1
+    if times >= POSTURE_AFTER:
+        track.posture, track.posture_next = obs.posture, (None, 0)
+    else:
+        track.posture_next = (obs.posture, times)
 
 
 def observe_posture(track: Track, obs: Observation, now: float) -> None:

@@ -124,6 +124,13 @@ class CaptionService:
             return self.captioner.caption(image, place=place, steady=steady)
 
 
+def _with_posture(found, posture: str | None):
+    """A track's latest object with the track's steady posture (tracks.steady_posture)."""
+    if getattr(found, "posture", None) == posture or not dataclasses.is_dataclass(found):
+        return found
+    return dataclasses.replace(found, posture=posture)
+
+
 # -- the worker ----------------------------------------------------------------------------------
 @dataclass
 class WorkerStats:
@@ -326,7 +333,7 @@ class CameraWorker:
             self._track(objects, frame, now)
             tracks = self.tracker.tracks
             furniture = [o for o in objects if o.kind in SPOTS]
-            return ([t.last.source for t in tracks] + furniture,
+            return ([_with_posture(t.last.source, t.posture) for t in tracks] + furniture,
                     place_for(self.zones, [t.box for t in tracks], self.config.place))
         return steady
 

@@ -342,3 +342,15 @@ def test_snapshot_is_the_best_scored_frame_of_the_main_object():
     jpeg = np.frombuffer(sink.snapshots[0], np.uint8)
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
     assert abs(int(image[60, int(0.605 * 160)].mean()) - 120) < 20  # the box at x 0.41..0.61
+
+
+def test_a_flickering_posture_does_not_change_the_caption():
+    sitting = dataclasses.replace(PERSON, posture="sitting")
+    worker, camera, _engine, sink = make()
+    script = [(0, 0, [])]
+    for t in range(1, 30, 2):
+        script += [(t, t, [PERSON]), (t + 1, t + 1, [sitting])]  # the pose model can't decide
+    play(worker, camera, script + [(31, 34, [sitting])])
+    assert [text for _t, text in captions(sink)] == [
+        "no one at the front door", "a person standing at the front door",
+        "a person sitting at the front door"]

@@ -204,3 +204,15 @@ def test_occupancy_groups_the_kinds():
     tracks = [T("person"), T("person"), T("truck"), T("bicycle"), T("cat"), T("box"), T("umbrella")]
     assert occupancy(tracks, 1) == {"person": 2, "vehicle": 2, "animal": 1, "box": 1,
                                     "possible_fall": True}
+
+
+def test_the_steady_posture_changes_after_two_in_a_row():
+    tracker = Tracker(TrackSettings(1, 1, 5.0))
+    postures = ["standing", "sitting", "standing", None, "sitting", "sitting", "lying", None,
+                "lying"]
+    steady = []
+    for t, p in enumerate(postures):
+        tracker.update([person(A, p)], float(t))
+        steady.append(tracker.tracks[0].posture)
+    assert steady == ["standing", "standing", "standing", "standing", "standing", "sitting",
+                      "sitting", "sitting", "lying"]
