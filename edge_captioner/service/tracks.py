@@ -20,6 +20,7 @@ frame's raw detections. Time is given (`now`, monotonic seconds): nothing here r
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ class Track:
     best_score: float = 0.0
     best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
     lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
+    missed: int = 0  # frames in a row it was not matched in
     posture: str | None = None  # the steady posture: the caption's (see `steady_posture`)
     posture_next: tuple[str | None, int] = (None, 0)  # a new posture seen, and how many times
 
@@ -90,8 +92,10 @@ def jump(a: Box, b: Box) -> float:
     return math.hypot(dx, dy) / scale
 
 
-def greedy_match(tracks: Sequence[Box], found: Sequence[Box]) -> list[tuple[int, int]]:
-    """(track index, detection index) pairs: best IoU first, then nearest centres first.
+def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
+                 reach: Sequence[float] | None = None) -> list[tuple[int, int]]:
+    """(track index, detection index) pairs: best IoU first, then nearest centres first, within
+    `reach[i]` diagonals of track i (MAX_JUMP for all by default).
 
     Plain Python, not numpy: a camera has a handful of objects of a kind, and for a 3 x 3 problem
     numpy's per-call overhead costs ten times the arithmetic (benchmarks/events_bench.py)."""
@@ -111,11 +115,12 @@ def greedy_match(tracks: Sequence[Box], found: Sequence[Box]) -> list[tuple[int,
             used_f.add(j)
     if len(used_t) == len(tracks) or len(used_f) == len(found):
         return pairs
+    reach = reach or [MAX_JUMP] * len(tracks)
     by_distance = sorted((jump(t, f), i, j) for i, t in enumerate(tracks) if i not in used_t
                          for j, f in enumerate(found) if j not in used_f)
     for distance, i, j in by_distance:
-        if distance > MAX_JUMP:
-            break
+        if distance > reach[i]:
+            continue
         if i not in used_t and j not in used_f:
             pairs.append((i, j))
             used_t.add(i)
@@ -140,6 +145,7 @@ class Tracker:
         self._tracks: list[Track] = []
         self._next_id = 1
         self.dropped: list[Track] = []  # the confirmed tracks the last update ended
+        self._recent: deque[tuple[float, dict[str, int]]] = deque()  # per frame: count per kind
 
     @property
     def tracks(self) -> list[Track]:
@@ -169,13 +175,18 @@ class Tracker:
                 continue
             boxes_t = [self._tracks[i].box for i in t_idx]
             boxes_f = [seen[j].box for j in f_idx]
-            for ti, fj in greedy_match(boxes_t, boxes_f):
+            # an object missed for a few frames may have moved farther: reach grows with them
+            reach = [MAX_JUMP * (1 + self._tracks[i].missed) for i in t_idx]
+            for ti, fj in greedy_match(boxes_t, boxes_f, reach):
                 track, obs = self._tracks[t_idx[ti]], seen[f_idx[fj]]
                 self._hit(track, obs, now, frame)
                 matched.add(t_idx[ti])
                 taken.add(f_idx[fj])
         for i, track in enumerate(self._tracks):
-            if i not in matched and not track.confirmed:  # after that only last_seen counts
+            if i in matched:
+                continue
+            track.missed += 1
+            if not track.confirmed:  # after that only last_seen counts
                 track.hits.append(False)
         for j, obs in enumerate(seen):
             if j not in taken:
@@ -196,11 +207,32 @@ class Tracker:
                 continue  # a flicker: never present
             kept.append(track)
         self._tracks = kept
+        self._recent.append((now, _counts(seen)))
+        while self._recent and now - self._recent[0][0] >= s.absent_after_s:
+            self._recent.popleft()
         return self.tracks
+
+    @property
+    def steady(self) -> list[Track]:
+        """The present tracks a caption states: per kind at most as many as one frame showed in
+        the last `absent_after_s` (those seen last first). An object that jumped farther than
+        the matcher reaches leaves a coasting track behind its new one; without this cap the
+        caption would count it twice until the old one is gone."""
+        most: dict[str, int] = {}
+        for _t, counts in self._recent:
+            for kind, n in counts.items():
+                most[kind] = max(most.get(kind, 0), n)
+        shown: dict[str, int] = {}
+        out = []
+        for track in sorted(self.tracks, key=lambda t: -t.last_seen):
+            if shown.get(track.kind, 0) < most.get(track.kind, 0):
+                shown[track.kind] = shown.get(track.kind, 0) + 1
+                out.append(track)
+        return sorted(out, key=lambda t: t.id)
 
     @staticmethod
     def _hit(track: Track, obs: Observation, now: float, frame: Any) -> None:
-        track.last, track.last_seen = obs, now
+        track.last, track.last_seen, track.missed = obs, now, 0
         if not track.confirmed:
             track.hits.append(True)
         a = anchor(obs.box)
@@ -227,6 +259,13 @@ def steady_posture(track: Track, obs: Observation) -> None:
         track.posture, track.posture_next = obs.posture, (None, 0)
     else:
         track.posture_next = (obs.posture, times)
+
+
+def _counts(seen: Sequence[Observation]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in seen:
+        counts[o.kind] = counts.get(o.kind, 0) + 1
+    return counts
 
 
 def observe_posture(track: Track, obs: Observation, now: float) -> None:

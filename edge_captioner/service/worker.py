@@ -331,7 +331,7 @@ class CameraWorker:
         """The engine's `steady`: the frame's objects in, the steady objects and place out."""
         def steady(objects: list) -> tuple[list, str | None]:
             self._track(objects, frame, now)
-            tracks = self.tracker.tracks
+            tracks = self.tracker.steady
             furniture = [o for o in objects if o.kind in SPOTS]
             return ([_with_posture(t.last.source, t.posture) for t in tracks] + furniture,
                     place_for(self.zones, [t.box for t in tracks], self.config.place))
@@ -348,7 +348,7 @@ class CameraWorker:
         for happened in self.machine.step(self.tracker.tracks, self.tracker.dropped, now,
                                           frame.wall, self.tracker.every):
             self._publish_event(happened)
-        present = occupancy(self.tracker.tracks, self.machine.falls)
+        present = occupancy(self.tracker.steady, self.machine.falls)
         if present != self._occupancy:
             self.sink.publish_occupancy(self.name, present)
             self._occupancy = present

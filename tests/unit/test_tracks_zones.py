@@ -216,3 +216,28 @@ def test_the_steady_posture_changes_after_two_in_a_row():
         steady.append(tracker.tracks[0].posture)
     assert steady == ["standing", "standing", "standing", "standing", "standing", "sitting",
                       "sitting", "sitting", "lying"]
+
+
+def test_a_jump_beyond_reach_is_not_counted_twice_in_the_steady_state():
+    tracker = Tracker(TrackSettings(1, 1, 5.0))
+    tracker.update([person(A)], 0.0)
+    tracker.update([person((0.75, 0.2, 0.95, 0.8))], 1.0)  # one person, far across: a new track
+    assert len(tracker.tracks) == 2  # the old one coasts
+    assert [t.box for t in tracker.steady] == [(0.75, 0.2, 0.95, 0.8)]  # one frame showed one
+    tracker.update([person(A), person((0.75, 0.2, 0.95, 0.8))], 2.0)
+    assert len(tracker.steady) == 2
+
+
+def test_a_missed_object_is_looked_for_farther():
+    tracker = Tracker(TrackSettings(1, 1, 10.0))
+    tracker.update([person(A)], 0.0)
+    tracker.update([], 1.0)
+    tracker.update([], 2.0)
+    # 1.1 diagonals away: beyond MAX_JUMP for a track seen last frame, within reach after two misses
+    moved = (0.8, 0.2, 1.0, 0.8)
+    tracker.update([person(moved)], 3.0)
+    assert [t.id for t in tracker.tracks] == [1]
+    fresh = Tracker(TrackSettings(1, 1, 10.0))
+    fresh.update([person(A)], 0.0)
+    fresh.update([person(moved)], 1.0)
+    assert [t.id for t in fresh.tracks] == [1, 2]
