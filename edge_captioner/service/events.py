@@ -7,7 +7,8 @@ The rules (docs/events.md has the reasons and what each does against false alarm
   starts an `arrived` event (its start is when it was first seen); its end message is sent when
   the track is gone (absent `absent_after_s`), with the dwell time. A track gone before
   `passing_s` is no arrival: a person whose feet moved at least PASS_TRAVEL of the frame is a
-  **passed_by** (one message); anything else that brief is not reported.
+  **passed_by** (one message); anything else that brief is not reported. What is in the
+  camera's first frame was there before: neither its arrival nor its leaving is reported.
 * a **visit** is a time with at least one confirmed person. When its last person is gone:
   **box_left** for each box first seen during the visit (or in the `absent_after_s` after its
   last person was last seen) that is still seen (and, on a camera with zones, in a zone);
@@ -151,6 +152,7 @@ class EventMachine:
         self._visit: _Visit | None = None
         self._vanished: list[Track] = []  # boxes of the visit's boxes_before that were dropped
         self._wall0: tuple[float, datetime] | None = None
+        self._first: float | None = None  # the camera's first frame
 
     @property
     def falls(self) -> int:
@@ -162,6 +164,8 @@ class EventMachine:
         """tracks: the confirmed tracks after this frame; dropped: those this frame ended; seen:
         every track, tentative ones included (a vanished box coming back)."""
         self._wall0 = (now, wall)
+        if self._first is None:
+            self._first = now
         out: list[Happened] = []
         s = self.settings
         people = [t for t in tracks if t.kind == "person"]
@@ -192,6 +196,7 @@ class EventMachine:
         out = []
         # seen (not coasting) for passing_s: a passer-by gone from view is not an arrival
         if (track.kind in ARRIVING and track.id not in self._arrivals
+                and not self._there_before(track)
                 and track.last_seen - track.first_seen >= s.passing_s):
             opened = self._open(track, "arrived", track.first_seen)
             self._arrivals[track.id] = opened
@@ -240,10 +245,16 @@ class EventMachine:
         arrival = self._arrivals.pop(track.id, None)
         if arrival is not None:
             out.append(self._message(arrival, "end", track, track.last_seen))
-        elif track.kind == "person" and track.travel >= PASS_TRAVEL:
+        elif track.kind == "person" and track.travel >= PASS_TRAVEL and not self._there_before(track):
             opened = self._open(track, "passed_by", track.first_seen)
             out.append(self._message(opened, "end", track, track.last_seen))
         return out
+
+    def _there_before(self, track: Track) -> bool:
+        """In the camera's first frame: it was there before the daemon looked (a restart must
+        not announce that the parked car arrived), so neither its arrival nor its leaving is
+        known."""
+        return self._first is not None and track.first_seen <= self._first
 
     # -- boxes at the end of a visit ---------------------------------------------------------------
     def _boxes(self, tracks: Sequence[Track], seen: Sequence[Track], now: float) -> list[Happened]:

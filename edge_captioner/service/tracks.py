@@ -1,10 +1,11 @@
 """One camera's objects followed across frames, with hysteresis: the steady state. Pure.
 
 Each captioned frame's objects (over their kind's threshold) are matched to the camera's tracks of
-the same kind, greedily by IoU, then by centre distance for the ones left (at one frame a second a
-walking person's boxes may not overlap). Greedy, not Hungarian: a doorstep has a handful of
-objects, where greedy and optimal agree but for ties, and the Hungarian solver would be scipy,
-which is not a device dependency (a Pi wheel of it is 30 MB for one function).
+the same kind (or one the detector confuses it with: MATCH_GROUP), greedily by IoU, then by centre
+distance for the ones left (at one frame a second a walking person's boxes may not overlap).
+Greedy, not Hungarian: a doorstep has a handful of objects, where greedy and optimal agree but for
+ties, and the Hungarian solver would be scipy, which is not a device dependency (a Pi wheel of it
+is 30 MB for one function).
 
 Hysteresis, so that one frame's flicker is neither a caption change nor an event:
 
@@ -28,6 +29,9 @@ from typing import Any
 from .zones import Box, Point, anchor
 
 POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen this many times in a row
+# Kinds the detector confuses for one object (a white van is a car in one frame, a truck in the
+# next; a cat a dog): matched together, and the track is the kind it was seen as most often
+MATCH_GROUP = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle", "dog": "pet", "cat": "pet"}
 MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
 # ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
 # larger box's): a person walking a step between two frames
@@ -61,12 +65,23 @@ class Track:
     best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
     lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
     missed: int = 0  # frames in a row it was not matched in
+    seen_as: dict[str, int] = field(default_factory=dict)  # kind -> times (MATCH_GROUP)
+    last_as: dict[str, Observation] = field(default_factory=dict)  # kind -> its latest observation
     posture: str | None = None  # the steady posture: the caption's (see `steady_posture`)
     posture_next: tuple[str | None, int] = (None, 0)  # a new posture seen, and how many times
 
     @property
     def confirmed(self) -> bool:
         return self.confirmed_at is not None
+
+    @property
+    def group(self) -> str:
+        return MATCH_GROUP.get(self.kind, self.kind)
+
+    @property
+    def stated(self) -> Observation:
+        """Its latest observation as its own kind (what a caption states of it)."""
+        return self.last_as.get(self.kind, self.last)
 
     @property
     def box(self) -> Box:
@@ -168,9 +183,9 @@ class Tracker:
         s = self.settings
         matched: set[int] = set()
         taken: set[int] = set()
-        for kind in sorted({o.kind for o in seen} | {t.kind for t in self._tracks}):
-            t_idx = [i for i, t in enumerate(self._tracks) if t.kind == kind]
-            f_idx = [j for j, o in enumerate(seen) if o.kind == kind]
+        for group in sorted({_group(o.kind) for o in seen} | {t.group for t in self._tracks}):
+            t_idx = [i for i, t in enumerate(self._tracks) if t.group == group]
+            f_idx = [j for j, o in enumerate(seen) if _group(o.kind) == group]
             if not t_idx or not f_idx:
                 continue
             boxes_t = [self._tracks[i].box for i in t_idx]
@@ -214,7 +229,8 @@ class Tracker:
 
     @property
     def steady(self) -> list[Track]:
-        """The present tracks a caption states: per kind at most as many as one frame showed in
+        """The present tracks a caption states: per kind (MATCH_GROUP) at most as many as one frame
+        showed in
         the last `absent_after_s` (those seen last first). An object that jumped farther than
         the matcher reaches leaves a coasting track behind its new one; without this cap the
         caption would count it twice until the old one is gone."""
@@ -225,14 +241,18 @@ class Tracker:
         shown: dict[str, int] = {}
         out = []
         for track in sorted(self.tracks, key=lambda t: -t.last_seen):
-            if shown.get(track.kind, 0) < most.get(track.kind, 0):
-                shown[track.kind] = shown.get(track.kind, 0) + 1
+            if shown.get(track.group, 0) < most.get(track.group, 0):
+                shown[track.group] = shown.get(track.group, 0) + 1
                 out.append(track)
         return sorted(out, key=lambda t: t.id)
 
     @staticmethod
     def _hit(track: Track, obs: Observation, now: float, frame: Any) -> None:
         track.last, track.last_seen, track.missed = obs, now, 0
+        track.seen_as[obs.kind] = track.seen_as.get(obs.kind, 0) + 1
+        track.last_as[obs.kind] = obs
+        if track.seen_as[obs.kind] > track.seen_as.get(track.kind, 0):
+            track.kind = obs.kind  # ties keep the kind it had
         if not track.confirmed:
             track.hits.append(True)
         a = anchor(obs.box)
@@ -261,10 +281,15 @@ def steady_posture(track: Track, obs: Observation) -> None:
         track.posture_next = (obs.posture, times)
 
 
+def _group(kind: str) -> str:
+    return MATCH_GROUP.get(kind, kind)
+
+
 def _counts(seen: Sequence[Observation]) -> dict[str, int]:
+    """How many of each kind (MATCH_GROUP) one frame holds."""
     counts: dict[str, int] = {}
     for o in seen:
-        counts[o.kind] = counts.get(o.kind, 0) + 1
+        counts[_group(o.kind)] = counts.get(_group(o.kind), 0) + 1
     return counts
 
 

@@ -333,7 +333,7 @@ class CameraWorker:
             self._track(objects, frame, now)
             tracks = self.tracker.steady
             furniture = [o for o in objects if o.kind in SPOTS]
-            return ([_with_posture(t.last.source, t.posture) for t in tracks] + furniture,
+            return ([_with_posture(t.stated.source, t.posture) for t in tracks] + furniture,
                     place_for(self.zones, [t.box for t in tracks], self.config.place))
         return steady
 

@@ -212,17 +212,31 @@ def test_a_box_hidden_by_a_person_for_a_while_is_not_taken():
 def test_a_fall_and_getting_up_again():
     lying = dataclasses.replace(PERSON, box=(0.2, 0.7, 0.8, 0.95), posture="lying")
     worker, camera, _engine, sink = make(zones=None, place="kitchen", fall_after_s=10.0)
-    play(worker, camera, [(0, 4, [PERSON]), (5, 20, [lying]), (21, 25, [PERSON])])
+    play(worker, camera, [(0, 0, []), (1, 5, [PERSON]), (6, 21, [lying]), (22, 26, [PERSON])])
     assert sink.events == [
-        message("e1", "arrived", "start", 0, None, "person", 1, "a person arrived in the kitchen",
+        message("e1", "arrived", "start", 1, None, "person", 1, "a person arrived in the kitchen",
                 zone=None),
-        message("e2", "possible_fall", "start", 5, None, "person", 1,
+        message("e2", "possible_fall", "start", 6, None, "person", 1,
                 "a person has been lying down for 10 seconds in the kitchen", zone=None),
-        message("e2", "possible_fall", "end", 5, 21, "person", 1,
+        message("e2", "possible_fall", "end", 6, 22, "person", 1,
                 "the person got up after 16 seconds", zone=None),
     ]
     assert [(o["person"], o["possible_fall"]) for o in sink.occupancy] == [
         (0, False), (1, False), (1, True), (1, False)]
+
+
+def test_what_is_there_when_the_camera_starts_did_not_arrive():
+    van_as_car = Found("car", 0.6, (0.7, 0.05, 0.9, 0.3), "car")
+    van_as_truck = dataclasses.replace(van_as_car, label="truck", kind="truck", score=0.55)
+    worker, camera, _engine, sink = make(zones=None, place="driveway")
+    # a parked van the detector calls a car, then a truck, then a car...; a person arrives later
+    script = [(t, t, [van_as_car if t % 3 else van_as_truck]) for t in range(0, 12)]
+    script += [(12, 20, [van_as_car, PERSON])]
+    play(worker, camera, script)
+    assert [(e["type"], e["phase"], e["objects"][0]["kind"]) for e in sink.events] == [
+        ("arrived", "start", "person")]
+    assert len(worker.tracker.tracks) == 2  # one vehicle, one person
+    assert captions(sink)[-1][1] == "a person standing and a car in the driveway"
 
 
 def test_bending_down_and_sitting_on_the_floor_are_not_falls():
@@ -232,7 +246,7 @@ def test_bending_down_and_sitting_on_the_floor_are_not_falls():
     worker, camera, _engine, sink = make(zones=None, place=None, fall_after_s=10.0)
     # bending: a few lying frames between standing ones, again and again; then sitting on the
     # floor for a minute; then lying with the pose unsure now and then, but not for 10 s
-    script = [(0, 2, [PERSON])]
+    script = [(0, 0, []), (1, 2, [PERSON])]
     for start in range(3, 43, 5):
         script += [(start, start + 2, [lying]), (start + 3, start + 4, [PERSON])]
     script += [(43, 103, [sitting]), (104, 110, [lying]), (111, 112, [unknown]),
@@ -245,6 +259,7 @@ def test_a_passer_by_is_one_passed_by_and_no_arrival():
     worker, camera, _engine, sink = make(zones=None, place=None)
     walking = [dataclasses.replace(PERSON, box=(x, 0.3, x + 0.15, 0.9))
                for x in (0.0, 0.12, 0.24, 0.36)]
+    play(worker, camera, [(1, 1, [])])
     for t, person in enumerate(walking, start=2):
         play(worker, camera, [(t, t, [person])])
     play(worker, camera, [(6, 12, [])])
@@ -284,7 +299,7 @@ def test_caption_changes_on_a_flickering_still_scene_drop():
 def test_lingering_in_a_zone():
     worker, camera, _engine, sink = make(linger_after_s=20.0)
     outside = dataclasses.replace(PERSON, box=(0.4, 0.1, 0.6, 0.45))  # feet above the zone
-    play(worker, camera, [(0, 24, [PERSON]), (25, 29, [outside]), (30, 40, [])])
+    play(worker, camera, [(0, 0, []), (1, 25, [PERSON]), (26, 30, [outside]), (31, 41, [])])
     assert [(e["type"], e["phase"], e["zone"], e["duration_s"]) for e in sink.events] == [
         ("arrived", "start", "front_door", None),
         ("lingering", "start", "front_door", None),
@@ -297,9 +312,9 @@ def test_lingering_in_a_zone():
 def test_with_zones_the_place_is_not_claimed_outside_them():
     outside = dataclasses.replace(PERSON, box=(0.4, 0.1, 0.6, 0.45))
     worker, camera, _engine, sink = make()
-    play(worker, camera, [(0, 6, [outside]), (7, 20, [])])
+    play(worker, camera, [(0, 0, []), (1, 7, [outside]), (8, 20, [])])
     assert captions(sink)[:2] == [(stamp(0), "no one at the front door"),
-                                  (stamp(1), "a person standing")]
+                                  (stamp(2), "a person standing")]
     # the person arrived and left, but not "at the front door": they were outside every zone
     assert [(e["type"], e["zone"], e["sentence"]) for e in sink.events] == [
         ("arrived", None, "a person arrived"),
@@ -338,7 +353,7 @@ def test_one_owner_per_camera(source, pooled, tracking):
 def test_snapshot_is_the_best_scored_frame_of_the_main_object():
     better = dataclasses.replace(PERSON, score=0.97, box=(0.41, 0.3, 0.61, 0.9))
     worker, camera, _engine, sink = make()
-    play(worker, camera, [(0, 2, [PERSON]), (3, 3, [better]), (4, 8, [PERSON])])
+    play(worker, camera, [(0, 0, []), (1, 2, [PERSON]), (3, 3, [better]), (4, 8, [PERSON])])
     jpeg = np.frombuffer(sink.snapshots[0], np.uint8)
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
     assert abs(int(image[60, int(0.605 * 160)].mean()) - 120) < 20  # the box at x 0.41..0.61

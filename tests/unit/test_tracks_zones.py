@@ -241,3 +241,16 @@ def test_a_missed_object_is_looked_for_farther():
     fresh.update([person(A)], 0.0)
     fresh.update([person(moved)], 1.0)
     assert [t.id for t in fresh.tracks] == [1, 2]
+
+
+def test_a_van_seen_as_car_and_truck_is_one_track_of_the_kind_seen_most():
+    tracker = Tracker(TrackSettings(1, 1, 5.0))
+    for t, kind in enumerate(["car", "truck", "truck", "car", "truck"]):
+        tracker.update([Observation(kind, B, 0.5 + t / 100)], float(t))
+    (van,) = tracker.tracks
+    assert van.kind == "truck" and van.seen_as == {"car": 2, "truck": 3}
+    assert van.stated.kind == "truck" and van.stated.score == pytest.approx(0.54)
+    assert [t.kind for t in tracker.steady] == ["truck"]
+    # a dog is not matched with a car, however close
+    tracker.update([Observation("dog", B, 0.9)], 5.0)
+    assert sorted(t.kind for t in tracker.tracks) == ["dog", "truck"]
