@@ -33,6 +33,9 @@ POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen th
 # next; a cat a dog): matched together, and the track is the kind it was seen as most often
 MATCH_GROUP = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle", "dog": "pet", "cat": "pet"}
 MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
+# two boxes of one frame, of kinds the detector confuses, overlapping this much are one object seen
+# as both (the detector's NMS is per class: a van is often a car AND a truck in one frame)
+SAME_OBJECT_IOU = 0.7
 # ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
 # larger box's): a person walking a step between two frames
 MAX_JUMP = 0.8
@@ -181,6 +184,7 @@ class Tracker:
         """Take one frame's observations at `now`; returns the confirmed tracks. `frame` is kept
         by reference with a track whose best detection it holds (for the event's snapshot)."""
         s = self.settings
+        seen = one_per_object(seen)
         matched: set[int] = set()
         taken: set[int] = set()
         for group in sorted({_group(o.kind) for o in seen} | {t.group for t in self._tracks}):
@@ -279,6 +283,19 @@ def steady_posture(track: Track, obs: Observation) -> None:
         track.posture, track.posture_next = obs.posture, (None, 0)
     else:
         track.posture_next = (obs.posture, times)
+
+
+def one_per_object(seen: Sequence[Observation]) -> list[Observation]:
+    """The frame's observations without the second label of an object (SAME_OBJECT_IOU): of two
+    overlapping boxes of kinds the detector confuses, the better scored one."""
+    kept: list[Observation] = []
+    for obs in sorted(seen, key=lambda o: -o.score):
+        if obs.kind in MATCH_GROUP and any(
+                o.kind != obs.kind and _group(o.kind) == _group(obs.kind)
+                and iou(o.box, obs.box) >= SAME_OBJECT_IOU for o in kept):
+            continue
+        kept.append(obs)
+    return [o for o in seen if any(o is k for k in kept)]
 
 
 def _group(kind: str) -> str:

@@ -254,3 +254,13 @@ def test_a_van_seen_as_car_and_truck_is_one_track_of_the_kind_seen_most():
     # a dog is not matched with a car, however close
     tracker.update([Observation("dog", B, 0.9)], 5.0)
     assert sorted(t.kind for t in tracker.tracks) == ["dog", "truck"]
+
+
+def test_one_van_labelled_car_and_truck_in_one_frame_is_one_object():
+    tracker = Tracker(TrackSettings(1, 1, 5.0))
+    van = (0.7, 0.05, 0.9, 0.3)
+    beside = (0.45, 0.05, 0.65, 0.3)
+    tracker.update([Observation("car", van, 0.6), Observation("truck", (0.7, 0.06, 0.9, 0.3), 0.5),
+                    Observation("car", beside, 0.4), Observation("person", van, 0.9)], 0.0)
+    assert sorted((t.kind, t.box) for t in tracker.tracks) == [
+        ("car", beside), ("car", van), ("person", van)]
