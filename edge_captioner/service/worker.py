@@ -193,6 +193,7 @@ class CameraWorker:
         self._sampled_at = -math.inf  # when the model last ran
         self._fed = False  # the tracker took this frame's objects (the engine called `steady`)
         self._occupancy: dict | None = None  # the last published
+        self._held = 0  # changed captions held in a row (`_hold`)
 
     # -- commands (from the MQTT command dispatcher): record, wake the loop, return -------------
     def caption_now(self) -> None:
@@ -304,6 +305,11 @@ class CameraWorker:
         # may have come while the model ran, after `now`
         outcome = publish_rule(decision.reason, self._so_far(frame, self.clock()), result.text,
                                result.confidence, self.config.min_confidence, self.config.heartbeat_s)
+        if self._hold(outcome, now):
+            self.stats.skipped_unchanged += 1
+            log.debug("%s: caption of frame %s held: something new is not confirmed yet",
+                      self.name, frame.frame_id or frame.seq)
+            return
         if outcome is Outcome.SUPERSEDED:
             self.stats.superseded += 1
             log.info("%s: caption of frame %s not published: another member published a newer "
@@ -318,6 +324,21 @@ class CameraWorker:
                       frame.frame_id or frame.seq)
 
     # -- tracking and events -------------------------------------------------------------------------
+    def _hold(self, outcome: Outcome, now: float) -> bool:
+        """Whether a changed caption waits for the tracker: in this frame it saw something it has
+        not confirmed yet (a new object, or a ghost), so the steady state may be about to change,
+        and may be understating the frame ("no one" with a person just arriving). It waits at most
+        until such an object could be confirmed (`present_window_frames`); a heartbeat or
+        caption_now is never held."""
+        unsettled = self.tracking and any(not t.confirmed and t.last_seen == now
+                                          for t in self.tracker.every)
+        if (unsettled and outcome in (Outcome.CHANGED, Outcome.WITHHELD)
+                and self._held < self.config.events.present_window_frames - 1):
+            self._held += 1
+            return True
+        self._held = 0
+        return False
+
     def _track(self, objects: list, frame: Frame, now: float) -> None:
         """One frame's objects (over their thresholds: furniture too) into the tracker."""
         furniture = [o for o in objects if o.kind in SPOTS]

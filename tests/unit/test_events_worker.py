@@ -272,8 +272,8 @@ def test_a_flicker_of_one_frame_is_no_event_and_no_caption_change():
     worker, camera, _engine, sink = make()
     play(worker, camera, [(0, 9, [BOX]), (10, 10, [BOX, ghost]), (11, 30, [BOX])])
     assert sink.events == []
-    assert captions(sink) == [(stamp(0), "no one at the front door"),
-                              (stamp(1), "a box at the front door")]
+    # the first frame's box is not confirmed yet: its "no one" caption waits (never published)
+    assert captions(sink) == [(stamp(1), "a box at the front door")]
 
 
 def test_caption_changes_on_a_flickering_still_scene_drop():
@@ -292,8 +292,25 @@ def test_caption_changes_on_a_flickering_still_scene_drop():
     for t, objects in enumerate(frames):
         play(worker, camera, [(t, t, objects)])
     assert raw == 12
-    assert captions(sink) == [(stamp(0), "no one at the front door"),
-                              (stamp(1), "two people standing at the front door")]
+    assert captions(sink) == [(stamp(1), "two people standing at the front door")]
+
+
+def test_a_changed_caption_waits_for_what_is_new_to_be_confirmed():
+    other = dataclasses.replace(PERSON, box=(0.65, 0.3, 0.85, 0.9))
+    worker, camera, _engine, sink = make(absent_after_s=2.0)
+    # the first person leaves as another comes: without the wait, "no one" for a frame
+    play(worker, camera, [(0, 0, []), (1, 5, [PERSON]), (6, 6, []), (7, 12, [other])])
+    assert [text for _t, text in captions(sink)] == [
+        "no one at the front door", "a person standing at the front door"]
+    assert worker.stats.skipped_unchanged >= 1
+    # a ghost in every frame holds a change for present_window_frames - 1 frames at most
+    worker, camera, _engine, sink = make()
+    ghosts = [dataclasses.replace(PERSON, box=(0.05 + 0.3 * (t % 3), 0.1, 0.15 + 0.3 * (t % 3),
+                                               0.3), score=0.6) for t in range(6)]
+    for t in range(6):
+        play(worker, camera, [(t, t, [BOX, ghosts[t]] if t else [ghosts[t]])])
+    # frames 0 and 1 held, frame 2 published although a ghost is new again
+    assert captions(sink)[0] == (stamp(2), "a box at the front door")
 
 
 def test_lingering_in_a_zone():
