@@ -9,7 +9,7 @@ PHOTOS_DIR holds NAME.png for each labelled photo and labels.json ({name: label 
 conversion/pretrained/real_photos.py's load_real_photos and the labels file give them). With no
 boxes in the labels, a photo's said postures are matched as a multiset against its labelled ones:
 per posture, min(said, labelled) are right and the rest of said are wrong ("other" and
-"unclear" people can make no posture right). Printed per split (tune / held_out).
+"unclear" people can make no posture right). Printed per split (tune / held_out / fresh).
 
 Then person counts (the labels' count, exact or [low, high]) with the detector at --score, and
 with also the boxes it scores 0.3..score whose pose centre score (Keypoints.centre) is at least
@@ -58,8 +58,12 @@ def main() -> int:
     estimator = PoseEstimator(pose_build._graph(Path(args.pose_dir) / pose_build.POSE_FILE), 192,
                               pose_build.MARGIN, args.max_people)
     labels = json.loads((Path(args.photos_dir) / "labels.json").read_text(encoding="utf-8"))
-    totals = {split: {p: Counter() for p in POSTURES} for split in ("tune", "held_out")}
-    labelled = {split: Counter() for split in ("tune", "held_out")}
+    # tune, held_out and (version 2) fresh: whichever the labels hold, in that order
+    order = ("tune", "held_out", "fresh")
+    splits = sorted({e["split"] for e in labels.values()},
+                    key=lambda s: order.index(s) if s in order else len(order))
+    totals = {split: {p: Counter() for p in POSTURES} for split in splits}
+    labelled = {split: Counter() for split in splits}
     lines, counted = [], []
     everyone = PoseEstimator(estimator.graph, 192, pose_build.MARGIN, 99)
     for name, entry in sorted(labels.items()):
@@ -92,7 +96,7 @@ def main() -> int:
         for p, c in table.items():
             print(f"  said {p:9s} {c['said']:3d}: right {c['right']:3d}, wrong {c['wrong']:3d} "
                   f"(labelled {labelled[split][p]})")
-    for split in ("tune", "held_out"):
+    for split in splits:
         rows = [r for r in counted if r[0] == split]
         for label, k in ((f"detector >= {args.score}", 3),
                          (f"+ 0.3..{args.score} with pose centre >= {args.rescue}", 4)):

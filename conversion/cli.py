@@ -294,8 +294,9 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     )
     add_common_options(score)
     score.add_argument("bundle", metavar="BUNDLE", help="a bundle name or directory")
-    score.add_argument("--split", choices=["tune", "held_out", "all"], default="held_out",
-                       help="which labelled images (default: held_out)")
+    score.add_argument("--split", choices=["tune", "held_out", "fresh", "all"], default="held_out",
+                       help="which labelled images (default: held_out; fresh: the version-2 photos, "
+                       "for measuring only, never tuned on; all: every labelled image)")
     score.add_argument("--all-frames", action="store_true",
                        help="also caption every frame of every clip (faithfulness, fallbacks)")
     score.add_argument("--rows", action="store_true", help="include each image's caption")
@@ -306,7 +307,8 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
         help="per-kind score thresholds from the tune half of the labelled real photos",
         description="Run a facts bundle's perception on the TUNE half of the labelled real photos "
         "and clip frames and print, per kind, the lowest score threshold that reaches the "
-        "precision target there (conversion/facts/tune.py); the held-out half is never read.",
+        "precision target there (conversion/facts/tune.py); the held-out half and the fresh "
+        "photos are never read.",
     )
     add_common_options(tune)
     tune.add_argument("bundle", metavar="BUNDLE", help="a facts bundle name or directory")

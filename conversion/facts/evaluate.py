@@ -1,6 +1,11 @@
 """`edge-captioner-convert evaluate-facts BUNDLE [--split held_out] [--all-frames]`: a facts bundle
 on the real photos and real clip frames of tests/data/real_photos.json and real_clips.json.
 
+The splits (docs/real-photos.md): `tune` (thresholds and prompts are tuned on it), `held_out`
+(version 1's report half), `fresh` (version 2: 63 photos labelled after the held-out results were
+seen and before any model ran on them; photos only, no clip frames; for measuring only, never
+tuned on) and `all` (every labelled image, fresh included).
+
 For each image it runs the bundle as the device does (`Captioner.caption`), reads the published
 caption back (scene/read.py) and scores it against the hand labels (score.py): images whose
 caption states a kind, count or posture that is not there, per-kind precision and recall, counts
@@ -105,10 +110,16 @@ class Labelled:
                 yield f"{clip}#{i}", frame
 
 
+SPLITS = ("tune", "held_out", "fresh", "all")
+
+
 def labelled(split: str) -> Labelled:
-    """tune, held_out or all of tests/data/real_photos.json and real_clips.json."""
+    """tune, held_out, fresh or all of tests/data/real_photos.json and real_clips.json (fresh
+    has photos only: the clips' frames are all tune or held_out)."""
     from conversion.pretrained import real_photos
 
+    if split not in SPLITS:
+        raise BadInput(f"no split {split!r} in the real-photo labels (one of {', '.join(SPLITS)})")
     photo_doc = json.loads(real_photos.PHOTO_LABELS.read_text(encoding="utf-8"))
     clip_doc = json.loads(real_photos.CLIP_LABELS.read_text(encoding="utf-8"))
     frames = [f for f in clip_doc.get("frames", []) if split in ("all", f.get("split"))]

@@ -1,9 +1,9 @@
 """`edge-captioner-convert tune-thresholds BUNDLE`: per-kind score thresholds from the TUNE half of
-the labelled real photos and clip frames (never the held-out half): for each kind with at least
-MIN_INSTANCES labelled instances, the threshold with the best recall whose precision on the tune
-images reaches the target (person PERSON_PRECISION, others OTHER_PRECISION), else the best F0.5;
-other kinds keep the default unless the tune images show false ones above it. Prints the
-table and the suggested conversion/facts/thresholds.py values as JSON.
+the labelled real photos and clip frames (never the held-out half, never the fresh photos): for
+each kind with at least MIN_INSTANCES labelled instances, the threshold with the best recall whose
+precision on the tune images reaches the target (person PERSON_PRECISION, others
+OTHER_PRECISION), else the best F0.5; other kinds keep the default unless the tune images show
+false ones above it. Prints the table and the suggested conversion/facts/thresholds.py values as JSON.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from conversion.export.agreement import PERCEPTION_METRICS_KEY
+from conversion.facts.thresholds import THRESHOLDS
 from edge_captioner.bundle.loader import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.bundle.manifest import Manifest
 from edge_captioner.bundle.perception_section import parse_perception
@@ -36,6 +37,7 @@ from edge_captioner.model.perception import Perception
 from edge_captioner.model.preprocess import model_input
 from edge_captioner.model.runtime import pick_runtime
 from edge_captioner.model.self_check import record
+from edge_captioner.scene.from_findings import RESCUE_SCORE
 
 from . import photos, sources
 
@@ -56,6 +58,10 @@ CALIBRATION_PHOTOS = ("astronaut", "coffee", "rocket", "china", "motorcycle_righ
 # both looks' scores (detections.merge_mirrored), which halves a score the other look missed.
 DETECTOR = {"resize": "letterbox", "score": 0.2, "iou": 0.6, "max_detections": 60,
             "centre_offset": CENTRE_OFFSET, "mirror": True}
+# The closer look at unsure people (model/perception.py): the two largest people scored between
+# the pose rescue's floor and the person threshold, at a crop 2.2 times their box (chosen on the
+# tune half of the real photos: docs/real-photos.md, docs/model-card.md).
+CLOSER_LOOK = {"people": 2, "scores": [RESCUE_SCORE, THRESHOLDS["person"]], "grow": 2.2}
 # Which COCO labels count as which kind a caption can name (edge_captioner/scene/facts.py KINDS),
 # and the furniture a person can sit or lie on (SPOTS). No COCO class is a box or parcel.
 DETECTOR_KINDS = {
@@ -99,6 +105,7 @@ def perception_section(detector_file: str = DETECTOR_FILE,
                            "max_detections": DETECTOR["max_detections"]},
             "kinds": DETECTOR_KINDS,
             "mirror": DETECTOR["mirror"],
+            "closer_look": CLOSER_LOOK,
             "tensors": detector_tensors or {},
             "sources": [sources.NANODET.key],
         },

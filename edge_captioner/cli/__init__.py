@@ -1,7 +1,7 @@
 """The console: `edge-captioner` and its commands (docs/contract.md "Commands").
 
 Only this module knows argparse; each command lives in a module of its own, imported when run:
-run.py, caption.py, watch.py, check_config.py, bench.py, install_service.py; support.py holds the
+run.py, caption.py, watch.py, check_config.py, bench.py, install_service.py, history.py; support.py holds the
 logging set-up and the exit-code contract.
 """
 
@@ -125,6 +125,39 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--json", action="store_true",
                        help="one JSON object per line (a caption's own JSON, plus its topic)")
     watch.set_defaults(func=lazy_command("edge_captioner.cli.watch", "cmd_watch"))
+
+    history = sub.add_parser(
+        "history",
+        help="search the board's caption and event history",
+        description="Answer from the history the daemon keeps (docs/history.md): captions by "
+        "kind and text, events by type, kind and text, newest first, then one sentence that "
+        "answers. 'When did the dog last go out?': history --kind dog --event left --last. "
+        "TEXT matches the caption or event sentence (English or Chinese). Times are local. "
+        "Reads the store of --config's state directory (or --db); run it as the service's user.",
+    )
+    add_common_options(history)
+    history.add_argument("text", nargs="*", metavar="TEXT",
+                         help="words that must all appear in the caption (or event sentence)")
+    history.add_argument("--kind", action="append", metavar="KIND",
+                         help="a kind the caption states or the event involves (dog, person, "
+                         "box, car, ...; 狗 too); repeat for several")
+    history.add_argument("--event", metavar="TYPE",
+                         help="search events of this type: arrived, left, passed_by, box_left, "
+                         "box_taken, possible_fall, lingering, or any")
+    history.add_argument("--camera", metavar="NAME")
+    history.add_argument("--since", metavar="WHEN",
+                         help="24h, 30m, 7d, 2w, today, yesterday, or a date/time "
+                         "(2026-12-05T08:00, local)")
+    history.add_argument("--until", metavar="WHEN", help="as --since")
+    history.add_argument("--last", action="store_true", help="the newest match only")
+    history.add_argument("--limit", type=positive_int, default=20, metavar="N",
+                         help="at most N rows (default 20)")
+    history.add_argument("--json", action="store_true",
+                         help="one JSON object: the question, the rows, the total and the sentence")
+    history.add_argument("--db", metavar="FILE",
+                         help="the store itself, instead of the configuration's")
+    _config_options(history)
+    history.set_defaults(func=lazy_command("edge_captioner.cli.history", "cmd_history"))
     return parser
 
 

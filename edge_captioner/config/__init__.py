@@ -1,6 +1,7 @@
 """The daemon's configuration (config.yaml): typed dataclasses, validated once at start-up.
 
-docs/contract.md fixes the sections: device_id, mqtt, model, cameras, logging, workers, frigate. Unknown
+docs/contract.md fixes the sections: device_id, mqtt, model, cameras, logging, workers, frigate,
+history. Unknown
 keys and wrong types are errors (BadInput -> exit 2) naming the key, e.g. `cameras[1].interval_s:
 expected a number > 0`.
 Secrets (the MQTT password) may come from the file, from `password_file`, or from the environment
@@ -24,6 +25,7 @@ from .schema import (
     Config,
     DiscoveryConfig,
     FrigateConfig,
+    HistoryConfig,
     LoggingConfig,
     ModelConfig,
     MQTTConfig,
@@ -33,6 +35,7 @@ from .schema import (
 
 __all__ = [
     "CONFIG_ENV", "PASSWORD_ENV", "CameraConfig", "Config", "DiscoveryConfig",
-    "FrigateConfig", "LoggingConfig", "MQTTConfig", "ModelConfig", "TLSConfig", "WorkersConfig",
+    "FrigateConfig", "HistoryConfig", "LoggingConfig", "MQTTConfig", "ModelConfig",
+    "TLSConfig", "WorkersConfig",
     "demo_config", "load_config", "to_dict",
 ]

@@ -257,6 +257,22 @@ def valid_resolution(value: Any, path: str) -> tuple[int, int] | None:
     raise bad_value(path, f"expected {wanted(valid_resolution)}, got {describe_value(value)}")
 
 
+CLOCK_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+@_accepts('a local time of day "HH:MM" (24-hour) or null')
+def valid_clock(value: Any, path: str) -> str | None:
+    # YAML 1.1 reads an unquoted 21:00 as the sexagesimal integer 1260: say how to write it
+    if value is None:
+        return None
+    if _is_int(value):
+        raise bad_value(path, f"expected {wanted(valid_clock)}, got {value} (quote it: \"21:00\")")
+    if not isinstance(value, str) or not CLOCK_RE.fullmatch(value.strip()):
+        raise bad_value(path, f"expected {wanted(valid_clock)}, got {describe_value(value)}")
+    hours, minutes = value.strip().split(":")
+    return f"{int(hours):02d}:{minutes}"
+
+
 @_accepts(f"one of {', '.join(LOG_LEVELS)}")
 def valid_log_level(value: Any, path: str) -> str:
     if isinstance(value, str) and value.upper() in LOG_LEVELS:

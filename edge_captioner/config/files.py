@@ -148,4 +148,7 @@ def resolve_files_and_secrets(config: Config, base_dir: Path) -> Config:
         model=dataclasses.replace(config.model, bundle=_bundle(config.model.bundle, base_dir)),
         cameras=[_camera_source(camera, f"cameras[{i}].source", base_dir)
                  for i, camera in enumerate(config.cameras)],
+        history=dataclasses.replace(config.history, path=(
+            None if config.history.path is None
+            else str(_resolve(config.history.path, "history.path", base_dir)))),
     )

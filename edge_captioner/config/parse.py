@@ -15,6 +15,7 @@ from .schema import (
     DiscoveryConfig,
     EventsConfig,
     FrigateConfig,
+    HistoryConfig,
     LoggingConfig,
     ModelConfig,
     MQTTConfig,
@@ -90,9 +91,10 @@ CAMERA_FIELDS = _checks(CameraConfig, events=_events)
 LOGGING_FIELDS = _checks(LoggingConfig)
 WORKERS_FIELDS = _checks(WorkersConfig)
 FRIGATE_FIELDS = _checks(FrigateConfig)
+HISTORY_FIELDS = _checks(HistoryConfig)
 # the sections are built by their own builders below, in this order, once the top level is checked
 TOP_FIELDS = _checks(Config, mqtt=as_is, model=as_is, cameras=as_is, logging=as_is,
-                     workers=as_is, frigate=as_is)
+                     workers=as_is, frigate=as_is, history=as_is)
 
 
 def _mqtt(raw: Any) -> MQTTConfig:
@@ -205,4 +207,5 @@ def parse_document(document: Any) -> Config:
         logging=logging,
         workers=workers,
         frigate=FrigateConfig(**_section(top.get("frigate"), "frigate", FrigateConfig, FRIGATE_FIELDS)),
+        history=HistoryConfig(**_section(top.get("history"), "history", HistoryConfig, HISTORY_FIELDS)),
     )

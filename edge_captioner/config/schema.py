@@ -20,6 +20,7 @@ from .checks import (
     Validator,
     valid_boolean,
     valid_choice,
+    valid_clock,
     valid_group,
     valid_host,
     valid_http_url,
@@ -237,6 +238,32 @@ class FrigateConfig:
                                   "description in Frigate; null: not sent")
 
 
+HISTORY_SYNCS = ("normal", "full")
+
+
+@dataclass
+class HistoryConfig:
+    enabled: bool = setting(True, valid_boolean,
+                            "keep every published caption and event in a SQLite store on the board "
+                            "(docs/history.md); on only where there is a state directory or `path`")
+    path: str | None = setting(None, valid_text(optional=True),
+                               "the store's file; null: `history.sqlite3` in `mqtt.spool_dir`, "
+                               "else `$STATE_DIRECTORY`, else no history (one info line)")
+    keep_days: int = setting(365, valid_integer(1, 36500),
+                             "captions and events older than this many days are deleted")
+    max_mb: int = setting(200, valid_integer(1, 1_000_000),
+                          "the store and its event snapshots together stay under this many MB: "
+                          "the oldest snapshots go first, then the oldest rows")
+    sync: str = setting("normal", valid_choice(*HISTORY_SYNCS),
+                        "normal: a kill -9 loses nothing recorded, a power cut may lose the last "
+                        "moments; full: an fsync per caption, a power cut loses nothing recorded")
+    snapshots: bool = setting(True, valid_boolean,
+                              "keep each event's snapshot as a JPEG under `<state dir>/snapshots/`")
+    summary_at: str | None = setting("21:00", valid_clock,
+                                     "local time of the daily summary on `<base>/summary` "
+                                     "(retained); null: no summary")
+
+
 @dataclass
 class LoggingConfig:
     level: str = setting("INFO", valid_log_level, "the log level")
@@ -255,4 +282,6 @@ class Config:
                                                            "no pool", optional=True)
     frigate: FrigateConfig = section(FrigateConfig, "how `frigate:` cameras reach Frigate (`frigate` "
                                                     "below)")
+    history: HistoryConfig = section(HistoryConfig, "caption and event history, search and the "
+                                                    "daily summary (`history` below)")
     source_path: str | None = None  # the file it was read from

@@ -194,6 +194,30 @@ def mirror_box(box: Sequence[float]) -> tuple[float, float, float, float]:
     return (1.0 - x2, y1, 1.0 - x1, y2)
 
 
+def area(box: Sequence[float]) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+def closer_crop(box: Sequence[float], width: int, height: int,
+                 grow: float) -> tuple[int, int, int, int]:
+    """The pixel square (x1, y1, x2, y2) a closer look at a 0..1 box crops: centred on the box,
+    `grow` times its longer side (the surroundings tell a person from a coat on a hook), cut by
+    the frame's edges."""
+    cx, cy = (box[0] + box[2]) / 2 * width, (box[1] + box[3]) / 2 * height
+    side = max((box[2] - box[0]) * width, (box[3] - box[1]) * height) * grow
+    return (max(0, int(cx - side / 2)), max(0, int(cy - side / 2)),
+            min(width, int(cx + side / 2)), min(height, int(cy + side / 2)))
+
+
+def from_crop(box: Sequence[float], crop: Sequence[int], width: int,
+              height: int) -> tuple[float, float, float, float]:
+    """A 0..1 box of a crop -> the same box as 0..1 of the whole frame."""
+    x1, y1, x2, y2 = crop
+    cw, ch = x2 - x1, y2 - y1
+    return ((x1 + box[0] * cw) / width, (y1 + box[1] * ch) / height,
+            (x1 + box[2] * cw) / width, (y1 + box[3] * ch) / height)
+
+
 def merge_mirrored(found: Sequence[tuple[int, float, tuple]], mirrored: Sequence[tuple[int, float, tuple]],
                    iou_threshold: float = 0.5) -> list[tuple[int, float, tuple]]:
     """The detections of a frame and of its mirror image (boxes already mapped back), merged into

@@ -28,6 +28,10 @@ from .runtime import Graph, Runtime
 
 # People the detector scores at least this get a pose (the largest few: perception.pose.max_people)
 POSE_CANDIDATE_SCORE = 0.3
+# the closer look (DetectorSpec.closer_look): the crop's person must be the same person, and a
+# crop under this many pixels is too small to look at again
+CLOSER_IOU = 0.5
+MIN_CROP_PX = 8
 
 
 def read_labels(path: Path, count: int) -> list[str]:
@@ -110,6 +114,8 @@ class Perception:
                                f"the manifest's head ({len(self.centres)} points, reg_max "
                                f"{d.reg_max})")
             self.detector_labels = read_labels(bundle_dir / d.labels_file, int(scores[2]))
+            self._person_label = (self.detector_labels.index("person")
+                                  if "person" in self.detector_labels else None)
             unknown = set(d.label_kinds) - set(self.detector_labels)
             if unknown:
                 raise BadInput(f"{bundle_dir / 'manifest.json'}: 'perception.detector.kinds' "
@@ -164,6 +170,32 @@ class Perception:
         return [(f.label, float(f.score), detections.to_frame(f.box, d.size, width, height, d.resize))
                 for f in found]
 
+    def _closer_look(self, frame: np.ndarray, found: list[tuple[int, float, tuple]],
+                     look) -> list[tuple[int, float, tuple]]:
+        """The detector again on a crop around each of the largest people it was unsure of: at
+        the crop's scale a small or cut-off person is clearer. A person keeps the better of the
+        two scores, where the crop's person overlaps the first box (IoU at least CLOSER_IOU);
+        nothing else the crop finds is added, so it cannot add a person the frame did not show."""
+        person = self._person_label
+        if person is None:
+            return found
+        height, width = frame.shape[:2]
+        unsure = sorted((i for i, (label, score, _) in enumerate(found)
+                         if label == person and look.low <= score < look.high),
+                        key=lambda i: -detections.area(found[i][2]))[: look.people]
+        out = list(found)
+        for i in unsure:
+            label, score, box = found[i]
+            crop = detections.closer_crop(box, width, height, look.grow)
+            if crop[2] - crop[0] < MIN_CROP_PX or crop[3] - crop[1] < MIN_CROP_PX:
+                continue
+            x1, y1, x2, y2 = crop
+            again = [s for lab, s, b in self._detect(frame[y1:y2, x1:x2]) if lab == person
+                     and detections.iou(detections.from_crop(b, crop, width, height), box)
+                     >= CLOSER_IOU]
+            out[i] = (label, max([score, *again]), box)
+        return sorted(out, key=lambda d: (-d[1], d[0], d[2]))
+
     def see(self, frame: np.ndarray) -> Findings:
         """An OpenCV frame (BGR, gray or BGRA, any size) -> what the graphs find in it."""
         findings = Findings()
@@ -176,6 +208,8 @@ class Perception:
                 mirrored = [(label, score, detections.mirror_box(box))
                             for label, score, box in self._detect(cv2.flip(frame, 1))]
                 found = detections.merge_mirrored(found, mirrored)[: d.max_detections]
+            if d.closer_look is not None:
+                found = self._closer_look(frame, found, d.closer_look)
             kinds = d.label_kinds
             findings.objects = [Found(label, float(score), box, kinds.get(label))
                                 for index, score, box in found

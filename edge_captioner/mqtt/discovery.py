@@ -53,15 +53,7 @@ def discovery_messages(
     (EVENT_TYPES, the message's keys as attributes), a binary sensor each for person, vehicle,
     animal and box present and for a possible fall (from `<base>/<camera>/occupancy`), and the
     image of the newest event's snapshot; deleted for the other cameras."""
-    device = {
-        "identifiers": [f"edge_captioner_{device_id}"],
-        "name": f"edge-captioner {device_id}",
-        "manufacturer": "edge-captioner",
-        "model": model_name,
-        "sw_version": sw_version,
-    }
-    # (no support_url: the project has no public address to give yet)
-    origin = {"name": "edge-captioner", "sw_version": sw_version}
+    device, origin = device_and_origin(device_id, model_name, sw_version)
     messages: list[tuple[str, bytes]] = []
     for camera, snapshot in cameras:
         entities = discovery_entities(base, camera, snapshot) + event_entities(
@@ -82,6 +74,42 @@ def discovery_messages(
                 "origin": origin,
             })))
     return messages
+
+
+def device_and_origin(device_id: str, model_name: str, sw_version: str) -> tuple[dict, dict]:
+    """The `device` and `origin` blocks every entity of the board shares."""
+    device = {
+        "identifiers": [f"edge_captioner_{device_id}"],
+        "name": f"edge-captioner {device_id}",
+        "manufacturer": "edge-captioner",
+        "model": model_name,
+        "sw_version": sw_version,
+    }
+    # (no support_url: the project has no public address to give yet)
+    return device, {"name": "edge-captioner", "sw_version": sw_version}
+
+
+def summary_discovery(device_id: str, base: str, model_name: str, sw_version: str,
+                      prefix: str = "homeassistant", enabled: bool = True) -> tuple[str, bytes]:
+    """(topic, payload) of the board's daily-summary sensor (history/service.py publishes it,
+    retained, QoS 1): its state the summary sentence (cut to Home Assistant's 255 characters),
+    the summary JSON (date, counts) its attributes. Empty payload: deleted (discovery or the
+    summary off)."""
+    topic = topics.discovery_topic(prefix, "sensor", device_id, "summary")
+    if not enabled:
+        return topic, b""
+    device, origin = device_and_origin(device_id, model_name, sw_version)
+    summary = topics.summary_topic(base)
+    unique_id = f"{device_id}_summary"
+    return topic, topics.json_bytes({
+        "unique_id": unique_id, "default_entity_id": f"sensor.{unique_id}",
+        "name": "Daily summary", "state_topic": summary,
+        "value_template": "{{ value_json.summary[:255] }}", "json_attributes_topic": summary,
+        "icon": "mdi:calendar-text",
+        "availability": [{"topic": topics.status_topic(base), "payload_available": topics.ONLINE,
+                          "payload_not_available": topics.OFFLINE}],
+        "device": device, "origin": origin,
+    })
 
 
 def discovery_entities(base: str, camera: str, snapshot: bool

@@ -10,6 +10,10 @@
     <base_topic>/<device_id>/<camera>/event          event JSON (service/events.py), start and end
     <base_topic>/<device_id>/<camera>/event/snapshot JPEG of the newest event's best frame (retained)
     <base_topic>/<device_id>/<camera>/occupancy      what is present now, JSON (retained)
+    <base_topic>/<device_id>/history/query           questions to the history in (JSON)
+    <base_topic>/<device_id>/history/answer          their answers, when the question names no
+                                                     response topic (MQTT 5) nor `reply_to`
+    <base_topic>/<device_id>/summary                 the daily summary (JSON, retained)
     <prefix>/status                                  Home Assistant's birth message
     <prefix>/<component>/<device_id>/<object_id>/config   Home Assistant discovery
 
@@ -44,6 +48,27 @@ def status_topic(base: str) -> str:
 def camera_topic(base: str, camera: str, leaf: str) -> str:
     """`<base>/<camera>/<leaf>`; camera may be ANY in a subscription filter."""
     return f"{base}/{camera}/{leaf}"
+
+
+HISTORY, QUERY, ANSWER, SUMMARY = "history", "query", "answer", "summary"
+
+
+def history_query_topic(base: str) -> str:
+    return f"{base}/{HISTORY}/{QUERY}"
+
+
+def history_answer_topic(base: str) -> str:
+    return f"{base}/{HISTORY}/{ANSWER}"
+
+
+def summary_topic(base: str) -> str:
+    return f"{base}/{SUMMARY}"
+
+
+def valid_reply_topic(topic: object) -> bool:
+    """A topic an answer may be published to: a name, not a filter, not the broker's own."""
+    return (isinstance(topic, str) and 0 < len(topic.encode("utf-8")) <= 1024
+            and not any(c in topic for c in "+#\0") and not topic.startswith("$"))
 
 
 def command_filter(base: str) -> str:

@@ -20,6 +20,8 @@ from .. import __version__
 from ..config import Config
 from ..config.parse import events_owner
 from ..frigate.descriptions import FrigateDescriptions
+from ..history.recording import RecordingSink
+from ..history.service import HistoryService
 from ..model.captioner import Captioner
 from ..mqtt.commands import Command
 from ..mqtt.session import Publisher
@@ -76,6 +78,11 @@ class Daemon:
         self.descriptions: FrigateDescriptions | None = None
         if config.frigate.api_url is not None:
             sink = self.descriptions = FrigateDescriptions(self.publisher, config.frigate.api_url)
+        # the history records each caption and event before it goes to MQTT (history/recording.py)
+        self.history = HistoryService.for_daemon(config, self.captioner.bundle.language,
+                                                 self.captioner.bundle.name, __version__)
+        if self.history is not None:
+            sink = RecordingSink(sink, self.history.store)
         self.workers: dict[str, CameraWorker] = {}
         for cam in config.cameras:
             source = open_source(cam, config, on_state=self._on_camera_state)
@@ -96,6 +103,10 @@ class Daemon:
         seen = seen_caption(payload)
         if seen is not None and camera in self.fences:
             self.fences[camera].observe(seen)
+        if self.history is not None and camera in self.fences:
+            # in a pool the history holds every member's captions of the pool's cameras (its own
+            # come back here too: recorded once, by camera, timestamp and seq)
+            self.history.store.record_caption(payload)
 
     def _on_command(self, command: Command) -> None:
         worker = self.workers.get(command.camera)
@@ -132,6 +143,8 @@ class Daemon:
 
     def run(self) -> int:
         self.publisher.start()
+        if self.history is not None:
+            self.history.start()
         for worker in self.workers.values():
             worker.camera.start()  # its first state (streaming or lost) arrives via on_state
             worker.start()
@@ -152,6 +165,8 @@ class Daemon:
             worker.camera.stop()  # acknowledges the frames the workers finished
         if self.descriptions is not None:
             self.descriptions.stop()
+        if self.history is not None:
+            self.history.stop()
         self.watchdog.stop()
         self.publisher.stop()
         self._wait_for_readers()

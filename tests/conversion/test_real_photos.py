@@ -13,7 +13,7 @@ import tarfile
 
 import pytest
 
-from conversion.pretrained import real_photos, sources
+from conversion.pretrained import real_photos, real_photos_v2, sources
 from edge_captioner.errors import BadInput
 
 PHOTOS = json.loads(real_photos.PHOTO_LABELS.read_text())
@@ -37,7 +37,7 @@ def test_photo_labels_match_the_pins():
     for im in images:
         pin = real_photos.PHOTOS[im["name"]]
         assert (im["source"], im["member"], im.get("rotate", 0)) == (pin.source, pin.path, pin.rotate)
-        assert im["split"] in ("tune", "held_out")
+        assert im["split"] in ("tune", "held_out", "fresh")
         assert set(im["counts"]) <= KINDS and all(_count_ok(v) for v in im["counts"].values())
         assert all(p["posture"] in POSTURES and p["on"] in ON for p in im["persons"])
         assert all((p["on"] is not None) == (p["posture"] in ("sitting", "lying"))
@@ -56,7 +56,8 @@ def test_photo_split_is_the_stated_rule():
         return v[0] if isinstance(v, list) else v
 
     groups: dict[str, list[str]] = {}
-    for im in PHOTOS["images"]:
+    version1 = [im for im in PHOTOS["images"] if im["split"] != "fresh"]
+    for im in version1:
         group = next((k for k in order if low(im["counts"].get(k, 0)) >= 1), "none")
         groups.setdefault(group, []).append(im["name"])
     expected = {}
@@ -64,8 +65,35 @@ def test_photo_split_is_the_stated_rule():
         names.sort(key=lambda n: hashlib.sha256(f"edge-captioner real photos v1:{n}".encode()).hexdigest())
         for i, name in enumerate(names):
             expected[name] = "tune" if i < round(0.4 * len(names)) else "held_out"
-    assert {im["name"]: im["split"] for im in PHOTOS["images"]} == expected
-    assert {im["split"] for im in PHOTOS["images"] if im["counts"].get("person")} == {"tune", "held_out"}
+    assert {im["name"]: im["split"] for im in version1} == expected
+    assert {im["split"] for im in version1 if im["counts"].get("person")} == {"tune", "held_out"}
+
+
+def test_fresh_photos_are_version_2_and_apart():
+    """Every version-2 photo (real_photos_v2.py) is `fresh` and nothing else is; its packages are
+    used nowhere else (not by version 1, not by the encoders' calibration sources)."""
+    fresh = [im for im in PHOTOS["images"] if im["split"] == "fresh"]
+    assert [im["name"] for im in fresh] == list(real_photos_v2.PHOTOS)
+    assert 40 <= len(fresh) <= 80
+    assert {im["source"] for im in fresh} == set(real_photos_v2.ARCHIVES)
+    v2_packages = {pin[1] for pin in real_photos_v2.ARCHIVES.values()}
+    v1_packages = {s.package for k, s in real_photos.SOURCES.items() if k not in real_photos_v2.ARCHIVES}
+    assert not v2_packages & (v1_packages | {s.package for s in sources.SOURCES.values()})
+    digests = [p.sha256 for p in real_photos.PHOTOS.values()]
+    assert len(set(digests)) == len(digests)  # no photo twice, across both versions
+    assert PHOTOS["info"]["version"] == "2" and "fresh" in PHOTOS["info"]
+
+
+def test_labelled_splits():
+    from conversion.facts.evaluate import SPLITS, labelled
+
+    sizes = {split: len(labelled(split).photos) for split in SPLITS}
+    assert sizes["tune"] + sizes["held_out"] + sizes["fresh"] == sizes["all"] == len(PHOTOS["images"])
+    fresh = labelled("fresh")
+    assert list(fresh.photos) == list(real_photos_v2.PHOTOS) and not fresh.clip_frames
+    assert not set(labelled("tune").photos) & set(fresh.photos)
+    with pytest.raises(BadInput, match="no split 'train'"):
+        labelled("train")
 
 
 def test_clip_labels_match_the_pins():

@@ -161,6 +161,10 @@ def _section() -> dict:
     (lambda s: s["classifier"]["image"].update(resize="fill"), "image.resize"),
     (lambda s: s["classifier"].update(top_k=0), "top_k"),
     (lambda s: s["classifier"].pop("labels"), "'perception.classifier.labels' must be str"),
+    (lambda s: s["detector"].update(closer_look=[]), "closer_look' must be an object"),
+    (lambda s: s["detector"]["closer_look"].update(scores=[0.6, 0.5]), "low < high"),
+    (lambda s: s["detector"]["closer_look"].update(people=0), "people 1..16"),
+    (lambda s: s["detector"]["closer_look"].update(grow="2"), "closer_look.grow"),
 ])
 def test_bad_perception_sections_are_refused(change, message):
     section = _section()
@@ -235,3 +239,34 @@ def test_any_perception_section_loads_or_is_bad_input(data):
         parse_perception({"perception": section}, Path("manifest.json"))
     except BadInput as exc:
         assert "\n" not in str(exc)
+
+
+def test_the_closer_look_only_raises_the_scores_of_unsure_people(captioner):
+    """On a frame holding people at several sizes, the closer look changes no label, box or
+    count: it raises (never lowers) the scores of the largest unsure people and nothing else."""
+    from dataclasses import replace
+
+    import cv2
+
+    frame = photos.load_photos(["astronaut"])["astronaut"]
+    small = cv2.resize(frame, (frame.shape[1] // 3, frame.shape[0] // 3))
+    scene = np.full((frame.shape[0], frame.shape[1] * 2, 3), 90, np.uint8)
+    scene[: small.shape[0], : small.shape[1]] = small
+    scene[:, frame.shape[1]:] = frame
+    perception = captioner.perception
+    look = perception.spec.detector.closer_look
+    assert look is not None  # the shipped bundles look closer
+    with_look = perception.see(scene).objects
+    spec = replace(perception.spec, detector=replace(perception.spec.detector, closer_look=None))
+    perception.spec = spec
+    try:
+        without = perception.see(scene).objects
+    finally:
+        perception.spec = replace(spec, detector=replace(spec.detector, closer_look=look))
+    key = lambda o: (o.label, o.box)  # noqa: E731
+    assert sorted(map(key, with_look)) == sorted(map(key, without))
+    before = {key(o): o.score for o in without}
+    raised = [o for o in with_look if o.score != before[key(o)]]
+    assert all(o.score > before[key(o)] and o.label == "person"
+               and look.low <= before[key(o)] < look.high for o in raised)
+    assert len(raised) <= look.people

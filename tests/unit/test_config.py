@@ -146,7 +146,13 @@ def test_printed_configuration_loads_back_as_the_same(tmp_path):
 # -- what does not load ----------------------------------------------------------------------------------
 BAD = [
     # (changes to BASE or raw YAML text, what the one-line error must contain)
-    ({"mqqt": {}}, "mqqt: unknown key (known: device_id, mqtt, model, cameras, logging, workers, frigate)"),
+    ({"history.summary_at": 1260}, 'history.summary_at: expected a local time of day "HH:MM" '
+                                   '(24-hour) or null, got 1260 (quote it: "21:00")'),
+    ({"history.summary_at": "25:00"}, "history.summary_at: expected a local time of day"),
+    ({"history.sync": "off"}, "history.sync: expected one of normal, full, got 'off'"),
+    ({"history.keep_days": 0}, "history.keep_days: expected an integer 1..36500, got 0"),
+    ({"mqqt": {}}, "mqqt: unknown key (known: device_id, mqtt, model, cameras, logging, workers, "
+                   "frigate, history)"),
     ({"mqtt.discovery.prefx": "ha"}, "mqtt.discovery.prefx: unknown key (known: enabled, prefix)"),
     ({"mqtt.tls": {"verify": True}}, "mqtt.tls.verify: unknown key"),
     ({"cameras.0.fps": 5}, "cameras[0].fps: unknown key"),
@@ -302,7 +308,7 @@ def test_reference_shows_each_key_with_its_check_and_default():
     assert "| `name` | a name of lower-case letters" in text and "| required |" in text
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## Top level", "## `mqtt`", "## `mqtt.tls`", "## `mqtt.discovery`", "## `model`", "## `cameras[]`",
-        "## `cameras[].events`", "## `logging`", "## `workers`", "## `frigate`"]
+        "## `cameras[].events`", "## `logging`", "## `workers`", "## `frigate`", "## `history`"]
     assert "source_path" not in text  # a field of Config, not a key of the file
 
 

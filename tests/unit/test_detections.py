@@ -425,3 +425,29 @@ def test_center_crop_round_trip_through_prepare_image(w, h):
     tol_x, tol_y = (side / size + 1) / w, (side / size + 1) / h
     want = (x1 / w, y1 / h, x2 / w, y2 / h)
     assert all(abs(g - e) <= t for g, e, t in zip(got, want, (tol_x, tol_y, tol_x, tol_y), strict=True))
+
+
+def test_a_closer_crop_is_centred_and_cut_by_the_frame():
+    from edge_captioner.model.detections import closer_crop, from_crop
+
+    assert closer_crop((0.4, 0.4, 0.6, 0.6), 100, 100, 2.0) == (30, 30, 70, 70)
+    assert closer_crop((0.0, 0.0, 0.2, 0.1), 100, 100, 2.0) == (0, 0, 30, 25)
+    crop = closer_crop((0.4, 0.4, 0.6, 0.6), 200, 100, 2.0)
+    assert from_crop((0.0, 0.0, 1.0, 1.0), crop, 200, 100) == (
+        crop[0] / 200, crop[1] / 100, crop[2] / 200, crop[3] / 100)
+
+
+@given(st.tuples(*[st.floats(0, 1)] * 4), st.integers(16, 4000), st.integers(16, 4000),
+       st.floats(1, 8))
+def test_a_box_mapped_from_its_closer_crop_is_itself(box, width, height, grow):
+    from edge_captioner.model.detections import closer_crop, from_crop
+
+    x1, x2 = sorted(box[::2])
+    y1, y2 = sorted(box[1::2])
+    crop = closer_crop((x1, y1, x2, y2), width, height, grow)
+    assert 0 <= crop[0] <= crop[2] <= width and 0 <= crop[1] <= crop[3] <= height
+    if crop[2] > crop[0] and crop[3] > crop[1]:
+        inner = ((x1 * width - crop[0]) / (crop[2] - crop[0]), (y1 * height - crop[1]) / (crop[3] - crop[1]),
+                 (x2 * width - crop[0]) / (crop[2] - crop[0]), (y2 * height - crop[1]) / (crop[3] - crop[1]))
+        back = from_crop(inner, crop, width, height)
+        assert np.allclose(back, (x1, y1, x2, y2), atol=1e-9)
