@@ -73,7 +73,7 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-WATCHED = (topics.CAPTION, topics.STATE, topics.STATUS)  # the leaves `watch` shows
+WATCHED = (topics.CAPTION, topics.STATE, topics.STATUS, topics.EVENT)  # the leaves `watch` shows
 
 
 def split_topic(topic: str, base_topic: str) -> tuple[str, str | None, str] | None:
@@ -110,6 +110,10 @@ def format_message(
         data = json.loads(text)
     except ValueError:
         data = None
+    if leaf == topics.EVENT and isinstance(data, dict) and "sentence" in data:
+        when = _local_time(data.get("start" if data.get("phase") == "start" else "end"), received)
+        kind = f"{_clean(str(data.get('type')))} {_clean(str(data.get('phase')))}"
+        return f"{when}  {where}  event {kind}: {_clean(str(data['sentence']))}{suffix}"
     if not isinstance(data, dict) or "caption" not in data:
         shown = _clean(repr(payload[:100]))
         return f"{received.strftime(TIME_FORMAT)}  {where}  (not a caption: {shown}){suffix}"
@@ -125,7 +129,7 @@ def format_message(
 
 
 def _json_line(topic: str, device: str, camera: str | None, leaf: str, text: str) -> str:
-    if leaf == topics.CAPTION:
+    if leaf in (topics.CAPTION, topics.EVENT):
         try:
             data = json.loads(text)
         except ValueError:

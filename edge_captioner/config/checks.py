@@ -289,6 +289,44 @@ def valid_place(value: Any, path: str) -> str:
     return value.strip()
 
 
+MAX_ZONES, MAX_ZONE_POINTS = 16, 64
+
+
+@_accepts("a mapping of zone names (as camera names) to polygons: at least 3 [x, y] points, "
+          "fractions of the frame 0..1")
+def valid_zones(value: Any, path: str) -> dict[str, tuple[tuple[float, float], ...]] | None:
+    """A camera's named zones (service/zones.py); None when none. Each polygon is checked point by
+    point, so the error names the point: `cameras[0].zones.door[2]: expected [x, y] ...`."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise bad_value(path, f"expected {wanted(valid_zones)}, got {describe_value(value)}")
+    if len(value) > MAX_ZONES:
+        raise bad_value(path, f"at most {MAX_ZONES} zones, got {len(value)}")
+    zones = {}
+    for name, points in value.items():
+        where = join_key(path, name)
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            raise bad_value(where, f"a zone name must be {wanted(valid_name)}")
+        if not isinstance(points, list) or not 3 <= len(points) <= MAX_ZONE_POINTS:
+            raise bad_value(where, f"expected a list of 3..{MAX_ZONE_POINTS} [x, y] points, got "
+                                   f"{describe_value(points)}"
+                                   + (f" of {len(points)}" if isinstance(points, list) else ""))
+        polygon = []
+        for i, point in enumerate(points):
+            xy = [_finite(v) for v in point] if isinstance(point, list) and len(point) == 2 else None
+            if xy is None or any(v is None or not 0.0 <= v <= 1.0 for v in xy):
+                raise bad_value(f"{where}[{i}]", f"expected [x, y], two numbers 0..1 (fractions of "
+                                                 f"the frame), got {describe_value(point)}")
+            polygon.append((xy[0], xy[1]))
+        xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+        area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(polygon))))
+        if area <= 0.0:
+            raise bad_value(where, "the polygon has no area (its points are on one line)")
+        zones[name] = tuple(polygon)
+    return zones
+
+
 def as_is(value: Any, path: str) -> Any:
     """A section's value, checked later by the section's own builder (parse.py)."""
     return value

@@ -116,6 +116,9 @@ def to_dict(config: Config, masked: bool = True) -> dict[str, Any]:
     for camera in data["cameras"]:
         if camera["resolution"] is not None:
             camera["resolution"] = list(camera["resolution"])  # YAML has lists, not tuples
+        if camera["zones"] is not None:
+            camera["zones"] = {name: [list(p) for p in points]
+                               for name, points in camera["zones"].items()}
         if not is_pushed(camera["source"]):
             for key in PUSHED_ONLY:  # an error for other sources: not printed for them
                 del camera[key]

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..sources.spec import is_pushed
+from ..sources.spec import FrigateFrames, is_pushed, parse_pushed
 from .checks import Validator, as_is, bad_value, describe_value, join_key
 from .schema import (
     MQTT_TLS_PORT,
     CameraConfig,
     Config,
     DiscoveryConfig,
+    EventsConfig,
     FrigateConfig,
     HistoryConfig,
     LoggingConfig,
@@ -74,7 +75,19 @@ TLS_FIELDS = _checks(TLSConfig)
 DISCOVERY_FIELDS = _checks(DiscoveryConfig)
 MQTT_FIELDS = _checks(MQTTConfig, tls=_tls, discovery=_discovery)
 MODEL_FIELDS = _checks(ModelConfig)
-CAMERA_FIELDS = _checks(CameraConfig)
+EVENTS_FIELDS = _checks(EventsConfig)
+
+
+def _events(value: Any, path: str) -> EventsConfig:
+    events = EventsConfig(**_section(value, path, EventsConfig, EVENTS_FIELDS))
+    if events.present_after_frames > events.present_window_frames:
+        raise bad_value(join_key(path, "present_after_frames"),
+                        f"expected at most present_window_frames ({events.present_window_frames}), "
+                        f"got {events.present_after_frames}")
+    return events
+
+
+CAMERA_FIELDS = _checks(CameraConfig, events=_events)
 LOGGING_FIELDS = _checks(LoggingConfig)
 WORKERS_FIELDS = _checks(WorkersConfig)
 FRIGATE_FIELDS = _checks(FrigateConfig)
@@ -115,6 +128,27 @@ def _cameras(raw: Any) -> list[CameraConfig]:
             raise bad_value(f"cameras[{i}].name", f"duplicate camera name {camera.name!r}")
         seen.add(camera.name)
     return cameras
+
+
+def events_owner(camera: CameraConfig, pooled: bool) -> str | None:
+    """Why this camera may not track (events need one owner per camera), or None when it may."""
+    if isinstance(parse_pushed(camera.source), FrigateFrames):
+        return "Frigate tracks this camera's objects (its events are Frigate's)"
+    if pooled and is_pushed(camera.source):
+        return ("a pool (`workers`) shares this camera's frames among its members, and tracking "
+                "needs every frame of a camera on one board")
+    return None
+
+
+def _owned_events(cameras: list[CameraConfig], pooled: bool) -> None:
+    """Resolve each camera's `events.enabled` (null: on where it may be); true where it may not
+    is an error."""
+    for i, camera in enumerate(cameras):
+        why = events_owner(camera, pooled)
+        if camera.events.enabled and why is not None:
+            raise bad_value(f"cameras[{i}].events.enabled", f"true is not possible here: {why}")
+        if camera.events.enabled is None:
+            camera.events.enabled = why is None
 
 
 def _workers(raw: Any, mqtt: MQTTConfig) -> WorkersConfig | None:
@@ -160,13 +194,18 @@ def parse_document(document: Any) -> Config:
                         "(nothing is published until then), or try the built-in demo with --demo")
     top = _section(document, "", Config, TOP_FIELDS, null_ok=False)
     mqtt = _mqtt(top.get("mqtt"))
+    model = ModelConfig(**_section(top.get("model"), "model", ModelConfig, MODEL_FIELDS))
+    cameras = _cameras(top["cameras"])
+    logging = LoggingConfig(**_section(top.get("logging"), "logging", LoggingConfig, LOGGING_FIELDS))
+    workers = _workers(top.get("workers"), mqtt)
+    _owned_events(cameras, pooled=workers is not None)
     return Config(
         device_id=top["device_id"],
         mqtt=mqtt,
-        model=ModelConfig(**_section(top.get("model"), "model", ModelConfig, MODEL_FIELDS)),
-        cameras=_cameras(top["cameras"]),
-        logging=LoggingConfig(**_section(top.get("logging"), "logging", LoggingConfig, LOGGING_FIELDS)),
-        workers=_workers(top.get("workers"), mqtt),
+        model=model,
+        cameras=cameras,
+        logging=logging,
+        workers=workers,
         frigate=FrigateConfig(**_section(top.get("frigate"), "frigate", FrigateConfig, FRIGATE_FIELDS)),
         history=HistoryConfig(**_section(top.get("history"), "history", HistoryConfig, HISTORY_FIELDS)),
     )

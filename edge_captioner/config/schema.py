@@ -35,6 +35,7 @@ from .checks import (
     valid_source,
     valid_text,
     valid_topic,
+    valid_zones,
 )
 
 MQTT_TLS_PORT = 8883  # the port a TLS broker listens on when the file gives none
@@ -138,6 +139,38 @@ class ModelConfig:
 
 
 @dataclass
+class EventsConfig:
+    """What happened over time (service/tracks.py, events.py, docs/events.md)."""
+
+    enabled: bool | None = setting(
+        None, valid_optional(valid_boolean),
+        "follow objects across frames and publish events; null: on, except for `frigate:` "
+        "cameras (Frigate tracks them) and cameras whose frames a pool (`workers`) shares "
+        "(tracking needs one owner per camera); true there is an error")
+    present_after_frames: int = setting(2, valid_integer(1, 10),
+                                        "an object is present once seen in this many of its first "
+                                        "`present_window_frames` frames")
+    present_window_frames: int = setting(3, valid_integer(1, 10),
+                                         "see `present_after_frames` (>= it)")
+    absent_after_s: float = setting(5.0, valid_number(0, 3600, lo_inclusive=False),
+                                    "a present object missing this long (seconds) is gone")
+    passing_s: float = setting(5.0, valid_number(0, 3600),
+                               "an arrival is announced once present this long; a person gone "
+                               "sooner who moved across the frame passed by")
+    fall_after_s: float = setting(30.0, valid_number(1, 3600),
+                                  "a person lying (not on a sofa or bed) this long without getting "
+                                  "up: possible fall")
+    linger_after_s: float = setting(60.0, valid_number(1, 86400),
+                                    "a person in one zone this long: lingering")
+    box_after_s: float = setting(10.0, valid_number(0, 86400),
+                                 "a box present this long before a person came and gone when "
+                                 "they leave: taken")
+    track_interval_s: float = setting(1.0, valid_number(0.05, 60),
+                                      "while anything is tracked, a frame is captioned at least "
+                                      "this often even if the scene did not change (seconds)")
+
+
+@dataclass
 class CameraConfig:
     name: str = required(valid_name, "part of the MQTT topics and Home Assistant ids")
     source: str | int = required(valid_source, "where frames come from; `sample`: the bundled demo clip",
@@ -172,6 +205,13 @@ class CameraConfig:
                                     "log line); other sources when they open, by the size they "
                                     "report (the camera goes `lost`). Bounds the memory a frame "
                                     "takes (README \"Memory\")")
+    zones: dict = setting(None, valid_zones,
+                          "named areas of the frame, e.g. `door: [[0.3, 0.5], [0.7, 0.5], [0.7, 1], "
+                          "[0.3, 1]]`: an object is in a zone by the bottom centre of its box; a "
+                          "zone named after a place (front_door, driveway, ...) is that place in "
+                          "captions and events, and with zones the camera's `place` is said only "
+                          "of objects inside a zone (docs/events.md); null: none")
+    events: EventsConfig = section(EventsConfig, "tracking and events (`cameras[].events` below)")
 
 
 @dataclass

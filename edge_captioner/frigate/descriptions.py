@@ -24,6 +24,7 @@ from .events import description_request
 if TYPE_CHECKING:
     from ..mqtt.topics import CameraState
     from ..service.caption_event import CaptionEvent
+    from ..service.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,12 @@ class FrigateDescriptions:
 
     def publish_state(self, camera: str, state: CameraState) -> None:
         self.sink.publish_state(camera, state)
+
+    def publish_event(self, event: Event, snapshot: bytes | None = None) -> None:
+        self.sink.publish_event(event, snapshot)
+
+    def publish_occupancy(self, camera: str, occupancy: dict) -> None:
+        self.sink.publish_occupancy(camera, occupancy)
 
     def publish_interval(self, camera: str, seconds: float) -> None:
         self.sink.publish_interval(camera, seconds)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..bundle.sections import FactsSpec
 from ..bundle.wiring import check_against_graphs
 from ..errors import BadInput
 from ..scene.facts import Facts
-from ..scene.from_findings import facts_of
+from ..scene.from_findings import facts_of, kept
 from ..scene.phrase import sentences
 from ..scene.support import faithful
 from .evidence import evidence, facts_vector
@@ -36,6 +37,9 @@ from .self_check import verify
 log = logging.getLogger(__name__)
 
 DecoderState = dict[str, np.ndarray]  # decoder input name -> value, in the input's dtype
+# A camera's steady state (service/tracks.py): the frame's objects over their thresholds -> the
+# objects the caption states (the confirmed tracks', and the furniture) and the place to say
+Steady = Callable[[list], tuple[list, "str | None"]]
 
 
 def _shapes(tensors: dict) -> dict[str, list[int]]:
@@ -222,11 +226,20 @@ class Captioner:
         checked against them."""
         return isinstance(self.evidence_spec, FactsSpec)
 
-    def facts(self, findings: Findings, place: str | None) -> Facts:
-        """What a facts bundle's caption of these findings may state."""
+    def steady_objects(self, findings: Findings, place: str | None,
+                       steady: Steady) -> tuple[list, str | None]:
+        """The objects and place a caption of the camera's steady state states: `steady` takes the
+        frame's objects over their kind's threshold (the steady objects are such objects, so the
+        facts keep them all)."""
         spec = self.evidence_spec
+        return steady(kept(findings.objects, spec.kinds, spec.thresholds, spec.default_threshold))
+
+    def facts(self, findings: Findings, place: str | None, objects: list | None = None) -> Facts:
+        """What a facts bundle's caption of these findings (or of `objects`) may state."""
+        spec = self.evidence_spec
+        objects = findings.objects if objects is None else objects
         known = self.known_place(place) if place else None
-        return facts_of(findings.objects, place=known, kinds=spec.kinds,
+        return facts_of(objects, place=known, kinds=spec.kinds,
                         pose_groups=spec.pose_groups, thresholds=spec.thresholds,
                         default=spec.default_threshold)
 
@@ -272,15 +285,20 @@ class Captioner:
         return trie_of(sequences)
 
     def caption(self, frame: np.ndarray, place: str | None = None, *,
-                beam_size: int | None = None) -> CaptionResult:
+                beam_size: int | None = None, steady: Steady | None = None) -> CaptionResult:
         """A frame's caption. place: where the camera looks (a known place, or free text), for
         grounded bundles: a known place goes into the caption through the decoder, free text is
-        put before it ("shed: a person"). beam_size: the search's width, if not the configured one."""
+        put before it ("shed: a person"). beam_size: the search's width, if not the configured one.
+        steady: a facts bundle's caption states the camera's steady state (service/tracks.py)
+        instead of this frame's objects, through the same constrained search and check."""
         started = time.perf_counter()
         # the real-world graphs need the frame itself, at their own size
         findings = self.perception.see(frame) if self.perception is not None else None
+        objects = None
+        if self.facts_bundle and steady is not None:
+            objects, place = self.steady_objects(findings, place, steady)
+        facts = self.facts(findings, place, objects) if self.facts_bundle else None
         known = place and self.known_place(place)
-        facts = self.facts(findings, place) if self.facts_bundle else None
         image = (facts_vector(facts, self.evidence_spec) if facts is not None
                  else self.encoder_input(frame, findings, place))
         best, encoder_ms = self.search(image, beam_size,

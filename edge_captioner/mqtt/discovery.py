@@ -4,8 +4,20 @@ sends them again when Home Assistant announces itself on `<prefix>/status`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from . import topics
 from .commands import MAX_INTERVAL_S, MIN_INTERVAL_S
+
+# The event entity's types (service/events.py EVENT_TYPES, kept here so that discovery stays free
+# of the service package): a start message's `type`; the end messages of events with a start
+# are named by END_NAMES ("arrived" ends as "left")
+EVENT_TYPES = ("arrived", "left", "passed_by", "box_left", "box_taken", "possible_fall", "got_up",
+               "lingering", "lingering_ended")
+END_NAMES = {"arrived": "left", "possible_fall": "got_up", "lingering": "lingering_ended"}
+# the occupancy binary sensors: (key, name, device class, the occupancy payload's key)
+PRESENCE = (("person", "person", "occupancy"), ("vehicle", "vehicle", "occupancy"),
+            ("animal", "animal", "occupancy"), ("box", "box", "occupancy"))
 
 
 def _title(camera: str) -> str:
@@ -21,6 +33,7 @@ def discovery_messages(
     sw_version: str,
     prefix: str = "homeassistant",
     enabled: bool = True,
+    events: Collection[str] = (),
 ) -> list[tuple[str, bytes]]:
     """(topic, payload) for Home Assistant MQTT discovery, all to be published retained, QoS 1.
 
@@ -34,11 +47,18 @@ def discovery_messages(
     unavailable while the camera is lost (rather than showing a stale caption), as everything is
     while the daemon is offline. An EMPTY payload deletes an entity: that is what goes out for
     every entity when `enabled` is false, and for the image entity of a camera whose snapshots
-    are off (it may exist from an earlier configuration)."""
+    are off (it may exist from an earlier configuration).
+
+    For the cameras in `events` (tracking on: service/events.py), also an `events` event entity
+    (EVENT_TYPES, the message's keys as attributes), a binary sensor each for person, vehicle,
+    animal and box present and for a possible fall (from `<base>/<camera>/occupancy`), and the
+    image of the newest event's snapshot; deleted for the other cameras."""
     device, origin = device_and_origin(device_id, model_name, sw_version)
     messages: list[tuple[str, bytes]] = []
     for camera, snapshot in cameras:
-        for component, key, config in discovery_entities(base, camera, snapshot):
+        entities = discovery_entities(base, camera, snapshot) + event_entities(
+            base, camera, camera in events)
+        for component, key, config in entities:
             topic = topics.discovery_topic(prefix, component, device_id, f"{camera}_{key}")
             if not enabled or config is None:
                 messages.append((topic, b""))
@@ -158,3 +178,49 @@ def discovery_entities(base: str, camera: str, snapshot: bool
             "content_type": "image/jpeg", **while_seeing} if snapshot else None),
     ]
 
+
+
+def _end_name_template() -> str:
+    names = ", ".join(f"'{k}': '{v}'" for k, v in END_NAMES.items())
+    return (f"{{% set ends = {{{names}}} %}}"
+            "{% set t = value_json.type %}"
+            "{% set name = ends[t] if value_json.phase == 'end' and t in ends else t %}")
+
+
+def event_entities(base: str, camera: str, on: bool) -> list[tuple[str, str, dict | None]]:
+    """(component, key, config) of the entities of one camera's events; configs None (deleted)
+    when the camera does not track."""
+    title = _title(camera)
+    event = topics.camera_topic(base, camera, topics.EVENT)
+    occupancy = topics.camera_topic(base, camera, topics.OCCUPANCY)
+    snapshot = topics.camera_topic(base, camera, topics.EVENT_SNAPSHOT)
+    while_online = {"availability": [{"topic": topics.status_topic(base),
+                                      "payload_available": topics.ONLINE,
+                                      "payload_not_available": topics.OFFLINE}]}
+    entities: list[tuple[str, str, dict | None]] = [
+        ("event", "events", {
+            "name": f"{title} events", "state_topic": event, "event_types": list(EVENT_TYPES),
+            # the attributes: the event message's keys (docs/contract.md "Events"), but `type`
+            "value_template": _end_name_template() + (
+                '{{ {"event_type": name, "id": value_json.id, "type": t, '
+                '"phase": value_json.phase, "camera": value_json.camera, "zone": value_json.zone, '
+                '"start": value_json.start, "end": value_json.end, '
+                '"duration_s": value_json.duration_s, "objects": value_json.objects, '
+                '"snapshot": value_json.snapshot, "sentence": value_json.sentence} | tojson }}'),
+            "icon": "mdi:motion-sensor", **while_online}),
+    ]
+    for key, noun, device_class in PRESENCE:
+        entities.append(("binary_sensor", key, {
+            "name": f"{title} {noun}", "state_topic": occupancy, "device_class": device_class,
+            "value_template": f"{{{{ 'ON' if value_json.{key} > 0 else 'OFF' }}}}",
+            "payload_on": "ON", "payload_off": "OFF", **while_online}))
+    entities += [
+        ("binary_sensor", "possible_fall", {
+            "name": f"{title} possible fall", "state_topic": occupancy, "device_class": "safety",
+            "value_template": "{{ 'ON' if value_json.possible_fall else 'OFF' }}",
+            "payload_on": "ON", "payload_off": "OFF", **while_online}),
+        ("image", "event_snapshot", {
+            "name": f"{title} event snapshot", "image_topic": snapshot,
+            "content_type": "image/jpeg", **while_online}),
+    ]
+    return [(c, k, config if on else None) for c, k, config in entities]

@@ -37,6 +37,7 @@ from .topics import CameraState
 
 if TYPE_CHECKING:
     from ..service.caption_event import CaptionEvent
+    from ..service.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,13 @@ class Publisher:
         on_caption: Callable[[str, dict], None] | None = None,
         reconnect_delay: tuple[float, float] = RECONNECT_DELAY_S,
         caption_window: int = CAPTION_WINDOW,
+        events: tuple[str, ...] = (),
     ) -> None:
         self.config = config
         self.device_id = device_id
         self.base = topics.device_base(config.base_topic, device_id)
         self.cameras = {name: snapshot for name, snapshot in cameras}
+        self.event_cameras = tuple(events)  # the cameras that track and publish events
         self.model_name = model_name
         self.on_command = on_command
         # a pool member (pool.py): every caption of our cameras, any member's, and the status topic
@@ -102,7 +105,8 @@ class Publisher:
         self._discovery_topics: list[str] = []
         discovery = config.discovery
         for topic, payload in discovery_messages(device_id, self.base, cameras, model_name, sw_version,
-                                                 discovery.prefix, discovery.enabled):
+                                                 discovery.prefix, discovery.enabled,
+                                                 events=self.event_cameras):
             self.outbox.declare(topic, qos=1, retain=True, republish=True, payload=payload)
             self._discovery_topics.append(topic)
         for name, snapshot in cameras:
@@ -114,6 +118,13 @@ class Publisher:
             else:
                 # snapshots off: clear the JPEG an earlier run with them on left retained
                 self.outbox.set_latest(Latest(self._topic(name, topics.SNAPSHOT), b"", qos=1, retain=True))
+            if name in self.event_cameras:
+                self.outbox.declare(self._topic(name, topics.EVENT_SNAPSHOT), qos=0, retain=True,
+                                    republish=False)
+                # nothing is present until the tracker says so: not what a last run left retained
+                self.outbox.declare(self._topic(name, topics.OCCUPANCY), qos=1, retain=True,
+                                    republish=True,
+                                    payload=topics.json_bytes(topics.EMPTY_OCCUPANCY))
 
         self.client.will_set(self.status_topic, topics.OFFLINE, qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=reconnect_delay[0], max_delay=reconnect_delay[1])
@@ -152,6 +163,33 @@ class Publisher:
             queued = self.outbox.add_caption(message, jpeg)
         if not queued:
             log.warning("MQTT: publisher stopped; caption for %s not sent", camera)
+
+    def publish_event(self, event: Event, snapshot: bytes | None = None) -> None:
+        """An event message (service/events.py) for `<base>/<camera>/event`: QoS 1, not retained,
+        queued and journaled like a caption (in order with them, at least once); its snapshot, if
+        any, goes to the retained `<base>/<camera>/event/snapshot` just before it."""
+        camera = event.camera
+        message = Message(self._topic(camera, topics.EVENT), topics.json_bytes(event.payload()),
+                          1, False)
+        if self.outbox.closed:
+            log.warning("MQTT: publisher stopped; event for %s not sent", camera)
+            return
+        jpeg = (None if snapshot is None else
+                Latest(self._topic(camera, topics.EVENT_SNAPSHOT), bytes(snapshot), qos=0,
+                       retain=True))
+        with self._caption_order:
+            message.journal_id = self.journal.add(message.topic, message.payload, message.qos,
+                                                  message.retain)
+            queued = self.outbox.add_caption(message, jpeg)
+        if not queued:
+            log.warning("MQTT: publisher stopped; event for %s not sent", camera)
+
+    def publish_occupancy(self, camera: str, occupancy: dict) -> None:
+        """What is present on the camera now (`<base>/<camera>/occupancy`, retained JSON); only
+        the newest counts."""
+        self.outbox.set_latest(Latest(self._topic(camera, topics.OCCUPANCY),
+                                      topics.json_bytes(occupancy), qos=1, retain=True,
+                                      republish=True))
 
     def publish_withheld(self, event: CaptionEvent) -> None:
         """A caption under the camera's min_confidence, on `<base>/<camera>/withheld`: QoS 0, not

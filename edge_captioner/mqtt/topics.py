@@ -7,6 +7,9 @@
     <base_topic>/<device_id>/<camera>/withheld       a caption under min_confidence
     <base_topic>/<device_id>/<camera>/set            commands in
     <base_topic>/<device_id>/<camera>/interval       the interval_s in use, in seconds (retained)
+    <base_topic>/<device_id>/<camera>/event          event JSON (service/events.py), start and end
+    <base_topic>/<device_id>/<camera>/event/snapshot JPEG of the newest event's best frame (retained)
+    <base_topic>/<device_id>/<camera>/occupancy      what is present now, JSON (retained)
     <base_topic>/<device_id>/history/query           questions to the history in (JSON)
     <base_topic>/<device_id>/history/answer          their answers, when the question names no
                                                      response topic (MQTT 5) nor `reply_to`
@@ -26,7 +29,10 @@ import json
 STATUS = "status"
 CAPTION, STATE, SNAPSHOT, WITHHELD, SET = "caption", "state", "snapshot", "withheld", "set"
 INTERVAL = "interval"
-CAMERA_LEAVES = (CAPTION, STATE, SNAPSHOT, WITHHELD, SET, INTERVAL)
+EVENT, EVENT_SNAPSHOT, OCCUPANCY = "event", "event/snapshot", "occupancy"
+CAMERA_LEAVES = (CAPTION, STATE, SNAPSHOT, WITHHELD, SET, INTERVAL, EVENT, OCCUPANCY)
+# the occupancy payload while nothing is present (service/events.py `occupancy` makes the others)
+EMPTY_OCCUPANCY = {"person": 0, "vehicle": 0, "animal": 0, "box": 0, "possible_fall": False}
 ONLINE, OFFLINE = "online", "offline"  # the payloads of the status topic
 ANY = "+"  # MQTT's single-level wildcard
 

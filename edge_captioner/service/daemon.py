@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from .. import __version__
 from ..config import Config
+from ..config.parse import events_owner
 from ..frigate.descriptions import FrigateDescriptions
 from ..history.recording import RecordingSink
 from ..history.service import HistoryService
@@ -64,10 +65,15 @@ class Daemon:
         pool = config.workers
         # in a pool, each camera's captions as all members publish them (pool.py)
         self.fences = {c.name: CaptionFence() for c in config.cameras} if pool is not None else {}
+        for cam in config.cameras:
+            why = events_owner(cam, pool is not None)
+            if not cam.events.enabled and why is not None:
+                log.info("%s: no tracking or events: %s", cam.name, why)
         self.publisher = Publisher(
             config.mqtt, config.device_id, [(c.name, c.snapshot) for c in config.cameras],
             model_name=self.captioner.bundle.name, on_command=self._on_command,
-            sw_version=__version__, on_caption=self._on_caption if pool is not None else None)
+            sw_version=__version__, on_caption=self._on_caption if pool is not None else None,
+            events=tuple(c.name for c in config.cameras if c.events.enabled))
         sink: CaptionSink = self.publisher
         self.descriptions: FrigateDescriptions | None = None
         if config.frigate.api_url is not None:
@@ -126,12 +132,12 @@ class Daemon:
         stats = self.publisher.stats
         totals = {key: sum(getattr(w.stats, key) for w in self.workers.values())
                   for key in ("captions", "published", "withheld", "skipped_unchanged", "superseded",
-                              "fallbacks")}
+                              "fallbacks", "events")}
         pool = f"{totals['superseded']} superseded by other members, " if self.fences else ""
         return (f"{len(self.workers)} camera(s), {totals['captions']} frames captioned, "
                 f"{totals['published']} captions published (heartbeats too), {totals['withheld']} "
                 f"withheld, {totals['skipped_unchanged']} unchanged, {totals['fallbacks']} "
-                f"canonical fallbacks, {pool}"
+                f"canonical fallbacks, {totals['events']} event messages, {pool}"
                 f"broker {'connected' if stats.get('connected') else 'not connected'}, "
                 f"{stats.get('queued', 0)} queued, {stats.get('dropped', 0)} dropped")
 

@@ -34,6 +34,7 @@ class GateReason(enum.StrEnum):
     CHANGED = "changed"  # the scene changed by the threshold or more
     HEARTBEAT = "heartbeat"  # unchanged, but max_interval_s have passed since the last caption
     FORCED = "forced"  # caption_now
+    TRACKING = "tracking"  # unchanged or too soon, but objects are tracked: sampled at the track rate
     UNCHANGED = "unchanged"
     TOO_SOON = "too_soon"  # within min_interval_s of the last caption
 
@@ -110,7 +111,15 @@ class SceneChangeGate:
         with self._forced_lock:
             self._forced = True
 
-    def check(self, image: np.ndarray, now: float) -> GateDecision:
+    def check(self, image: np.ndarray, now: float, sample: bool = False) -> GateDecision:
+        """sample: the camera's tracker wants this frame (service/tracks.py): a frame the gate
+        would skip (unchanged, too soon) runs with reason TRACKING."""
+        decision = self._check(image, now)
+        if sample and not decision.run:
+            return GateDecision(True, GateReason.TRACKING, decision.change)
+        return decision
+
+    def _check(self, image: np.ndarray, now: float) -> GateDecision:
         current = self._thumbnail(image)
         if self._take_forced():
             return GateDecision(True, GateReason.FORCED, self._change(current))

@@ -7,6 +7,13 @@ CaptionSink. What the loop does with a frame is decided by the pure `frame_actio
 `publish_rule` (caption_event.py), each asked at most once per frame, the pool's fence included; a
 caption is a `CaptionEvent`, which the sink turns into the MQTT payload.
 
+Events (events.py): each captioned frame's objects go to the camera's tracker (tracks.py); the
+caption and its `found` state the tracker's steady state, not the frame's raw detections (a facts
+bundle's engine takes a `steady` hook: the same constrained search and check, on the steady
+objects); the event machine turns the steady tracks into event messages, and the occupancy
+(what is present now) is published when it changes. While anything is tracked the camera is
+captioned at least every `events.track_interval_s`, even when the gate would skip the frame.
+
 Commands (caption_now, pause, resume, set_interval) arrive on the MQTT session's command
 dispatcher thread: they are recorded and the loop is woken; what they cause, such as publishing
 the camera's state or its interval, happens on the worker's own thread, so the dispatcher never
@@ -28,7 +35,10 @@ import cv2
 import numpy as np
 
 from ..config import CameraConfig
+from ..config.parse import events_owner
 from ..mqtt.topics import CameraState
+from ..scene.facts import SPOTS
+from ..scene.from_findings import spot_of
 from ..sources.frames import SourceState
 from .caption_event import (
     PUBLISHED,
@@ -40,8 +50,11 @@ from .caption_event import (
     publish_rule,
     withheld_reason,
 )
+from .events import Event, EventMachine, EventSettings, Happened, occupancy
 from .gate import SceneChangeGate
 from .pool import CaptionFence, SeenCaption
+from .tracks import Observation, Tracker, TrackSettings
+from .zones import place_for, zones_of
 
 if TYPE_CHECKING:
     from ..model.captioner import Captioner, CaptionResult
@@ -75,16 +88,19 @@ class CaptionEngine(Protocol):
     @property
     def model_name(self) -> str: ...
 
-    def caption(self, image: np.ndarray, place: str | None = None) -> EngineCaption: ...
+    def caption(self, image: np.ndarray, place: str | None = None, *,
+                steady: Callable | None = None) -> EngineCaption: ...
 
 
 class CaptionSink(Protocol):
-    """`mqtt.Publisher`'s side that takes captions and camera states."""
+    """`mqtt.Publisher`'s side that takes captions, events and camera states."""
 
     def publish_caption(self, event: CaptionEvent, snapshot: bytes | None = None) -> None: ...
     def publish_withheld(self, event: CaptionEvent) -> None: ...
     def publish_state(self, camera: str, state: CameraState) -> None: ...
     def publish_interval(self, camera: str, seconds: float) -> None: ...
+    def publish_event(self, event: Event, snapshot: bytes | None = None) -> None: ...
+    def publish_occupancy(self, camera: str, occupancy: dict) -> None: ...
 
 
 class CaptionService:
@@ -102,9 +118,17 @@ class CaptionService:
     def model_name(self) -> str:
         return self.captioner.bundle.name
 
-    def caption(self, image: np.ndarray, place: str | None = None) -> CaptionResult:
+    def caption(self, image: np.ndarray, place: str | None = None, *,
+                steady: Callable | None = None) -> CaptionResult:
         with self._lock:
-            return self.captioner.caption(image, place=place)
+            return self.captioner.caption(image, place=place, steady=steady)
+
+
+def _with_posture(found, posture: str | None):
+    """A track's latest object with the track's steady posture (tracks.steady_posture)."""
+    if getattr(found, "posture", None) == posture or not dataclasses.is_dataclass(found):
+        return found
+    return dataclasses.replace(found, posture=posture)
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -118,6 +142,7 @@ class WorkerStats:
     # a facts bundle's decoder wrote a sentence its facts do not support: the canonical sentence
     # went out instead (scene/support.py)
     fallbacks: int = 0
+    events: int = 0  # event messages sent (events.py)
 
 
 @dataclass
@@ -152,6 +177,23 @@ class CameraWorker:
         self._frame_seq = 0  # the newest frame taken from the camera
         self._last: CaptionEvent | None = None  # the last published caption
         self._published_at = -math.inf
+        # tracking and events: null `events.enabled` (a config made in code) decided as the
+        # loader decides it (config/parse.py)
+        events = self.config.events
+        self.tracking = (events.enabled if events.enabled is not None
+                         else events_owner(self.config, self.fence is not None) is None)
+        self.zones = zones_of(self.config.zones)
+        self.tracker = Tracker(TrackSettings(events.present_after_frames,
+                                             events.present_window_frames, events.absent_after_s))
+        self.machine = EventMachine(
+            self.name, self.engine.language, self.engine.model_name,
+            EventSettings(events.passing_s, events.absent_after_s, events.fall_after_s,
+                          events.linger_after_s, events.box_after_s),
+            self.zones, self.config.place)
+        self._sampled_at = -math.inf  # when the model last ran
+        self._fed = False  # the tracker took this frame's objects (the engine called `steady`)
+        self._occupancy: dict | None = None  # the last published
+        self._held = 0  # changed captions held in a row (`_hold`)
 
     # -- commands (from the MQTT command dispatcher): record, wake the loop, return -------------
     def caption_now(self) -> None:
@@ -233,7 +275,9 @@ class CameraWorker:
             # a Frigate event's snapshot: each event that asks for a caption gets one, even if its
             # text is the last one's (another person at the door is another event)
             self.gate.force()
-        decision = self.gate.check(frame.image, now)
+        sample = (self.tracking and self.tracker.active
+                  and now - self._sampled_at >= self.config.events.track_interval_s)
+        decision = self.gate.check(frame.image, now, sample)
         action = frame_action(decision.reason, self._so_far(frame, now))
         if action is Outcome.REPEAT_LAST:
             # the scene has not changed: say the same again, without running the model
@@ -243,7 +287,14 @@ class CameraWorker:
         if action is not Outcome.RUN_MODEL:
             self.stats.skipped_unchanged += action is Outcome.UNCHANGED
             return
-        result = self.engine.caption(frame.image, self.config.place)
+        self._sampled_at = now
+        if self.tracking:
+            self._fed = False
+            result = self.engine.caption(frame.image, self.config.place,
+                                         steady=self._steady_hook(frame, now))
+            self._events(frame, result, now)
+        else:
+            result = self.engine.caption(frame.image, self.config.place)
         self.stats.captions += 1
         if getattr(result, "fallback", False):
             self.stats.fallbacks += 1
@@ -254,6 +305,11 @@ class CameraWorker:
         # may have come while the model ran, after `now`
         outcome = publish_rule(decision.reason, self._so_far(frame, self.clock()), result.text,
                                result.confidence, self.config.min_confidence, self.config.heartbeat_s)
+        if self._hold(outcome, now):
+            self.stats.skipped_unchanged += 1
+            log.debug("%s: caption of frame %s held: something new is not confirmed yet",
+                      self.name, frame.frame_id or frame.seq)
+            return
         if outcome is Outcome.SUPERSEDED:
             self.stats.superseded += 1
             log.info("%s: caption of frame %s not published: another member published a newer "
@@ -266,6 +322,70 @@ class CameraWorker:
             self.stats.skipped_unchanged += 1
             log.debug("%s: caption of frame %s unchanged, not published", self.name,
                       frame.frame_id or frame.seq)
+
+    # -- tracking and events -------------------------------------------------------------------------
+    def _hold(self, outcome: Outcome, now: float) -> bool:
+        """Whether a changed caption waits for the tracker: in this frame it saw something it has
+        not confirmed yet (a new object, or a ghost), so the steady state may be about to change,
+        and may be understating the frame ("no one" with a person just arriving). It waits at most
+        until such an object could be confirmed (`present_window_frames`); a heartbeat or
+        caption_now is never held."""
+        unsettled = self.tracking and any(not t.confirmed and t.last_seen == now
+                                          for t in self.tracker.every)
+        if (unsettled and outcome in (Outcome.CHANGED, Outcome.WITHHELD)
+                and self._held < self.config.events.present_window_frames - 1):
+            self._held += 1
+            return True
+        self._held = 0
+        return False
+
+    def _track(self, objects: list, frame: Frame, now: float) -> None:
+        """One frame's objects (over their thresholds: furniture too) into the tracker."""
+        furniture = [o for o in objects if o.kind in SPOTS]
+        seen = [Observation(o.kind, tuple(o.box), float(o.score), o.posture,
+                            spot_of(o, furniture) if o.posture in ("sitting", "lying") else None, o)
+                for o in objects if o.kind is not None and o.kind not in SPOTS]
+        self.tracker.update(seen, now, frame.image)
+        self._fed = True
+
+    def _steady_hook(self, frame: Frame, now: float) -> Callable:
+        """The engine's `steady`: the frame's objects in, the steady objects and place out."""
+        def steady(objects: list) -> tuple[list, str | None]:
+            self._track(objects, frame, now)
+            tracks = self.tracker.steady
+            furniture = [o for o in objects if o.kind in SPOTS]
+            return ([_with_posture(t.stated.source, t.posture) for t in tracks] + furniture,
+                    place_for(self.zones, [t.box for t in tracks], self.config.place))
+        return steady
+
+    def _events(self, frame: Frame, result: EngineCaption, now: float) -> None:
+        findings = result.findings
+        if not self._fed:
+            objects = getattr(findings, "objects", None)
+            if objects is None:
+                return  # an engine without findings: nothing to track
+            # a bundle whose caption does not read facts: tracked for the events only
+            self._track(list(objects), frame, now)
+        for happened in self.machine.step(self.tracker.tracks, self.tracker.dropped, now,
+                                          frame.wall, self.tracker.every):
+            self._publish_event(happened)
+        present = occupancy(self.tracker.steady, self.machine.falls)
+        if present != self._occupancy:
+            self.sink.publish_occupancy(self.name, present)
+            self._occupancy = present
+
+    def _publish_event(self, happened: Happened) -> None:
+        snapshot = None
+        if happened.frame is not None:
+            ok, jpeg = cv2.imencode(".jpg", happened.frame,
+                                    [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
+            snapshot = jpeg.tobytes() if ok else None
+        event = happened.event
+        if snapshot is None and event.snapshot:
+            event = dataclasses.replace(event, snapshot=False)
+        self.sink.publish_event(event, snapshot)
+        self.stats.events += 1
+        log.info("%s: event %s %s: %s", self.name, event.type, event.phase, event.sentence)
 
     def _so_far(self, frame: Frame, now: float) -> CameraSoFar:
         """What the camera has published, as this worker knows it when deciding on `frame`."""

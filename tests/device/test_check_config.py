@@ -36,6 +36,20 @@ def test_bad_file_through_the_cli_is_exit_2_and_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("changes, expected", [
+    ({"cameras.0.zones": {"door": [[0.1, 0.5], [0.9, 0.5], [0.5, 1.2]]}},
+     "cameras[0].zones.door[2]: expected [x, y], two numbers 0..1"),
+    ({"cameras.0.source": "frigate:porch", "cameras.0.events": {"enabled": True}},
+     "cameras[0].events.enabled: true is not possible here: Frigate tracks"),
+])
+def test_bad_zones_and_events_through_the_cli_are_exit_2_and_one_line(tmp_path, changes,
+                                                                       expected):
+    done = run_cli("check-config", "--config", write(tmp_path, patched(**changes)))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], done.stderr
+
+
 def test_check_config_prints_the_resolved_configuration(tmp_path):
     path = write(tmp_path, BASE)
     done = run_cli("check-config", "--config", path)

@@ -744,6 +744,20 @@ def test_tls_verifies_the_host_name_unless_insecure(mosquitto_broker, make_publi
 
 
 # -- watch ------------------------------------------------------------------------------------------------
+def test_format_message_shows_events():
+    from edge_captioner.service.events import Event, EventObject
+
+    start = datetime(2026, 11, 27, 9, 30, 1, tzinfo=UTC)
+    event = Event("ab", "box_left", "end", "front_door", "front_door", start, start, (
+        EventObject("box", 3),), "a box was left at the front door", "en", "m", True)
+    payload = json.dumps(event.payload()).encode()
+    line = format_message("edge_captioner/d/front_door/event", payload, "edge_captioner")
+    assert line.endswith("d/front_door  event box_left end: a box was left at the front door")
+    as_json = json.loads(format_message("edge_captioner/d/front_door/event", payload,
+                                        "edge_captioner", json_mode=True))
+    assert as_json == {"topic": "edge_captioner/d/front_door/event", **event.payload()}
+
+
 def test_format_message_lines():
     received = datetime(2026, 11, 27, 9, 30, 5)
     long_caption = caption(1, text="a person at the front door " + "very " * 80 + "long")

@@ -118,9 +118,25 @@ def test_empty_sections_mean_defaults(tmp_path):
     assert config.mqtt.qos == 1 and config.model.beam_size == 1 and config.logging.level == "INFO"
 
 
+def test_events_are_on_where_one_board_owns_the_camera(tmp_path):
+    config = load_config(write(tmp_path, patched(**{
+        "cameras.1": {"name": "bell", "source": "frigate:bell"},
+        "cameras.2": {"name": "cam", "source": "mqtt:cams/cam"},
+        "cameras.0.zones": {"front_door": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}})))
+    assert [c.events.enabled for c in config.cameras] == [True, False, True]
+    assert config.cameras[0].zones == {"front_door": ((0, 0.5), (1, 0.5), (1, 1), (0, 1))}
+    assert config.cameras[0].events.absent_after_s == 5.0
+    pooled = load_config(write(tmp_path, patched(**{
+        "cameras.1": {"name": "cam", "source": "mqtt:cams/cam"}, "mqtt.protocol": 5,
+        "workers": {"group": "g"}}), "pool.yaml"))
+    assert [c.events.enabled for c in pooled.cameras] == [True, False]
+
+
 def test_printed_configuration_loads_back_as_the_same(tmp_path):
     (tmp_path / "pw").write_text(SECRET + "\n")
-    config = load_config(write(tmp_path, patched(**{"mqtt.password_file": "pw"})))
+    config = load_config(write(tmp_path, patched(**{
+        "mqtt.password_file": "pw", "cameras.0.zones": {"door": [[0, 0.5], [1, 0.5], [0.5, 1]]},
+        "cameras.0.events": {"fall_after_s": 20}})))
     again = load_config(write(tmp_path, to_dict(config, masked=False), "again.yaml"))
     assert again.source_path != config.source_path
     again.source_path = config.source_path
@@ -206,6 +222,26 @@ BAD = [
     ({"cameras.1": {"name": "porch", "source": 1}}, "cameras[1].name: duplicate camera name 'porch'"),
     ({"cameras.1": "porch"}, "cameras[1]: expected a mapping"),
     ({"logging.level": "LOUD"}, "logging.level: expected one of DEBUG, INFO, WARNING, ERROR"),
+    # zones and events (service/zones.py, events.py)
+    ({"cameras.0.zones": {"door": [[0, 0], [1, 0]]}},
+     "cameras[0].zones.door: expected a list of 3..64 [x, y] points, got a list of 2"),
+    ({"cameras.0.zones": {"door": [[0, 0], [1, 0], [1.5, 1]]}},
+     "cameras[0].zones.door[2]: expected [x, y], two numbers 0..1 (fractions of the frame), got a list"),
+    ({"cameras.0.zones": {"door": [[0, 0], [0.5, 0.5], [1, 1]]}},
+     "cameras[0].zones.door: the polygon has no area"),
+    ({"cameras.0.zones": {"Front Door": [[0, 0], [1, 0], [1, 1]]}},
+     "cameras[0].zones.Front Door: a zone name must be a name of lower-case letters"),
+    ({"cameras.0.zones": [[0, 0], [1, 0], [1, 1]]}, "cameras[0].zones: expected a mapping of zone names"),
+    ({"cameras.0.events": {"fall_after_s": 0}}, "cameras[0].events.fall_after_s: expected a number 1..3600"),
+    ({"cameras.0.events": {"absent_after_s": 0}}, "cameras[0].events.absent_after_s: expected a number"),
+    ({"cameras.0.events": {"present_after_frames": 4}},
+     "cameras[0].events.present_after_frames: expected at most present_window_frames (3), got 4"),
+    ({"cameras.0.events": {"linger_s": 4}}, "cameras[0].events.linger_s: unknown key"),
+    ({"cameras.0.source": "frigate:porch", "cameras.0.events": {"enabled": True}},
+     "cameras[0].events.enabled: true is not possible here: Frigate tracks this camera's objects"),
+    ({"cameras.0.source": "mqtt:cams/porch", "cameras.0.events": {"enabled": True},
+      "mqtt.protocol": 5, "workers": {"group": "g"}},
+     "cameras[0].events.enabled: true is not possible here: a pool (`workers`) shares"),
     # files that must exist
     ({"mqtt.password_file": "missing-pw"}, "mqtt.password_file:"),
     ({"mqtt.tls": {"ca_certs": "/nonexistent/ca.pem"}},
@@ -272,7 +308,7 @@ def test_reference_shows_each_key_with_its_check_and_default():
     assert "| `name` | a name of lower-case letters" in text and "| required |" in text
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## Top level", "## `mqtt`", "## `mqtt.tls`", "## `mqtt.discovery`", "## `model`", "## `cameras[]`",
-        "## `logging`", "## `workers`", "## `frigate`", "## `history`"]
+        "## `cameras[].events`", "## `logging`", "## `workers`", "## `frigate`", "## `history`"]
     assert "source_path" not in text  # a field of Config, not a key of the file
 
 

@@ -33,7 +33,10 @@ def test_topics_build_the_spec_layout():
     assert topics.status_topic(base) == "home/edge/dev1/status"
     assert [topics.camera_topic(base, "porch", leaf) for leaf in topics.CAMERA_LEAVES] == [
         "home/edge/dev1/porch/caption", "home/edge/dev1/porch/state", "home/edge/dev1/porch/snapshot",
-        "home/edge/dev1/porch/withheld", "home/edge/dev1/porch/set", "home/edge/dev1/porch/interval"]
+        "home/edge/dev1/porch/withheld", "home/edge/dev1/porch/set", "home/edge/dev1/porch/interval",
+        "home/edge/dev1/porch/event", "home/edge/dev1/porch/occupancy"]
+    assert topics.camera_topic(base, "porch", topics.EVENT_SNAPSHOT) == \
+        "home/edge/dev1/porch/event/snapshot"
     assert topics.command_filter(base) == "home/edge/dev1/+/set"
     assert topics.ha_status_topic("homeassistant") == "homeassistant/status"
     assert (topics.discovery_topic("homeassistant", "sensor", "dev1", "porch_caption")

@@ -98,11 +98,11 @@ def test_a_pool_member_times_the_heartbeat_from_when_its_caption_is_ready():
     play(worker, camera, [(0, "door")])
     run_model = engine.caption
 
-    def slow_model(image, place=None):
+    def slow_model(image, place=None, **options):
         worker.clock.now += 0.05
         worker.fence.observe(SeenCaption(2, at(1.5), "a person at the door"))
         worker.clock.now += 0.15
-        return run_model(image, place)
+        return run_model(image, place, **options)
 
     engine.caption = slow_model
     play(worker, camera, [(2, "door_moved")])

@@ -200,7 +200,9 @@ class TableEngine:
         self.table = {name: deque(captions) for name, captions in table.items()}
         self.calls: list[tuple[str, str | None]] = []
 
-    def caption(self, image: np.ndarray, place: str | None = None) -> FakeCaption:
+    def caption(self, image: np.ndarray, place: str | None = None, *,
+                steady=None) -> FakeCaption:
+        # `steady` (events): these captions have no findings, so nothing is tracked
         name = next(n for n, s in SCENES.items() if s is image)
         self.calls.append((name, place))
         captions = self.table[name]
@@ -277,7 +279,7 @@ def test_a_static_scene_is_captioned_once_then_repeated_at_each_heartbeat():
     assert [name for name, _place in engine.calls] == ["door", "street", "door"]
     assert dataclasses.asdict(worker.stats) == {"captions": 3, "published": 5,
                                                 "skipped_unchanged": 3, "withheld": 0, "superseded": 0,
-                                                "fallbacks": 0}
+                                                "fallbacks": 0, "events": 0}
     repeated = sink.calls[1][2]
     first = sink.calls[0][2]
     # a heartbeat is the last caption again: its confidence and latency, a new seq and timestamp

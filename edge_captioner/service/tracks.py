@@ -1,0 +1,323 @@
+"""One camera's objects followed across frames, with hysteresis: the steady state. Pure.
+
+Each captioned frame's objects (over their kind's threshold) are matched to the camera's tracks of
+the same kind (or one the detector confuses it with: MATCH_GROUP), greedily by IoU, then by centre
+distance for the ones left (at one frame a second a walking person's boxes may not overlap).
+Greedy, not Hungarian: a doorstep has a handful of objects, where greedy and optimal agree but for
+ties, and the Hungarian solver would be scipy, which is not a device dependency (a Pi wheel of it
+is 30 MB for one function).
+
+Hysteresis, so that one frame's flicker is neither a caption change nor an event:
+
+* a new track is *tentative*; it is *confirmed* (present) once matched in `present_after` of its
+  first `present_window` frames, and dropped unconfirmed otherwise;
+* a confirmed track that is not matched coasts: it stays present, with its last box and posture,
+  until it has been missing for `absent_after_s` seconds.
+
+The steady state is the confirmed tracks: the caption and the `found` payload state them, not the
+frame's raw detections. Time is given (`now`, monotonic seconds): nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .zones import Box, Point, anchor
+
+POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen this many times in a row
+# Kinds the detector confuses for one object (a white van is a car in one frame, a truck in the
+# next; a cat a dog): matched together, and the track is the kind it was seen as most often
+MATCH_GROUP = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle", "dog": "pet", "cat": "pet"}
+MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
+# two boxes of one frame, of kinds the detector confuses, overlapping this much are one object seen
+# as both (the detector's NMS is per class: a van is often a car AND a truck in one frame)
+SAME_OBJECT_IOU = 0.7
+# ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
+# larger box's): a person walking a step between two frames
+MAX_JUMP = 0.8
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One detection as the tracker takes it."""
+
+    kind: str
+    box: Box  # x1, y1, x2, y2, fractions of the frame
+    score: float
+    posture: str | None = None  # a person's: standing, sitting, lying, or None (not known)
+    spot: str | None = None  # the furniture a sitting or lying person is on (sofa, bed, chair)
+    source: Any = None  # what it came from (a perception `Found`): the caption's facts reuse it
+
+
+@dataclass
+class Track:
+    id: int
+    kind: str
+    last: Observation
+    first_seen: float
+    last_seen: float
+    hits: list[bool] = field(default_factory=list)  # matched or not, frame by frame since born
+    confirmed_at: float | None = None
+    first_anchor: Point = (0.0, 0.0)
+    travel: float = 0.0  # the farthest its anchor got from where it was first seen (frame fractions)
+    best_score: float = 0.0
+    best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
+    lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
+    missed: int = 0  # frames in a row it was not matched in
+    seen_as: dict[str, int] = field(default_factory=dict)  # kind -> times (MATCH_GROUP)
+    last_as: dict[str, Observation] = field(default_factory=dict)  # kind -> its latest observation
+    posture: str | None = None  # the steady posture: the caption's (see `steady_posture`)
+    posture_next: tuple[str | None, int] = (None, 0)  # a new posture seen, and how many times
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def group(self) -> str:
+        return MATCH_GROUP.get(self.kind, self.kind)
+
+    @property
+    def stated(self) -> Observation:
+        """Its latest observation as its own kind (what a caption states of it)."""
+        return self.last_as.get(self.kind, self.last)
+
+    @property
+    def box(self) -> Box:
+        return self.last.box
+
+    def present_for(self, now: float) -> float:
+        return now - self.first_seen
+
+
+def iou(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def jump(a: Box, b: Box) -> float:
+    """The distance of the boxes' centres, in diagonals of the larger box."""
+    dx = (a[0] + a[2] - b[0] - b[2]) / 2
+    dy = (a[1] + a[3] - b[1] - b[3]) / 2
+    scale = max(math.hypot(a[2] - a[0], a[3] - a[1]), math.hypot(b[2] - b[0], b[3] - b[1]), 1e-6)
+    return math.hypot(dx, dy) / scale
+
+
+def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
+                 reach: Sequence[float] | None = None) -> list[tuple[int, int]]:
+    """(track index, detection index) pairs: best IoU first, then nearest centres first, within
+    `reach[i]` diagonals of track i (MAX_JUMP for all by default).
+
+    Plain Python, not numpy: a camera has a handful of objects of a kind, and for a 3 x 3 problem
+    numpy's per-call overhead costs ten times the arithmetic (benchmarks/events_bench.py)."""
+    pairs: list[tuple[int, int]] = []
+    if not tracks or not found:
+        return pairs
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    by_overlap = sorted(((iou(t, f), i, j) for i, t in enumerate(tracks)
+                         for j, f in enumerate(found)), key=lambda p: -p[0])
+    for overlap, i, j in by_overlap:
+        if overlap < MIN_IOU:
+            break
+        if i not in used_t and j not in used_f:
+            pairs.append((i, j))
+            used_t.add(i)
+            used_f.add(j)
+    if len(used_t) == len(tracks) or len(used_f) == len(found):
+        return pairs
+    reach = reach or [MAX_JUMP] * len(tracks)
+    by_distance = sorted((jump(t, f), i, j) for i, t in enumerate(tracks) if i not in used_t
+                         for j, f in enumerate(found) if j not in used_f)
+    for distance, i, j in by_distance:
+        if distance > reach[i]:
+            continue
+        if i not in used_t and j not in used_f:
+            pairs.append((i, j))
+            used_t.add(i)
+            used_f.add(j)
+    return pairs
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    present_after: int = 2  # k: matched in k ...
+    present_window: int = 3  # ... of its first n frames: present
+    absent_after_s: float = 5.0  # missing this long: gone
+
+
+class Tracker:
+    """The tracks of one camera. `update` once per captioned frame; `tracks` is the steady state."""
+
+    def __init__(self, settings: TrackSettings = TrackSettings()):
+        if not 1 <= settings.present_after <= settings.present_window:
+            raise ValueError("present_after must be 1..present_window")
+        self.settings = settings
+        self._tracks: list[Track] = []
+        self._next_id = 1
+        self.dropped: list[Track] = []  # the confirmed tracks the last update ended
+        self._recent: deque[tuple[float, dict[str, int]]] = deque()  # per frame: count per kind
+
+    @property
+    def tracks(self) -> list[Track]:
+        """The confirmed tracks (the steady state), oldest first."""
+        return [t for t in self._tracks if t.confirmed]
+
+    @property
+    def every(self) -> list[Track]:
+        """Every track, tentative ones included."""
+        return list(self._tracks)
+
+    @property
+    def active(self) -> bool:
+        """Anything tracked, tentative or confirmed: the camera is sampled at the track rate."""
+        return bool(self._tracks)
+
+    def update(self, seen: Sequence[Observation], now: float, frame: Any = None) -> list[Track]:
+        """Take one frame's observations at `now`; returns the confirmed tracks. `frame` is kept
+        by reference with a track whose best detection it holds (for the event's snapshot)."""
+        s = self.settings
+        seen = one_per_object(seen)
+        matched: set[int] = set()
+        taken: set[int] = set()
+        for group in sorted({_group(o.kind) for o in seen} | {t.group for t in self._tracks}):
+            t_idx = [i for i, t in enumerate(self._tracks) if t.group == group]
+            f_idx = [j for j, o in enumerate(seen) if _group(o.kind) == group]
+            if not t_idx or not f_idx:
+                continue
+            boxes_t = [self._tracks[i].box for i in t_idx]
+            boxes_f = [seen[j].box for j in f_idx]
+            # an object missed for a few frames may have moved farther: reach grows with them
+            reach = [MAX_JUMP * (1 + self._tracks[i].missed) for i in t_idx]
+            for ti, fj in greedy_match(boxes_t, boxes_f, reach):
+                track, obs = self._tracks[t_idx[ti]], seen[f_idx[fj]]
+                self._hit(track, obs, now, frame)
+                matched.add(t_idx[ti])
+                taken.add(f_idx[fj])
+        for i, track in enumerate(self._tracks):
+            if i in matched:
+                continue
+            track.missed += 1
+            if not track.confirmed:  # after that only last_seen counts
+                track.hits.append(False)
+        for j, obs in enumerate(seen):
+            if j not in taken:
+                track = Track(self._next_id, obs.kind, obs, now, now, [],
+                              first_anchor=anchor(obs.box))
+                self._next_id += 1
+                self._hit(track, obs, now, frame)
+                self._tracks.append(track)
+        kept, self.dropped = [], []
+        for track in self._tracks:
+            if track.confirmed:
+                if now - track.last_seen >= s.absent_after_s:
+                    self.dropped.append(track)
+                    continue
+            elif sum(track.hits[: s.present_window]) >= s.present_after:
+                track.confirmed_at = now
+            elif len(track.hits) >= s.present_window:
+                continue  # a flicker: never present
+            kept.append(track)
+        self._tracks = kept
+        self._recent.append((now, _counts(seen)))
+        while self._recent and now - self._recent[0][0] >= s.absent_after_s:
+            self._recent.popleft()
+        return self.tracks
+
+    @property
+    def steady(self) -> list[Track]:
+        """The present tracks a caption states: per kind (MATCH_GROUP) at most as many as one frame
+        showed in
+        the last `absent_after_s` (those seen last first). An object that jumped farther than
+        the matcher reaches leaves a coasting track behind its new one; without this cap the
+        caption would count it twice until the old one is gone."""
+        most: dict[str, int] = {}
+        for _t, counts in self._recent:
+            for kind, n in counts.items():
+                most[kind] = max(most.get(kind, 0), n)
+        shown: dict[str, int] = {}
+        out = []
+        for track in sorted(self.tracks, key=lambda t: -t.last_seen):
+            if shown.get(track.group, 0) < most.get(track.group, 0):
+                shown[track.group] = shown.get(track.group, 0) + 1
+                out.append(track)
+        return sorted(out, key=lambda t: t.id)
+
+    @staticmethod
+    def _hit(track: Track, obs: Observation, now: float, frame: Any) -> None:
+        track.last, track.last_seen, track.missed = obs, now, 0
+        track.seen_as[obs.kind] = track.seen_as.get(obs.kind, 0) + 1
+        track.last_as[obs.kind] = obs
+        if track.seen_as[obs.kind] > track.seen_as.get(track.kind, 0):
+            track.kind = obs.kind  # ties keep the kind it had
+        if not track.confirmed:
+            track.hits.append(True)
+        a = anchor(obs.box)
+        track.travel = max(track.travel, math.hypot(a[0] - track.first_anchor[0],
+                                                    a[1] - track.first_anchor[1]))
+        if obs.score > track.best_score:
+            track.best_score, track.best_frame = obs.score, frame
+        observe_posture(track, obs, now)
+        steady_posture(track, obs)
+
+
+def steady_posture(track: Track, obs: Observation) -> None:
+    """A person's posture as the caption states it: the first one seen, then a new one once seen
+    POSTURE_AFTER times in a row (a frame without a posture does not count either way). The pose
+    model's posture of a moving person flickers between frames: this keeps the caption still."""
+    if obs.posture is None:
+        return
+    if track.posture is None or obs.posture == track.posture:
+        track.posture, track.posture_next = obs.posture, (None, 0)
+        return
+    seen, times = track.posture_next
+    times = times + 1 if seen == obs.posture else 1
+    if times >= POSTURE_AFTER:
+        track.posture, track.posture_next = obs.posture, (None, 0)
+    else:
+        track.posture_next = (obs.posture, times)
+
+
+def one_per_object(seen: Sequence[Observation]) -> list[Observation]:
+    """The frame's observations without the second label of an object (SAME_OBJECT_IOU): of two
+    overlapping boxes of kinds the detector confuses, the better scored one."""
+    kept: list[Observation] = []
+    for obs in sorted(seen, key=lambda o: -o.score):
+        if obs.kind in MATCH_GROUP and any(
+                o.kind != obs.kind and _group(o.kind) == _group(obs.kind)
+                and iou(o.box, obs.box) >= SAME_OBJECT_IOU for o in kept):
+            continue
+        kept.append(obs)
+    return [o for o in seen if any(o is k for k in kept)]
+
+
+def _group(kind: str) -> str:
+    return MATCH_GROUP.get(kind, kind)
+
+
+def _counts(seen: Sequence[Observation]) -> dict[str, int]:
+    """How many of each kind (MATCH_GROUP) one frame holds."""
+    counts: dict[str, int] = {}
+    for o in seen:
+        counts[_group(o.kind)] = counts.get(_group(o.kind), 0) + 1
+    return counts
+
+
+def observe_posture(track: Track, obs: Observation, now: float) -> None:
+    """Since when a person has been lying and not on a sofa or bed. Standing or sitting (sitting on
+    the floor included) ends it; lying on furniture ends it; a frame whose posture the pose model
+    could not tell (None) leaves it as it was: it neither starts nor ends a fall."""
+    if obs.kind != "person" or obs.posture is None:
+        return
+    if obs.posture == "lying" and obs.spot not in ("sofa", "bed"):
+        if track.lying_since is None:
+            track.lying_since = now
+    else:
+        track.lying_since = None
