@@ -178,10 +178,23 @@ def caption_sql(query: Query, index: str) -> tuple[str, list]:
     return " AND ".join(where) or "1", params
 
 
+# An arrival's end message (service/events.py: type "arrived", phase "end") is the departure: the
+# row of a visit that ended answers "left", at its end time.
+LEFT_ROWS = "(e.type = 'left' OR (e.type = 'arrived' AND e.end IS NOT NULL))"
+LEFT_TIME = "CASE WHEN e.type = 'arrived' THEN e.end ELSE e.start END"
+
+
+def event_time(query: Query) -> str:
+    """The column a question about these events is timed by."""
+    return LEFT_TIME if query.event == "left" else "e.start"
+
+
 def event_sql(query: Query, index: str) -> tuple[str, list]:
     """(WHERE clause, parameters) over `events e`."""
     where, params = [], []
-    if query.event not in (None, ANY_EVENT):
+    if query.event == "left":
+        where.append(LEFT_ROWS)
+    elif query.event not in (None, ANY_EVENT):
         where.append("e.type = ?")
         params.append(query.event)
     for kind in query.kinds:
@@ -191,7 +204,7 @@ def event_sql(query: Query, index: str) -> tuple[str, list]:
         cond, args = text_match(query.text, index, "e.sentence", "events_fts", "e.rowid")
         where.append(cond)
         params += args
-    where, params = _common(query, "e.camera", "e.start", where, params)
+    where, params = _common(query, "e.camera", event_time(query), where, params)
     return " AND ".join(where) or "1", params
 
 
@@ -222,11 +235,22 @@ def run_query(conn: sqlite3.Connection, query: Query, index: str) -> Answer:
         return Answer(query, [caption_row(r) for r in rows], total)
     where, params = event_sql(query, index)
     total = conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0]
+    time = event_time(query)
     rows = conn.execute(
         "SELECT e.id, e.type, e.camera, e.zone, e.start, e.end, e.duration_s, e.objects, "
         f"e.sentence, e.language, e.snapshot FROM events e WHERE {where} "
-        "ORDER BY e.start DESC LIMIT ?", params + [query.limit]).fetchall()
-    return Answer(query, [event_row(r) for r in rows], total)
+        f"ORDER BY {time} DESC LIMIT ?", params + [query.limit]).fetchall()
+    rows = [event_row(r) for r in rows]
+    if query.event == "left":
+        rows = [as_departure(r) for r in rows]
+    return Answer(query, rows, total)
+
+
+def as_departure(row: dict) -> dict:
+    """An ended visit's row as the departure it also is: type "left", timed by its end."""
+    if row["type"] != "arrived" or row["end"] is None:
+        return row
+    return {**row, "type": "left", "ts": row["end_ts"]}
 
 
 def caption_row(row: tuple) -> dict:
@@ -242,7 +266,7 @@ def event_row(row: tuple) -> dict:
     objects = json.loads(objects) if objects else []
     return {"what": "event", "id": event_id, "type": kind, "camera": camera, "zone": zone,
             "start": _utc_iso(start), "end": _utc_iso(end) if end is not None else None,
-            "ts": start, "duration_s": duration,
+            "ts": start, "end_ts": end, "duration_s": duration,
             "kinds": sorted({o.get("kind") for o in objects if isinstance(o, dict) and o.get("kind")}),
             "sentence": sentence, "language": language, "snapshot": snap}
 
@@ -254,6 +278,12 @@ def day_rows(conn: sqlite3.Connection, start: float, end: float) -> tuple[list[d
         "SELECT e.id, e.type, e.camera, e.zone, e.start, e.end, e.duration_s, e.objects, "
         "e.sentence, e.language, e.snapshot FROM events e WHERE e.start >= ? AND e.start < ? "
         "ORDER BY e.start", (start, end))]
+    # the visits that ended that day are its departures too
+    events += [as_departure(event_row(r)) for r in conn.execute(
+        "SELECT e.id, e.type, e.camera, e.zone, e.start, e.end, e.duration_s, e.objects, "
+        "e.sentence, e.language, e.snapshot FROM events e WHERE e.type = 'arrived' "
+        f"AND e.end IS NOT NULL AND {LEFT_TIME} >= ? AND {LEFT_TIME} < ? ORDER BY e.end",
+        (start, end))]
     seen: dict[str, dict[str, int]] = {}
     for camera, kind, n in conn.execute(
             "SELECT c.camera, k.kind, count(*) FROM captions c "

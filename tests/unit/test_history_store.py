@@ -301,3 +301,30 @@ def wait_for(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.02)
+
+
+def test_the_event_machines_visit_end_answers_when_the_dog_last_went_out(tmp_path, clock):
+    """service/events.py says a departure as the arrival's end message (type "arrived", phase
+    "end"): the history answers `--kind dog --event left --last` from it, at its end time, and the
+    day's summary counts it as the dog going out."""
+    from edge_captioner.history.answer import answer_sentence
+    from edge_captioner.history.query import day_rows
+    from edge_captioner.service.events import Event, EventObject
+
+    came, went = T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=7)
+    visit = dict(id="v1", type="arrived", camera="backyard", zone="back_door", start=came,
+                 objects=(EventObject("dog", 3),), language="en", model="m")
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    store.record_event(Event(**visit, phase="start", end=None, sentence="a dog arrived").payload())
+    store.record_event(Event(**visit, phase="end", end=went, sentence="the dog left").payload())
+    query = parse_query({"kind": "dog", "event": "left", "last": True}, clock())
+    answer = run_query(store.conn, query, store.text_index)
+    assert [(r["type"], r["ts"]) for r in answer.rows] == [("left", went.timestamp())]
+    assert "went out" in answer_sentence(answer, clock(), UTC, "en")
+    assert "10:07" in answer_sentence(answer, clock(), UTC, "en")
+    # an arrival that has not ended is no departure
+    store.record_event(Event(**{**visit, "id": "v2", "start": went + timedelta(hours=1)},
+                             phase="start", end=None, sentence="a dog arrived").payload())
+    assert run_query(store.conn, query, store.text_index).rows[0]["id"] == "v1"
+    events, _ = day_rows(store.conn, T0.timestamp(), (T0 + timedelta(days=1)).timestamp())
+    assert [e["type"] for e in events].count("left") == 1
