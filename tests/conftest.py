@@ -45,11 +45,6 @@ def pytest_collection_modifyitems(config, items):
         suite = Path(str(item.fspath)).parent.name
         if suite in SUITES:
             item.add_marker(getattr(pytest.mark, suite))
-        # pytest-xdist (`-n 2 --dist loadgroup`, pyproject.toml): a file's tests stay on one
-        # worker, so its module fixtures (a loaded bundle) load once; the toolkit's tests all
-        # share one worker, whose session fixtures train the tiny recipe once per run
-        group = "conversion" if suite == "conversion" else str(item.fspath)
-        item.add_marker(pytest.mark.xdist_group(group))
         if not HAS_TENSORFLOW and item.get_closest_marker("tensorflow") is not None:
             item.add_marker(pytest.mark.skip(
                 reason="needs TensorFlow: the workstation extra, pip install -e '.[convert]'"))
