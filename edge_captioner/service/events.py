@@ -44,6 +44,10 @@ from .zones import Zone, place_for, zone_at
 ARRIVING = ("person", *VEHICLES, *ANIMALS)
 PASS_TRAVEL = 0.25  # a passer-by's feet move at least this (frame fractions) while in view
 REAPPEARED_IOU = 0.3  # a box back at the place of one that vanished is the same box
+# An arrival (and a passer-by) is announced only for a track the detector was this sure of at
+# least once: a borderline detection flickering in a still crowd or a row of parked cars is in the
+# caption's steady counts, but it did not arrive (docs/events.md, still scenes)
+SURE_SCORE = 0.65
 PHASES = ("start", "end")
 INSTANT = ("passed_by", "box_left", "box_taken")  # one `end` message, with both times
 
@@ -196,7 +200,7 @@ class EventMachine:
         out = []
         # seen (not coasting) for passing_s: a passer-by gone from view is not an arrival
         if (track.kind in ARRIVING and track.id not in self._arrivals
-                and not self._there_before(track)
+                and not self._there_before(track) and track.best_score >= SURE_SCORE
                 and track.last_seen - track.first_seen >= s.passing_s):
             opened = self._open(track, "arrived", track.first_seen)
             self._arrivals[track.id] = opened
@@ -245,7 +249,8 @@ class EventMachine:
         arrival = self._arrivals.pop(track.id, None)
         if arrival is not None:
             out.append(self._message(arrival, "end", track, track.last_seen))
-        elif track.kind == "person" and track.travel >= PASS_TRAVEL and not self._there_before(track):
+        elif (track.kind == "person" and track.travel >= PASS_TRAVEL and not self._there_before(track)
+              and track.best_score >= SURE_SCORE):
             opened = self._open(track, "passed_by", track.first_seen)
             out.append(self._message(opened, "end", track, track.last_seen))
         return out

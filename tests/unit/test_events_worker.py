@@ -386,3 +386,24 @@ def test_a_flickering_posture_does_not_change_the_caption():
     assert [text for _t, text in captions(sink)] == [
         "no one at the front door", "a person standing at the front door",
         "a person sitting at the front door"]
+
+
+def test_a_borderline_person_flickering_in_a_still_crowd_never_arrives():
+    """A still crowd where the detector finds a third person at a borderline score for a while,
+    then loses them, then finds them again: they are in the steady caption while confirmed, but
+    no arrival or departure is announced (events.SURE_SCORE); a sure one arriving is."""
+    from edge_captioner.service.events import SURE_SCORE
+
+    a = PERSON
+    b = dataclasses.replace(PERSON, box=(0.65, 0.3, 0.85, 0.9))
+    unsure = dataclasses.replace(PERSON, box=(0.02, 0.35, 0.18, 0.85), score=SURE_SCORE - 0.05)
+    worker, camera, _engine, sink = make()
+    play(worker, camera, [(0, 4, [a, b]), (5, 15, [a, b, unsure]), (16, 30, [a, b]),
+                          (31, 45, [a, b, unsure]), (46, 60, [a, b])])
+    comings = lambda: [(e["type"], e["phase"]) for e in sink.events  # noqa: E731
+                       if e["type"] in ("arrived", "passed_by")]
+    assert comings() == []
+    assert "three people" in " ".join(text for _t, text in captions(sink))
+    sure = dataclasses.replace(unsure, score=SURE_SCORE + 0.05)
+    play(worker, camera, [(61, 75, [a, b, sure])])
+    assert comings() == [("arrived", "start")]
