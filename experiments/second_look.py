@@ -20,14 +20,6 @@ from conversion.facts.evaluate import _kinds, facts_captioner, labelled, score_f
 from edge_captioner.model import detections  # noqa: E402
 
 
-def crop_of(box, width: int, height: int, grow: float) -> tuple[int, int, int, int]:
-    cx, cy = (box[0] + box[2]) / 2 * width, (box[1] + box[3]) / 2 * height
-    side = max((box[2] - box[0]) * width, (box[3] - box[1]) * height) * grow
-    x1, y1 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-    x2, y2 = min(width, int(cx + side / 2)), min(height, int(cy + side / 2))
-    return x1, y1, x2, y2
-
-
 def with_second_look(perception, args):
     see = perception.see
     person = perception.detector_labels.index("person")
@@ -40,18 +32,16 @@ def with_second_look(perception, args):
         unsure.sort(key=lambda o: -(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
         better = {}
         for o in unsure[: args.max]:
-            x1, y1, x2, y2 = crop_of(o.box, width, height, args.grow)
+            crop = detections.closer_crop(o.box, width, height, args.grow)
+            x1, y1, x2, y2 = crop
             if x2 - x1 < 8 or y2 - y1 < 8:
                 continue
             best = 0.0
             for label, score, box in perception._detect(frame[y1:y2, x1:x2]):
                 if label != person:
                     continue
-                mapped = (x1 / width + box[0] * (x2 - x1) / width,
-                          y1 / height + box[1] * (y2 - y1) / height,
-                          x1 / width + box[2] * (x2 - x1) / width,
-                          y1 / height + box[3] * (y2 - y1) / height)
-                if detections.iou(mapped, o.box) >= args.iou:
+                if detections.iou(detections.from_crop(box, crop, width, height),
+                                  o.box) >= args.iou:
                     best = max(best, score)
             better[id(o)] = best
         findings.objects = [replace(o, score=max(o.score, better[id(o)] * args.weight))
