@@ -78,7 +78,8 @@ def posture(xy, scores, box, aspect: float = 1.0,
         aspect = float(aspect)
     except (TypeError, ValueError):
         return None
-    if not (np.isfinite(aspect) and aspect > 0 and all(np.isfinite([x1, y1, x2, y2]))):
+    # no camera frame is a million times wider than tall: such an aspect would only overflow
+    if not (np.isfinite(aspect) and 1e-6 < aspect < 1e6 and all(np.isfinite([x1, y1, x2, y2]))):
         return None
     inside = np.all(np.isfinite(xy) & (xy >= 0.0) & (xy <= 1.0), axis=1)
     ok = inside & np.isfinite(scores) & (scores >= rules.keypoint)

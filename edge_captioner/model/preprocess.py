@@ -26,7 +26,9 @@ def to_rgb(frame: np.ndarray, colour_order: str = "BGR") -> np.ndarray:
         if np.issubdtype(frame.dtype, np.floating):
             # NaN would survive the clip and its cast to uint8 is undefined (a RuntimeWarning)
             frame = np.where(np.isfinite(frame), frame, 0)
-            frame = np.clip(frame * (255.0 if frame.max(initial=0) <= 1.0 else 1.0), 0, 255)
+            scale = 255.0 if frame.max(initial=0) <= 1.0 else 1.0
+            # clipped before scaling: a huge value times 255 would overflow to inf
+            frame = np.clip(frame, 0, 255.0 / scale) * scale
         elif frame.dtype == np.uint16:
             frame = frame >> 8
         else:

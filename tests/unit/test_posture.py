@@ -132,6 +132,7 @@ def test_a_leaning_torso_is_none(tilt):
 
 
 @settings(max_examples=300, deadline=None)
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an overflow is a number it did not expect
 @given(xy=arrays(np.float64, (17, 2), elements=st.floats(allow_nan=True, allow_infinity=True)),
        scores=arrays(np.float64, (17,), elements=st.floats(allow_nan=True, allow_infinity=True)),
        box=st.tuples(*[st.floats(allow_nan=True, allow_infinity=True)] * 4),

@@ -96,3 +96,10 @@ def test_any_frame_gives_the_model_input_shape(frame, size, mode):
 def test_not_an_image():
     with pytest.raises(ValueError, match="not an image"):
         to_rgb(np.zeros((2, 2, 2), np.uint8))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_floats_near_the_largest_are_clipped_without_overflow():
+    # hypothesis found -7e305: scaled by 255 before the clip it overflowed to -inf
+    assert to_rgb(np.array([[-7.05e305, 0.5]]))[..., 0].tolist() == [[0, 127]]  # 0..1 floats, truncated
+    assert to_rgb(np.array([[-7.05e305, 1.7e308]]))[..., 0].tolist() == [[0, 255]]
