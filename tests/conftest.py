@@ -9,9 +9,10 @@
 Each test gets its folder's marker (`-m unit`...). The device tests load tiny bundles committed
 under tests/data/bundles (tiny_bundles, tiny_int8_decoder_bundles, tiny_attention_bundles), which
 tests/make_test_bundles.py regenerates; the conversion tests train that same recipe once per run
-(conversion/conftest.py). Both caption the same synthetic images (tiny_test_data: `synth`, no
-TensorFlow, under a second). The broker fixtures are here, once: `shared_port` (the machine's
-Mosquitto on 1883, or a private one) and `mosquitto_broker` (private brokers with any settings).
+(conversion/conftest.py), for all xdist workers (support/once.py). Both caption the same
+synthetic images (tiny_test_data: `synth`, no TensorFlow, under a second). The broker fixtures
+are here, once: `shared_port` (the machine's Mosquitto on 1883, or a private one) and
+`mosquitto_broker` (private brokers with any settings).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from make_test_bundles import (
     synth,
 )
 from support.mosquitto import MosquittoBroker, broker_factory, port_open
+from support.once import once_per_run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -53,14 +55,14 @@ def pytest_collection_modifyitems(config, items):
 # -- data and bundles --------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "train"
-    return synth(out, TRAIN_SYNTH, workers=2)
+    return once_per_run(tmp_path_factory, "synth-train",
+                        lambda out: synth(out / "train", TRAIN_SYNTH, workers=2)) / "train"
 
 
 @pytest.fixture(scope="session")
 def tiny_test_data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "test"
-    return synth(out, TEST_SYNTH)
+    return once_per_run(tmp_path_factory, "synth-test",
+                        lambda out: synth(out / "test", TEST_SYNTH)) / "test"
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,9 @@ from pathlib import Path
 # What the Edge TPU compiler and int8 kernels take well in the encoder (pipeline, attention)
 ENCODER_OPS = {"CONV_2D", "FULLY_CONNECTED", "RESHAPE", "TANH", "ADD", "MUL", "QUANTIZE",
                "DEQUANTIZE", "LOGISTIC"}
+# ... and in the float-LSTM decoder's int8 graph: no fused LSTM, GATHER, SHAPE & co.
+DECODER_OPS = {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT", "QUANTIZE",
+               "DEQUANTIZE"}
 # ... and in a pure-int8 decoder (the shipped bundles' kind)
 INT8_DECODER_OPS = {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT", "QUANTIZE",
                     "DEQUANTIZE", "LOG_SOFTMAX"}
