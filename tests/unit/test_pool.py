@@ -225,6 +225,10 @@ def test_an_unreachable_frigate_never_holds_up_the_worker():
             descriptions.publish_caption(caption_event("door", "x", str(i)))
         assert time.monotonic() - started < 0.5 and len(sink.calls) == 20
         assert descriptions.sent == 0
+    # the server gone, what is queued fails at once: the thread ends within the test, not after
+    # it (its warning would go to a closed capture)
+    descriptions.stop()
+    assert not descriptions._thread.is_alive()
 
 
 # -- configuration -----------------------------------------------------------------------------------------
