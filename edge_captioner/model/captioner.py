@@ -24,7 +24,7 @@ from ..bundle.sections import FactsSpec
 from ..bundle.wiring import check_against_graphs
 from ..errors import BadInput
 from ..scene.facts import Facts
-from ..scene.from_findings import facts_of, kept
+from ..scene.from_findings import facts_of, kept, least_sure
 from ..scene.phrase import sentences
 from ..scene.support import faithful
 from .evidence import evidence, facts_vector
@@ -315,19 +315,16 @@ class Captioner:
         if self.grounded:
             # A grounded decoder transcribes the findings, surely: how sure the caption is, is
             # how sure the detector was of the least sure thing it names (1 for "no one").
-            named = self.evidence_spec.kinds
-            confidence *= min((o.score for o in findings.objects if o.kind in named
-                               and (facts is None or o.score >= self._threshold(o.kind))),
-                              default=1.0)
+            spec = self.evidence_spec
+            confidence *= (least_sure(findings.objects, spec.kinds, spec.thresholds,
+                                      spec.default_threshold) if facts is not None
+                           else min((o.score for o in findings.objects if o.kind in spec.kinds),
+                                    default=1.0))
         result = self._result(best, text, confidence, started, encoder_ms, findings)
         result.facts, result.fallback = facts, fallback
         if facts is not None:
             findings.facts, findings.fallback = facts, fallback
         return result
-
-    def _threshold(self, kind: str) -> float:
-        spec = self.evidence_spec
-        return spec.thresholds.get(kind, spec.default_threshold)
 
     # -- the render model's (an image CNN, not grounded): prepared images, attention -----------------
     def caption_prepared(self, image: np.ndarray, beam_size: int | None = None) -> CaptionResult:

@@ -58,6 +58,15 @@ def kept(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str,
             if o.score >= thresholds.get(o.kind, default) or _rescued(o)]
 
 
+def least_sure(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str, float],
+               default: float) -> float:
+    """How sure the perception was of the least sure object the facts state (1.0 when they
+    state none): a caption is as sure as the least sure thing it names. The objects are those
+    `kept` (a person the pose model rescued included), furniture left out."""
+    return min((o.score for o in kept(objects, kinds, thresholds, default) if o.kind in kinds),
+               default=1.0)
+
+
 def _rescued(o: Seen) -> bool:
     pose_score = getattr(o, "pose_score", None)
     return (o.kind == "person" and o.score >= RESCUE_SCORE and pose_score is not None

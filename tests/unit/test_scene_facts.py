@@ -9,7 +9,7 @@ from edge_captioner.bundle.sections import FactsSpec
 from edge_captioner.model.detections import merge_mirrored, mirror_box
 from edge_captioner.model.evidence import facts_vector
 from edge_captioner.scene.facts import KINDS, MANY, PLACES, POSE_GROUPS, make_facts
-from edge_captioner.scene.from_findings import facts_of
+from edge_captioner.scene.from_findings import facts_of, least_sure
 
 
 @dataclass
@@ -18,6 +18,7 @@ class Seen:
     score: float
     box: tuple
     posture: str | None = None
+    pose_score: float | None = None
 
 
 def facts(objects, place=None, **thresholds):
@@ -29,6 +30,17 @@ def test_objects_below_their_kinds_threshold_are_not_facts():
                Seen("truck", 0.45, (0, .5, .4, .9)), Seen(None, 0.9, (0, 0, 1, 1))]
     assert facts(objects).count_of == {"person": 1}
     assert facts(objects, person=0.4, truck=0.4).count_of == {"person": 2, "truck": 1}
+
+
+def test_a_caption_is_as_sure_as_the_least_sure_object_it_states():
+    sure, sofa = Seen("person", 0.9, (0, 0, .3, .9)), Seen("couch", 0.35, (0, .4, 1, 1))
+    unsure = Seen("person", 0.35, (.5, 0, .8, .9))
+    rescued = Seen("person", 0.35, (.5, 0, .8, .9), "standing", pose_score=0.9)
+    kinds = ("person",)
+    assert least_sure([sure, unsure, sofa], kinds, {}, 0.5) == 0.9  # unsure: not stated
+    # a person the pose model rescued is stated, so the caption is no surer than them
+    assert least_sure([sure, rescued], kinds, {}, 0.5) == 0.35
+    assert least_sure([], kinds, {}, 0.5) == 1.0
 
 
 def test_counts_are_never_capped_below_what_was_found():
