@@ -12,7 +12,11 @@ Hysteresis, so that one frame's flicker is neither a caption change nor an event
 * a new track is *tentative*; it is *confirmed* (present) once matched in `present_after` of its
   first `present_window` frames, and dropped unconfirmed otherwise;
 * a confirmed track that is not matched coasts: it stays present, with its last box and posture,
-  until it has been missing for `absent_after_s` seconds.
+  until it has been missing for `absent_after_s` seconds (`settled_absent_s` once it has been seen
+  over `settled_after_s`: a still crowd's member the detector loses for a while);
+* a detection under its kind's threshold (but at least `keep_score`) may keep a confirmed track
+  alive: matched second, after the sure ones, by overlap only (ByteTrack's second association). It
+  never creates, confirms or re-kinds a track, nor is it what a caption states of it.
 
 The steady state is the confirmed tracks: the caption and the `found` payload state them, not the
 frame's raw detections. Time is given (`now`, monotonic seconds): nothing here reads a clock.
@@ -26,12 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..scene.facts import CONFUSED_ANIMALS, CONFUSED_VEHICLES
 from .zones import Box, Point, anchor
 
 POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen this many times in a row
-# Kinds the detector confuses for one object (a white van is a car in one frame, a truck in the
-# next; a cat a dog): matched together, and the track is the kind it was seen as most often
-MATCH_GROUP = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle", "dog": "pet", "cat": "pet"}
+# Kinds the detector confuses for one object (scene/facts.py): matched together, and the track is
+# the kind it was seen as most often
+MATCH_GROUP = {**dict.fromkeys(CONFUSED_VEHICLES, "vehicle"),
+               **dict.fromkeys(CONFUSED_ANIMALS, "animal")}
 MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
 # two boxes of one frame, of kinds the detector confuses, overlapping this much are one object seen
 # as both (the detector's NMS is per class: a van is often a car AND a truck in one frame)
@@ -39,6 +45,10 @@ SAME_OBJECT_IOU = 0.7
 # ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
 # larger box's): a person walking a step between two frames
 MAX_JUMP = 0.8
+# a detection under its kind's threshold keeps alive a confirmed track it overlaps this much: by
+# overlap only, and more than MIN_IOU (a borderline detection between two people of a crowd must
+# not keep the wrong one)
+KEEP_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class Track:
     best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
     lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
     missed: int = 0  # frames in a row it was not matched in
+    kept_at: float = -math.inf  # when a detection under the threshold last kept it alive
     seen_as: dict[str, int] = field(default_factory=dict)  # kind -> times (MATCH_GROUP)
     last_as: dict[str, Observation] = field(default_factory=dict)  # kind -> its latest observation
     posture: str | None = None  # the steady posture: the caption's (see `steady_posture`)
@@ -93,6 +104,11 @@ class Track:
     def present_for(self, now: float) -> float:
         return now - self.first_seen
 
+    @property
+    def located(self) -> float:
+        """When it was last found, by a sure detection or by one that only kept it alive."""
+        return max(self.last_seen, self.kept_at)
+
 
 def iou(a: Box, b: Box) -> float:
     w = min(a[2], b[2]) - max(a[0], b[0])
@@ -111,9 +127,11 @@ def jump(a: Box, b: Box) -> float:
 
 
 def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
-                 reach: Sequence[float] | None = None) -> list[tuple[int, int]]:
-    """(track index, detection index) pairs: best IoU first, then nearest centres first, within
-    `reach[i]` diagonals of track i (MAX_JUMP for all by default).
+                 reach: Sequence[float] | None = None,
+                 min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
+    """(track index, detection index) pairs: best IoU (at least `min_iou`) first, then nearest
+    centres first, within `reach[i]` diagonals of track i (MAX_JUMP for all by default; a negative
+    reach: by overlap only).
 
     Plain Python, not numpy: a camera has a handful of objects of a kind, and for a 3 x 3 problem
     numpy's per-call overhead costs ten times the arithmetic (benchmarks/events_bench.py)."""
@@ -125,7 +143,7 @@ def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
     by_overlap = sorted(((iou(t, f), i, j) for i, t in enumerate(tracks)
                          for j, f in enumerate(found)), key=lambda p: -p[0])
     for overlap, i, j in by_overlap:
-        if overlap < MIN_IOU:
+        if overlap < min_iou:
             break
         if i not in used_t and j not in used_f:
             pairs.append((i, j))
@@ -151,6 +169,19 @@ class TrackSettings:
     present_after: int = 2  # k: matched in k ...
     present_window: int = 3  # ... of its first n frames: present
     absent_after_s: float = 5.0  # missing this long: gone
+    # a detection under its kind's threshold scoring at least this keeps a confirmed track it
+    # overlaps by KEEP_IOU alive (None: never)
+    keep_score: float | None = None
+    # a track seen over settled_after_s (first to last sighting) is gone only after missing
+    # settled_absent_s (no longer than absent_after_s: off)
+    settled_after_s: float = 30.0
+    settled_absent_s: float = 5.0
+
+    def absent_after(self, track: Track) -> float:
+        """How long this track may be missing before it is gone."""
+        if track.last_seen - track.first_seen >= self.settled_after_s:
+            return max(self.settled_absent_s, self.absent_after_s)
+        return self.absent_after_s
 
 
 class Tracker:
@@ -180,9 +211,12 @@ class Tracker:
         """Anything tracked, tentative or confirmed: the camera is sampled at the track rate."""
         return bool(self._tracks)
 
-    def update(self, seen: Sequence[Observation], now: float, frame: Any = None) -> list[Track]:
+    def update(self, seen: Sequence[Observation], now: float, frame: Any = None,
+               weak: Sequence[Observation] = ()) -> list[Track]:
         """Take one frame's observations at `now`; returns the confirmed tracks. `frame` is kept
-        by reference with a track whose best detection it holds (for the event's snapshot)."""
+        by reference with a track whose best detection it holds (for the event's snapshot).
+        weak: the frame's detections under their kind's threshold, which may only keep a
+        confirmed track alive (`TrackSettings.keep_score`)."""
         s = self.settings
         seen = one_per_object(seen)
         matched: set[int] = set()
@@ -201,8 +235,9 @@ class Tracker:
                 self._hit(track, obs, now, frame)
                 matched.add(t_idx[ti])
                 taken.add(f_idx[fj])
+        kept_alive = self._keep_alive(weak, seen, matched, now)
         for i, track in enumerate(self._tracks):
-            if i in matched:
+            if i in matched or i in kept_alive:
                 continue
             track.missed += 1
             if not track.confirmed:  # after that only last_seen counts
@@ -217,7 +252,7 @@ class Tracker:
         kept, self.dropped = [], []
         for track in self._tracks:
             if track.confirmed:
-                if now - track.last_seen >= s.absent_after_s:
+                if now - track.located >= s.absent_after(track):
                     self.dropped.append(track)
                     continue
             elif sum(track.hits[: s.present_window]) >= s.present_after:
@@ -226,7 +261,9 @@ class Tracker:
                 continue  # a flicker: never present
             kept.append(track)
         self._tracks = kept
-        self._recent.append((now, _counts(seen)))
+        # a track kept alive is one of the objects this frame showed (for the cap of `steady`),
+        # though not surely: it may keep a count, never raise it, being confirmed already
+        self._recent.append((now, _counts([*seen, *kept_alive.values()])))
         while self._recent and now - self._recent[0][0] >= s.absent_after_s:
             self._recent.popleft()
         return self.tracks
@@ -244,11 +281,35 @@ class Tracker:
                 most[kind] = max(most.get(kind, 0), n)
         shown: dict[str, int] = {}
         out = []
-        for track in sorted(self.tracks, key=lambda t: -t.last_seen):
+        for track in sorted(self.tracks, key=lambda t: -t.located):
             if shown.get(track.group, 0) < most.get(track.group, 0):
                 shown[track.group] = shown.get(track.group, 0) + 1
                 out.append(track)
         return sorted(out, key=lambda t: t.id)
+
+    def _keep_alive(self, weak: Sequence[Observation], seen: Sequence[Observation],
+                    matched: set[int], now: float) -> dict[int, Observation]:
+        """ByteTrack's second association: the confirmed tracks this frame's sure detections left
+        unmatched, matched by overlap (KEEP_IOU) to its detections under their threshold (at least
+        `keep_score`, and not a second label of a sure one). Such a track is found (not missing)
+        but keeps its last sure observation: index -> the detection that kept it."""
+        floor = self.settings.keep_score
+        if floor is None or not weak:
+            return {}
+        weak = [o for o in weak if o.score >= floor and not any(
+            _group(o.kind) == _group(k.kind) and iou(o.box, k.box) >= SAME_OBJECT_IOU for k in seen)]
+        out: dict[int, Observation] = {}
+        for group in {_group(o.kind) for o in weak}:
+            t_idx = [i for i, t in enumerate(self._tracks)
+                     if t.confirmed and i not in matched and t.group == group]
+            f_idx = [j for j, o in enumerate(weak) if _group(o.kind) == group]
+            pairs = greedy_match([self._tracks[i].box for i in t_idx], [weak[j].box for j in f_idx],
+                                 [-1.0] * len(t_idx), KEEP_IOU)
+            for ti, fj in pairs:
+                self._tracks[t_idx[ti]].kept_at = now
+                self._tracks[t_idx[ti]].missed = 0
+                out[t_idx[ti]] = weak[f_idx[fj]]
+        return out
 
     @staticmethod
     def _hit(track: Track, obs: Observation, now: float, frame: Any) -> None:

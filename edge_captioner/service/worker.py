@@ -339,19 +339,22 @@ class CameraWorker:
         self._held = 0
         return False
 
-    def _track(self, objects: list, frame: Frame, now: float) -> None:
-        """One frame's objects (over their thresholds: furniture too) into the tracker."""
+    def _track(self, objects: list, frame: Frame, now: float, under: list = ()) -> None:
+        """One frame's objects (over their thresholds: furniture too) into the tracker; `under`:
+        its objects under their thresholds, which may only keep a confirmed track alive."""
         furniture = [o for o in objects if o.kind in SPOTS]
         seen = [Observation(o.kind, tuple(o.box), float(o.score), o.posture,
                             spot_of(o, furniture) if o.posture in ("sitting", "lying") else None, o)
                 for o in objects if o.kind is not None and o.kind not in SPOTS]
-        self.tracker.update(seen, now, frame.image)
+        weak = [Observation(o.kind, tuple(o.box), float(o.score))
+                for o in under if o.kind is not None and o.kind not in SPOTS]
+        self.tracker.update(seen, now, frame.image, weak)
         self._fed = True
 
     def _steady_hook(self, frame: Frame, now: float) -> Callable:
         """The engine's `steady`: the frame's objects in, the steady objects and place out."""
-        def steady(objects: list) -> tuple[list, str | None]:
-            self._track(objects, frame, now)
+        def steady(objects: list, under: list = ()) -> tuple[list, str | None]:
+            self._track(objects, frame, now, under)
             tracks = self.tracker.steady
             furniture = [o for o in objects if o.kind in SPOTS]
             return ([_with_posture(t.stated.source, t.posture) for t in tracks] + furniture,
