@@ -258,8 +258,10 @@ class EventMachine:
     def _there_before(self, track: Track) -> bool:
         """In the camera's first frame: it was there before the daemon looked (a restart must
         not announce that the parked car arrived), so neither its arrival nor its leaving is
-        known."""
-        return self._first is not None and track.first_seen <= self._first
+        known. Likewise a track the detector saw unsure at its place before it was sure of it
+        (tracks.Track.seen_unsure_before): it was there, the detector only became sure of it."""
+        return (self._first is not None and track.first_seen <= self._first) or \
+            track.seen_unsure_before
 
     # -- boxes at the end of a visit ---------------------------------------------------------------
     def _boxes(self, tracks: Sequence[Track], seen: Sequence[Track], now: float) -> list[Happened]:
