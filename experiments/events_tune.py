@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import pickle
 from pathlib import Path
 
@@ -130,10 +129,13 @@ def main() -> None:
     from conversion.facts.evaluate import labelled
 
     labels = {n: label.get("counts", {}) for n, label in labelled("fresh").photos.items()}
-    grid = [TrackSettings()]
-    grid += [TrackSettings(keep_score=k, unsure_before_s=u, unsure_share=f)
-             for k, (u, f) in itertools.product(
-                 (0.2, 0.3), ((0.0, 0.5), (5.0, 0.5), (10.0, 0.5), (10.0, 0.25), (20.0, 0.25)))]
+    # off (as before), each rule alone, the floors and windows tried, and the chosen defaults
+    off = TrackSettings(keep_score=None, unsure_before_s=0.0)
+    grid = [off, TrackSettings(unsure_before_s=0.0), TrackSettings(keep_score=0.3, unsure_before_s=0.0),
+            TrackSettings(keep_score=0.4, unsure_before_s=0.0),
+            TrackSettings(unsure_before_s=5.0, unsure_share=0.5),
+            TrackSettings(unsure_before_s=10.0, unsure_share=0.5),
+            TrackSettings(unsure_before_s=20.0, unsure_share=0.25), TrackSettings()]
     for label, numbers in (("tune", args.tune), ("report", args.report)):
         if numbers is None:
             continue
@@ -143,10 +145,8 @@ def main() -> None:
                    for i in numbers if i in cached]
             changes, events = sum(p[0] for p in per), sum(p[1] for p in per)
             overstated = sum(p[2] for p in per)
-            print(f"  keep {settings.keep_score} unsure {settings.unsure_before_s:g} "
-                  f">{settings.unsure_share:g} rise "
-                  f"{settings.rise_after_s:g} settled {settings.settled_after_s:g}/"
-                  f"{settings.settled_absent_s:g}: {changes} changes "
+            print(f"  keep {settings.keep_score} unsure {settings.unsure_before_s:g} s "
+                  f">{settings.unsure_share:g}: {changes} changes "
                   f"({changes / max(len(per), 1):.1f}/min), {events} events, {overstated} overstated; "
                   f"per still {[p[0] for p in per]} {[p[1] for p in per]}", flush=True)
 

@@ -156,12 +156,14 @@ def captions(sink) -> list[tuple[str, str]]:
     return [(t.isoformat(timespec="milliseconds"), text) for t, text in sink.captions]
 
 
-def message(id, type, phase, start, end, kind, track, sentence, zone="front_door", snapshot=True):
+def message(id, type, phase, start, end, kind, track, sentence, zone="front_door", snapshot=True,
+            camera_lost=False):
     return {"id": id, "type": type, "phase": phase, "camera": "porch", "zone": zone,
             "start": stamp(start), "end": None if end is None else stamp(end),
             "duration_s": None if end is None else float(end - start),
             "objects": [{"kind": kind, "track": track}], "snapshot": snapshot,
-            "sentence": sentence, "language": "en", "model": "scripted-en"}
+            "camera_lost": camera_lost, "sentence": sentence, "language": "en",
+            "model": "scripted-en"}
 
 
 def test_a_delivery_is_arrived_box_left_left():
@@ -443,3 +445,31 @@ def test_a_person_the_detector_becomes_sure_of_did_not_arrive_but_a_new_one_does
         play(worker, camera, [(41 + t, 41 + t, [PERSON, b, c])])
     assert [(e["type"], e["phase"], e["start"]) for e in sink.events] == [
         ("arrived", "start", stamp(41))]
+
+
+def test_a_lost_camera_ends_its_events_and_clears_its_occupancy_once():
+    """The camera is lost with a person at the door: the arrival ends at their last sighting,
+    marked camera_lost (not "left"), the occupancy is all zeros; when the camera is back the
+    person there was there before (no arrival), as at start."""
+    worker, camera, _engine, sink = make()
+    play(worker, camera, [(0, 0, []), (1, 8, [PERSON])])
+    assert [(e["type"], e["phase"]) for e in sink.events] == [("arrived", "start")]
+    assert sink.occupancy[-1]["person"] == 1
+    camera.state = "lost"
+    for _ in range(3):  # no frame, pass after pass: ended once
+        worker.step()
+    assert sink.events[1:] == [message(
+        "e1", "arrived", "end", 1, 8, "person", 1,
+        "the camera was lost; a person had been at the front door for 7 seconds",
+        camera_lost=True)]
+    assert sink.occupancy[-1] == {"person": 0, "vehicle": 0, "animal": 0, "box": 0,
+                                  "possible_fall": False}
+    assert len(sink.occupancy) == 3 and not worker.tracker.active
+    camera.state = "streaming"
+    play(worker, camera, [(100, 120, [PERSON])])
+    assert len(sink.events) == 2 and sink.occupancy[-1]["person"] == 1
+    # a camera that is only quiet (no newer frame, still streaming) ends nothing
+    worker, camera, _engine, sink = make()
+    play(worker, camera, [(0, 0, []), (1, 8, [PERSON])])
+    worker.step()
+    assert len(sink.events) == 1 and sink.occupancy[-1]["person"] == 1

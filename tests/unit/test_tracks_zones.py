@@ -168,6 +168,19 @@ def test_event_sentences(event_type, phase, kind, place, seconds, en, zh):
     assert sentence(event_type, phase, kind, place, seconds, "zh") == zh
 
 
+@pytest.mark.parametrize("event_type, place, en, zh", [
+    ("arrived", "front_door", "the camera was lost; a person had been at the front door for 2 minutes",
+     "摄像头断开了，前门口有一个人停留了2分钟"),
+    ("lingering", None, "the camera was lost; a person had been in view for 2 minutes",
+     "摄像头断开了，画面里有一个人停留了2分钟"),
+    ("possible_fall", "kitchen", "the camera was lost; the person had been lying down for 2 minutes",
+     "摄像头断开了，那个人已躺了2分钟"),
+])
+def test_an_end_because_the_camera_was_lost_says_so(event_type, place, en, zh):
+    assert sentence(event_type, "end", "person", place, 120, "en", lost=True) == en
+    assert sentence(event_type, "end", "person", place, 120, "zh", lost=True) == zh
+
+
 def test_a_fall_that_ends_out_of_view_says_so():
     assert sentence("possible_fall", "end", "person", None, 40, "en", gone=True) == \
         "the person lying down is out of view after 40 seconds"
@@ -187,13 +200,15 @@ def test_event_payload_is_the_wire_format():
         '{"id": "ab12", "type": "arrived", "phase": "start", "camera": "porch", '
         '"zone": "front_door", "start": "2024-05-01T12:00:00.000+00:00", "end": null, '
         '"duration_s": null, "objects": [{"kind": "person", "track": 3}], "snapshot": true, '
-        '"sentence": "a person arrived at the front door", "language": "en", '
+        '"camera_lost": false, "sentence": "a person arrived at the front door", "language": "en", '
         '"model": "default-en"}')
     end = Event("ab12", "arrived", "end", "porch", None, t0, t0 + timedelta(seconds=83.46),
                 (), "a person left after 1 minute", "en", "m")
     assert end.payload()["duration_s"] == 83.5 and end.payload()["end"].endswith("23.460+00:00")
     assert (start.name, end.name) == ("arrived", "left")
     assert Event("x", "box_left", "end", "p", None, t0, t0, (), "", "en", "m").name == "box_left"
+    lost = Event("ab12", "arrived", "end", "porch", None, t0, t0, (), "", "en", "m", camera_lost=True)
+    assert lost.name == "camera_lost" and lost.payload()["camera_lost"] is True
 
 
 def test_occupancy_groups_the_kinds():
