@@ -16,9 +16,10 @@ Hysteresis, so that one frame's flicker is neither a caption change nor an event
 * a detection under its kind's threshold (but at least `keep_score`) may keep a confirmed track
   alive: matched second, after the sure ones, by overlap only (ByteTrack's second association). It
   never creates, confirms or re-kinds a track, nor is it what a caption states of it;
-* a new track at a place where such unsure detections were seen in most frames of the
-  `unsure_before_s` before it is `seen_unsure_before`: it did not come, the detector only became
-  sure of it (a still crowd's borderline member); the events do not announce its arrival;
+* a new track at a place where such unsure detections were in more than `unsure_share` of the
+  frames of the `unsure_before_s` before it is `seen_unsure_before`: it did not come, the detector
+  only became sure of it (a still crowd's borderline member); the events do not announce its
+  arrival.
 
 The steady state is the confirmed tracks: the caption and the `found` payload state them, not the
 frame's raw detections. Time is given (`now`, monotonic seconds): nothing here reads a clock.
