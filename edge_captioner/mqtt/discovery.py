@@ -186,8 +186,7 @@ def _end_name_template() -> str:
     return (f"{{% set ends = {{{names}}} %}}"
             "{% set t = value_json.type %}"
             "{% set name = ends[t] if value_json.phase == 'end' and t in ends else t %}"
-            "{% set name = 'camera_lost' if value_json.camera_lost is defined "
-            "and value_json.camera_lost else name %}")
+            "{% set name = 'camera_lost' if value_json.camera_lost | default(false) else name %}")
 
 
 def event_entities(base: str, camera: str, on: bool) -> list[tuple[str, str, dict | None]]:
@@ -214,7 +213,7 @@ def event_entities(base: str, camera: str, on: bool) -> list[tuple[str, str, dic
                 '"phase": value_json.phase, "camera": value_json.camera, "zone": value_json.zone, '
                 '"start": value_json.start, "end": value_json.end, '
                 '"duration_s": value_json.duration_s, "objects": value_json.objects, '
-                '"snapshot": value_json.snapshot, "camera_lost": value_json.camera_lost, '
+                '"snapshot": value_json.snapshot, "camera_lost": value_json.camera_lost | default(false), '
                 '"sentence": value_json.sentence} | tojson }}'),
             "icon": "mdi:motion-sensor", **while_online}),
     ]
