@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """What tracking and events add to each captioned frame: the worker's own code path (the steady
 hook: observations, tracker, steady objects and place; then the event machine and occupancy),
-timed per frame on scripted scenes of 1 to 20 moving objects with missed and spurious detections.
+timed per frame on scripted scenes of 1 to 20 moving objects with missed and spurious detections,
+and the detections under the caption's thresholds that a detector also gives (each missed object
+found unsure, and UNSURE more anywhere: tracks.TrackSettings.keep_score).
 
     PYTHONPATH=. python benchmarks/events_bench.py [--frames N] [--json]
 
@@ -29,6 +31,7 @@ from edge_captioner.sources.frames import Frame
 ZONES = {"front_door": [[0.3, 0.5], [0.7, 0.5], [0.7, 1.0], [0.3, 1.0]],
          "path": [[0.0, 0.6], [0.3, 0.6], [0.3, 1.0], [0.0, 1.0]]}
 KINDS = ("person", "person", "car", "dog", "box", "person", "bicycle", "box")
+UNSURE = 10  # detections under the thresholds (0.2 to 0.5) per frame, besides the missed objects
 
 
 class Nothing:
@@ -50,18 +53,21 @@ class Objects:
     objects: list
 
 
-def scene(count: int, frames: int, seed: int = 0) -> list[list[Found]]:
-    """`count` objects walking slowly, each missed in 10% of frames, and a spurious one in 5%."""
+def scene(count: int, frames: int, seed: int = 0) -> list[tuple[list[Found], list[Found]]]:
+    """`count` objects walking slowly, each missed in 10% of frames (and then found under its
+    threshold), and a spurious one in 5%; and UNSURE detections under the thresholds anywhere."""
     rng = np.random.default_rng(seed)
     start = rng.uniform(0.05, 0.7, (count, 2))
     speed = rng.normal(0, 0.004, (count, 2))
     script = []
     for f in range(frames):
-        found = []
+        found, under = [], []
         for i in range(count):
-            if rng.random() < 0.1:
-                continue
             x, y = np.clip(start[i] + speed[i] * f, 0.0, 0.75)
+            if rng.random() < 0.1:
+                under.append(Found(KINDS[i % 8], 0.3, (float(x), float(y), float(x) + 0.2,
+                                                       float(y) + 0.25), KINDS[i % 8]))
+                continue
             posture = ("standing", "sitting", "lying")[f // 200 % 3] if KINDS[i % 8] == "person" \
                 else None
             found.append(Found(KINDS[i % 8], 0.8, (float(x), float(y), float(x) + 0.2,
@@ -69,7 +75,9 @@ def scene(count: int, frames: int, seed: int = 0) -> list[list[Found]]:
         if rng.random() < 0.05:
             x, y = rng.uniform(0, 0.8, 2)
             found.append(Found("person", 0.6, (x, y, x + 0.1, y + 0.2), "person", "standing"))
-        script.append(found)
+        for x, y, score in rng.uniform((0, 0, 0.2), (0.8, 0.8, 0.5), (UNSURE, 3)):
+            under.append(Found("person", float(score), (x, y, x + 0.1, y + 0.2), "person"))
+        script.append((found, under))
     return script
 
 
@@ -82,12 +90,12 @@ def time_scene(count: int, frames: int) -> list[float]:
     image = np.zeros((480, 640, 3), np.uint8)
     wall0 = datetime(2026, 1, 1, tzinfo=UTC)
     spent, cpu = [], []
-    for f, found in enumerate(scene(count, frames)):
+    for f, (found, under) in enumerate(scene(count, frames)):
         now = float(f)
         frame = Frame(image, f + 1, now, wall0 + timedelta(seconds=now))
         started, on_cpu = time.perf_counter(), time.thread_time()
         worker._fed = False
-        worker._steady_hook(frame, now)(found)
+        worker._steady_hook(frame, now)(found, under)
         worker._events(frame, Result(Objects(found)), now)
         spent.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - on_cpu) * 1000)

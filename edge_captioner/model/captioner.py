@@ -37,9 +37,10 @@ from .self_check import verify
 log = logging.getLogger(__name__)
 
 DecoderState = dict[str, np.ndarray]  # decoder input name -> value, in the input's dtype
-# A camera's steady state (service/tracks.py): the frame's objects over their thresholds -> the
-# objects the caption states (the confirmed tracks', and the furniture) and the place to say
-Steady = Callable[[list], tuple[list, "str | None"]]
+# A camera's steady state (service/tracks.py): the frame's objects over their thresholds, and its
+# objects of the same kinds under them (which may only keep a confirmed track alive) -> the objects
+# the caption states (the confirmed tracks', and the furniture) and the place to say
+Steady = Callable[[list, list], tuple[list, "str | None"]]
 
 
 def _shapes(tensors: dict) -> dict[str, list[int]]:
@@ -230,9 +231,13 @@ class Captioner:
                        steady: Steady) -> tuple[list, str | None]:
         """The objects and place a caption of the camera's steady state states: `steady` takes the
         frame's objects over their kind's threshold (the steady objects are such objects, so the
-        facts keep them all)."""
+        facts keep them all), and the frame's other objects of the caption's kinds, which the
+        tracker may only use to keep a track it has alive (never a fact of the caption)."""
         spec = self.evidence_spec
-        return steady(kept(findings.objects, spec.kinds, spec.thresholds, spec.default_threshold))
+        sure = kept(findings.objects, spec.kinds, spec.thresholds, spec.default_threshold)
+        under = [o for o in findings.objects if o.kind in spec.kinds
+                 and not any(o is k for k in sure)]
+        return steady(sure, under)
 
     def facts(self, findings: Findings, place: str | None, objects: list | None = None) -> Facts:
         """What a facts bundle's caption of these findings (or of `objects`) may state."""

@@ -11,9 +11,10 @@ from .commands import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 # The event entity's types (service/events.py EVENT_TYPES, kept here so that discovery stays free
 # of the service package): a start message's `type`; the end messages of events with a start
-# are named by END_NAMES ("arrived" ends as "left")
+# are named by END_NAMES ("arrived" ends as "left"); an end because the camera was lost (its
+# `camera_lost`) is `camera_lost`, whatever its type: nobody is known to have left or got up
 EVENT_TYPES = ("arrived", "left", "passed_by", "box_left", "box_taken", "possible_fall", "got_up",
-               "lingering", "lingering_ended")
+               "lingering", "lingering_ended", "camera_lost")
 END_NAMES = {"arrived": "left", "possible_fall": "got_up", "lingering": "lingering_ended"}
 # the occupancy binary sensors: (key, name, device class, the occupancy payload's key)
 PRESENCE = (("person", "person", "occupancy"), ("vehicle", "vehicle", "occupancy"),
@@ -184,7 +185,8 @@ def _end_name_template() -> str:
     names = ", ".join(f"'{k}': '{v}'" for k, v in END_NAMES.items())
     return (f"{{% set ends = {{{names}}} %}}"
             "{% set t = value_json.type %}"
-            "{% set name = ends[t] if value_json.phase == 'end' and t in ends else t %}")
+            "{% set name = ends[t] if value_json.phase == 'end' and t in ends else t %}"
+            "{% set name = 'camera_lost' if value_json.camera_lost | default(false) else name %}")
 
 
 def event_entities(base: str, camera: str, on: bool) -> list[tuple[str, str, dict | None]]:
@@ -194,9 +196,14 @@ def event_entities(base: str, camera: str, on: bool) -> list[tuple[str, str, dic
     event = topics.camera_topic(base, camera, topics.EVENT)
     occupancy = topics.camera_topic(base, camera, topics.OCCUPANCY)
     snapshot = topics.camera_topic(base, camera, topics.EVENT_SNAPSHOT)
-    while_online = {"availability": [{"topic": topics.status_topic(base),
-                                      "payload_available": topics.ONLINE,
-                                      "payload_not_available": topics.OFFLINE}]}
+    daemon_online = {"topic": topics.status_topic(base), "payload_available": topics.ONLINE,
+                     "payload_not_available": topics.OFFLINE}
+    while_online = {"availability": [daemon_online]}
+    # what is present is unknown while the camera is lost: unavailable, neither on nor off
+    camera_seeing = {"topic": topics.camera_topic(base, camera, topics.STATE),
+                     "payload_available": "online", "payload_not_available": "offline",
+                     "value_template": "{{ 'offline' if value == 'lost' else 'online' }}"}
+    while_seeing = {"availability": [daemon_online, camera_seeing], "availability_mode": "all"}
     entities: list[tuple[str, str, dict | None]] = [
         ("event", "events", {
             "name": f"{title} events", "state_topic": event, "event_types": list(EVENT_TYPES),
@@ -206,19 +213,20 @@ def event_entities(base: str, camera: str, on: bool) -> list[tuple[str, str, dic
                 '"phase": value_json.phase, "camera": value_json.camera, "zone": value_json.zone, '
                 '"start": value_json.start, "end": value_json.end, '
                 '"duration_s": value_json.duration_s, "objects": value_json.objects, '
-                '"snapshot": value_json.snapshot, "sentence": value_json.sentence} | tojson }}'),
+                '"snapshot": value_json.snapshot, "camera_lost": value_json.camera_lost | default(false), '
+                '"sentence": value_json.sentence} | tojson }}'),
             "icon": "mdi:motion-sensor", **while_online}),
     ]
     for key, noun, device_class in PRESENCE:
         entities.append(("binary_sensor", key, {
             "name": f"{title} {noun}", "state_topic": occupancy, "device_class": device_class,
             "value_template": f"{{{{ 'ON' if value_json.{key} > 0 else 'OFF' }}}}",
-            "payload_on": "ON", "payload_off": "OFF", **while_online}))
+            "payload_on": "ON", "payload_off": "OFF", **while_seeing}))
     entities += [
         ("binary_sensor", "possible_fall", {
             "name": f"{title} possible fall", "state_topic": occupancy, "device_class": "safety",
             "value_template": "{{ 'ON' if value_json.possible_fall else 'OFF' }}",
-            "payload_on": "ON", "payload_off": "OFF", **while_online}),
+            "payload_on": "ON", "payload_off": "OFF", **while_seeing}),
         ("image", "event_snapshot", {
             "name": f"{title} event snapshot", "image_topic": snapshot,
             "content_type": "image/jpeg", **while_online}),

@@ -10,6 +10,8 @@ en: "a person arrived at the front door"; "a person left after 2 minutes"; "a pe
     front door for 1 minute".
 zh: "前门口来了一个人"; "一个人离开了，停留了2分钟"; "一个人经过"; "前门口留下了一个箱子";
     "一个箱子被拿走了"; "厨房里有一个人躺了30秒"; "那个人起来了，躺了45秒"; "前门口有一个人停留了1分钟".
+An event ended because the camera was lost says so, and not that anyone left or got up: "the camera
+was lost; a person had been at the front door for 2 minutes"; "摄像头断开了，前门口有一个人停留了2分钟".
 """
 
 from __future__ import annotations
@@ -54,12 +56,16 @@ def _one_zh(kind: str) -> str:
 
 
 def sentence(event_type: str, phase: str, kind: str, place: str | None, duration_s: float,
-             lang: str, *, gone: bool = False) -> str:
+             lang: str, *, gone: bool = False, lost: bool = False) -> str:
     """The sentence of one event message. place: one of facts.PLACES or None (nothing said of
-    where); gone: an end that came because the object went out of view, not because it changed."""
+    where); gone: an end that came because the object went out of view, not because it changed;
+    lost: an end that came because the camera was lost (what happened is not known)."""
     check_language(lang)
     if event_type not in KINDS_OF_EVENT or phase not in ("start", "end"):
         raise ValueError(f"no words for event {event_type!r} {phase!r}")
+    if lost:
+        return _lost_en(event_type, kind, PLACE_EN.get(place), duration_s) if lang == "en" else \
+            _lost_zh(event_type, kind, PLACE_ZH.get(place), duration_s)
     if lang == "en":
         return _en(event_type, phase, kind, PLACE_EN.get(place), duration_s, gone)
     return _zh(event_type, phase, kind, PLACE_ZH.get(place), duration_s, gone)
@@ -85,6 +91,20 @@ def _en(event_type: str, phase: str, kind: str, where: str | None, duration_s: f
     if phase == "start":  # lingering
         return f"{one} has been{at or ' in view'} for {took}"
     return f"the person left after {took}"
+
+
+def _lost_en(event_type: str, kind: str, where: str | None, duration_s: float) -> str:
+    took = duration_en(duration_s)
+    if event_type == "possible_fall":
+        return f"the camera was lost; the person had been lying down for {took}"
+    return f"the camera was lost; {_one_en(kind)} had been {where or 'in view'} for {took}"
+
+
+def _lost_zh(event_type: str, kind: str, where: str | None, duration_s: float) -> str:
+    took = duration_zh(duration_s)
+    if event_type == "possible_fall":
+        return f"摄像头断开了，那个人已躺了{took}"
+    return f"摄像头断开了，{where or '画面里'}有{_one_zh(kind)}停留了{took}"
 
 
 def _zh(event_type: str, phase: str, kind: str, where: str | None, duration_s: float,

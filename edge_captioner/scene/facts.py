@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 # The kinds a caption names, in the order a caption lists them.
 KINDS = ("person", "car", "truck", "bus", "motorcycle", "bicycle", "dog", "cat", "bird", "box",
          "backpack", "handbag", "suitcase", "umbrella")
-VEHICLES = ("car", "truck", "bus", "motorcycle", "bicycle")
-ANIMALS = ("dog", "cat", "bird")
+# Kinds the detector confuses for one another (a white van is a car in one frame and a truck in the
+# next; a cat is a dog): the tracker follows such a set as one object (service/tracks.py)
+CONFUSED_VEHICLES = ("car", "truck", "bus")
+CONFUSED_ANIMALS = ("dog", "cat")
+# The occupancy's groups (service/events.py) and the history's
+VEHICLES = (*CONFUSED_VEHICLES, "motorcycle", "bicycle")
+ANIMALS = (*CONFUSED_ANIMALS, "bird")
 CARRIED = ("box", "backpack", "handbag", "suitcase", "umbrella")
 POSTURES = ("standing", "sitting", "lying")
 # What a sitting or lying person can be found on (by overlap with the detector's furniture).

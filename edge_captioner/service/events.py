@@ -74,6 +74,7 @@ class Event:
     language: str
     model: str
     snapshot: bool = False  # a JPEG went to `<base>/<camera>/event/snapshot` (retained) with it
+    camera_lost: bool = False  # an end that came because the camera was lost, not the object
 
     @property
     def duration_s(self) -> float | None:
@@ -82,6 +83,8 @@ class Event:
     @property
     def name(self) -> str:
         """The name Home Assistant's event entity gives this message (EVENT_TYPES)."""
+        if self.camera_lost:
+            return "camera_lost"
         return END_NAMES.get(self.type, self.type) if self.phase == "end" and \
             self.type not in INSTANT else self.type
 
@@ -96,7 +99,8 @@ class Event:
             "zone": self.zone, "start": stamp(self.start), "end": stamp(self.end),
             "duration_s": None if duration is None else round(duration, 1),
             "objects": [{"kind": o.kind, "track": o.track} for o in self.objects],
-            "snapshot": self.snapshot, "sentence": self.sentence, "language": self.language,
+            "snapshot": self.snapshot, "camera_lost": self.camera_lost,
+            "sentence": self.sentence, "language": self.language,
             "model": self.model,
         }
 
@@ -258,8 +262,25 @@ class EventMachine:
     def _there_before(self, track: Track) -> bool:
         """In the camera's first frame: it was there before the daemon looked (a restart must
         not announce that the parked car arrived), so neither its arrival nor its leaving is
-        known."""
-        return self._first is not None and track.first_seen <= self._first
+        known. Likewise a track the detector saw unsure at its place before it was sure of it
+        (tracks.Track.seen_unsure_before): it was there, the detector only became sure of it."""
+        return (self._first is not None and track.first_seen <= self._first) or \
+            track.seen_unsure_before
+
+    def camera_lost(self, tracks: Sequence[Track]) -> list[Happened]:
+        """The camera is lost: what it shows is not known any more. Every open event of these
+        (the confirmed) tracks ends at its object's last sighting, marked `camera_lost` (nobody is
+        said to have left or got up); nothing else is inferred (no passer-by, no box left or
+        taken). What the camera shows when it is back was there before, as at start."""
+        out = []
+        for track in tracks:
+            for book in (self._lingers, self._falls, self._arrivals):
+                opened = book.pop(track.id, None)
+                if opened is not None:
+                    out.append(self._message(opened, "end", track, track.last_seen, lost=True))
+        self._in_zone.clear()
+        self._visit, self._vanished, self._first = None, [], None
+        return out
 
     # -- boxes at the end of a visit ---------------------------------------------------------------
     def _boxes(self, tracks: Sequence[Track], seen: Sequence[Track], now: float) -> list[Happened]:
@@ -301,15 +322,15 @@ class EventMachine:
         return wall - timedelta(seconds=now - t)
 
     def _message(self, opened: _Open, phase: str, track: Track, at: float, *,
-                 duration: float | None = None, gone: bool = False) -> Happened:
+                 duration: float | None = None, gone: bool = False, lost: bool = False) -> Happened:
         took = duration if duration is not None else at - opened.start
         text = sentence(opened.type, phase, track.kind, _known(opened.place), took, self.language,
-                        gone=gone)
+                        gone=gone, lost=lost)
         frame = track.best_frame
         end = self._wall(at) if phase == "end" else None
         event = Event(opened.id, opened.type, phase, self.camera, opened.zone,
                       self._wall(opened.start), end, (EventObject(track.kind, track.id),), text,
-                      self.language, self.model, snapshot=frame is not None)
+                      self.language, self.model, snapshot=frame is not None, camera_lost=lost)
         return Happened(event, frame)
 
 

@@ -12,7 +12,14 @@ Hysteresis, so that one frame's flicker is neither a caption change nor an event
 * a new track is *tentative*; it is *confirmed* (present) once matched in `present_after` of its
   first `present_window` frames, and dropped unconfirmed otherwise;
 * a confirmed track that is not matched coasts: it stays present, with its last box and posture,
-  until it has been missing for `absent_after_s` seconds.
+  until it has been missing for `absent_after_s` seconds;
+* a detection under its kind's threshold (but at least `keep_score`) may keep a confirmed track
+  alive: matched second, after the sure ones, by overlap only (ByteTrack's second association). It
+  never creates, confirms or re-kinds a track, nor is it what a caption states of it;
+* a new track at a place where such unsure detections were in more than `unsure_share` of the
+  frames of the `unsure_before_s` before it is `seen_unsure_before`: it did not come, the detector
+  only became sure of it (a still crowd's borderline member); the events do not announce its
+  arrival.
 
 The steady state is the confirmed tracks: the caption and the `found` payload state them, not the
 frame's raw detections. Time is given (`now`, monotonic seconds): nothing here reads a clock.
@@ -26,12 +33,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..scene.facts import CONFUSED_ANIMALS, CONFUSED_VEHICLES
 from .zones import Box, Point, anchor
 
 POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen this many times in a row
-# Kinds the detector confuses for one object (a white van is a car in one frame, a truck in the
-# next; a cat a dog): matched together, and the track is the kind it was seen as most often
-MATCH_GROUP = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle", "dog": "pet", "cat": "pet"}
+# Kinds the detector confuses for one object (scene/facts.py): matched together, and the track is
+# the kind it was seen as most often
+MATCH_GROUP = {**dict.fromkeys(CONFUSED_VEHICLES, "vehicle"),
+               **dict.fromkeys(CONFUSED_ANIMALS, "animal")}
 MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
 # two boxes of one frame, of kinds the detector confuses, overlapping this much are one object seen
 # as both (the detector's NMS is per class: a van is often a car AND a truck in one frame)
@@ -39,6 +48,10 @@ SAME_OBJECT_IOU = 0.7
 # ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
 # larger box's): a person walking a step between two frames
 MAX_JUMP = 0.8
+# a detection under its kind's threshold keeps alive a confirmed track it overlaps this much: by
+# overlap only, and more than MIN_IOU (a borderline detection between two people of a crowd must
+# not keep the wrong one)
+KEEP_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,9 @@ class Track:
     best_frame: Any = None  # the frame of its best-scored detection (the event's snapshot)
     lying_since: float | None = None  # lying, not on a sofa or bed, since (see `observe_posture`)
     missed: int = 0  # frames in a row it was not matched in
+    kept_at: float = -math.inf  # when a detection under the threshold last kept it alive
+    # unsure detections were at its place before it was first seen surely (TrackSettings)
+    seen_unsure_before: bool = False
     seen_as: dict[str, int] = field(default_factory=dict)  # kind -> times (MATCH_GROUP)
     last_as: dict[str, Observation] = field(default_factory=dict)  # kind -> its latest observation
     posture: str | None = None  # the steady posture: the caption's (see `steady_posture`)
@@ -93,6 +109,11 @@ class Track:
     def present_for(self, now: float) -> float:
         return now - self.first_seen
 
+    @property
+    def located(self) -> float:
+        """When it was last found, by a sure detection or by one that only kept it alive."""
+        return max(self.last_seen, self.kept_at)
+
 
 def iou(a: Box, b: Box) -> float:
     w = min(a[2], b[2]) - max(a[0], b[0])
@@ -111,9 +132,11 @@ def jump(a: Box, b: Box) -> float:
 
 
 def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
-                 reach: Sequence[float] | None = None) -> list[tuple[int, int]]:
-    """(track index, detection index) pairs: best IoU first, then nearest centres first, within
-    `reach[i]` diagonals of track i (MAX_JUMP for all by default).
+                 reach: Sequence[float] | None = None,
+                 min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
+    """(track index, detection index) pairs: best IoU (at least `min_iou`) first, then nearest
+    centres first, within `reach[i]` diagonals of track i (MAX_JUMP for all by default; a negative
+    reach: by overlap only).
 
     Plain Python, not numpy: a camera has a handful of objects of a kind, and for a 3 x 3 problem
     numpy's per-call overhead costs ten times the arithmetic (benchmarks/events_bench.py)."""
@@ -125,7 +148,7 @@ def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
     by_overlap = sorted(((iou(t, f), i, j) for i, t in enumerate(tracks)
                          for j, f in enumerate(found)), key=lambda p: -p[0])
     for overlap, i, j in by_overlap:
-        if overlap < MIN_IOU:
+        if overlap < min_iou:
             break
         if i not in used_t and j not in used_f:
             pairs.append((i, j))
@@ -151,6 +174,16 @@ class TrackSettings:
     present_after: int = 2  # k: matched in k ...
     present_window: int = 3  # ... of its first n frames: present
     absent_after_s: float = 5.0  # missing this long: gone
+    # A detection under its kind's threshold scoring at least this keeps a confirmed track it
+    # overlaps by KEEP_IOU alive (None: never). The detector's own floor (0.2 in the shipped
+    # bundles): chosen on 6 real still scenes, where it cut caption changes from 22 to 7 in six
+    # minutes (0.3: 10; docs/events.md)
+    keep_score: float | None = 0.2
+    # A new track is `seen_unsure_before` when such detections were at its place in more than
+    # unsure_share of the frames of the last unsure_before_s seconds (0: never); chosen on the
+    # same scenes, where it left no false arrival of 4 (5 s and more than half of them: 1)
+    unsure_before_s: float = 10.0
+    unsure_share: float = 0.25
 
 
 class Tracker:
@@ -164,6 +197,7 @@ class Tracker:
         self._next_id = 1
         self.dropped: list[Track] = []  # the confirmed tracks the last update ended
         self._recent: deque[tuple[float, dict[str, int]]] = deque()  # per frame: count per kind
+        self._unsure: deque[tuple[float, list[Observation]]] = deque()  # per frame: unsure ones
 
     @property
     def tracks(self) -> list[Track]:
@@ -180,9 +214,12 @@ class Tracker:
         """Anything tracked, tentative or confirmed: the camera is sampled at the track rate."""
         return bool(self._tracks)
 
-    def update(self, seen: Sequence[Observation], now: float, frame: Any = None) -> list[Track]:
+    def update(self, seen: Sequence[Observation], now: float, frame: Any = None,
+               weak: Sequence[Observation] = ()) -> list[Track]:
         """Take one frame's observations at `now`; returns the confirmed tracks. `frame` is kept
-        by reference with a track whose best detection it holds (for the event's snapshot)."""
+        by reference with a track whose best detection it holds (for the event's snapshot).
+        weak: the frame's detections under their kind's threshold, which may only keep a
+        confirmed track alive (`TrackSettings.keep_score`)."""
         s = self.settings
         seen = one_per_object(seen)
         matched: set[int] = set()
@@ -201,8 +238,9 @@ class Tracker:
                 self._hit(track, obs, now, frame)
                 matched.add(t_idx[ti])
                 taken.add(f_idx[fj])
+        kept_alive = self._keep_alive(weak, seen, matched, now)
         for i, track in enumerate(self._tracks):
-            if i in matched:
+            if i in matched or i in kept_alive:
                 continue
             track.missed += 1
             if not track.confirmed:  # after that only last_seen counts
@@ -210,14 +248,15 @@ class Tracker:
         for j, obs in enumerate(seen):
             if j not in taken:
                 track = Track(self._next_id, obs.kind, obs, now, now, [],
-                              first_anchor=anchor(obs.box))
+                              first_anchor=anchor(obs.box),
+                              seen_unsure_before=self._was_unsure_at(obs, now))
                 self._next_id += 1
                 self._hit(track, obs, now, frame)
                 self._tracks.append(track)
         kept, self.dropped = [], []
         for track in self._tracks:
             if track.confirmed:
-                if now - track.last_seen >= s.absent_after_s:
+                if now - track.located >= s.absent_after_s:
                     self.dropped.append(track)
                     continue
             elif sum(track.hits[: s.present_window]) >= s.present_after:
@@ -226,17 +265,22 @@ class Tracker:
                 continue  # a flicker: never present
             kept.append(track)
         self._tracks = kept
-        self._recent.append((now, _counts(seen)))
+        # a track kept alive is one of the objects this frame showed (for the cap of `steady`),
+        # though not surely: it may keep a count, never raise it, being confirmed already
+        self._recent.append((now, _counts([*seen, *kept_alive.values()])))
         while self._recent and now - self._recent[0][0] >= s.absent_after_s:
             self._recent.popleft()
+        if s.keep_score is not None and s.unsure_before_s > 0:
+            self._unsure.append((now, [o for o in weak if o.score >= s.keep_score]))
+            while self._unsure and now - self._unsure[0][0] > s.unsure_before_s:
+                self._unsure.popleft()
         return self.tracks
 
     @property
     def steady(self) -> list[Track]:
         """The present tracks a caption states: per kind (MATCH_GROUP) at most as many as one frame
-        showed in
-        the last `absent_after_s` (those seen last first). An object that jumped farther than
-        the matcher reaches leaves a coasting track behind its new one; without this cap the
+        showed in the last `absent_after_s` (those found last first). An object that jumped farther
+        than the matcher reaches leaves a coasting track behind its new one; without this cap the
         caption would count it twice until the old one is gone."""
         most: dict[str, int] = {}
         for _t, counts in self._recent:
@@ -244,11 +288,43 @@ class Tracker:
                 most[kind] = max(most.get(kind, 0), n)
         shown: dict[str, int] = {}
         out = []
-        for track in sorted(self.tracks, key=lambda t: -t.last_seen):
+        for track in sorted(self.tracks, key=lambda t: -t.located):
             if shown.get(track.group, 0) < most.get(track.group, 0):
                 shown[track.group] = shown.get(track.group, 0) + 1
                 out.append(track)
         return sorted(out, key=lambda t: t.id)
+
+    def _was_unsure_at(self, obs: Observation, now: float) -> bool:
+        """Whether unsure detections (under the threshold) were at this new object's place in
+        more than `unsure_share` of the frames of the last `unsure_before_s`."""
+        frames = [found for t, found in self._unsure if t < now]
+        hits = sum(1 for found in frames if any(
+            _group(o.kind) == _group(obs.kind) and iou(o.box, obs.box) >= KEEP_IOU for o in found))
+        return bool(frames) and hits > self.settings.unsure_share * len(frames)
+
+    def _keep_alive(self, weak: Sequence[Observation], seen: Sequence[Observation],
+                    matched: set[int], now: float) -> dict[int, Observation]:
+        """ByteTrack's second association: the confirmed tracks this frame's sure detections left
+        unmatched, matched by overlap (KEEP_IOU) to its detections under their threshold (at least
+        `keep_score`, and not a second label of a sure one). Such a track is found (not missing)
+        but keeps its last sure observation: index -> the detection that kept it."""
+        floor = self.settings.keep_score
+        if floor is None or not weak:
+            return {}
+        weak = [o for o in weak if o.score >= floor and not any(
+            _group(o.kind) == _group(k.kind) and iou(o.box, k.box) >= SAME_OBJECT_IOU for k in seen)]
+        out: dict[int, Observation] = {}
+        for group in {_group(o.kind) for o in weak}:
+            t_idx = [i for i, t in enumerate(self._tracks)
+                     if t.confirmed and i not in matched and t.group == group]
+            f_idx = [j for j, o in enumerate(weak) if _group(o.kind) == group]
+            pairs = greedy_match([self._tracks[i].box for i in t_idx], [weak[j].box for j in f_idx],
+                                 [-1.0] * len(t_idx), KEEP_IOU)
+            for ti, fj in pairs:
+                self._tracks[t_idx[ti]].kept_at = now
+                self._tracks[t_idx[ti]].missed = 0
+                out[t_idx[ti]] = weak[f_idx[fj]]
+        return out
 
     @staticmethod
     def _hit(track: Track, obs: Observation, now: float, frame: Any) -> None:

@@ -194,6 +194,10 @@ class CameraWorker:
         self._fed = False  # the tracker took this frame's objects (the engine called `steady`)
         self._occupancy: dict | None = None  # the last published
         self._held = 0  # changed captions held in a row (`_hold`)
+        self._camera_lost = False  # the tracks were ended for a lost camera (`_lost`)
+        # the tracker has to look at the next frame even if the gate sees no change: the camera is
+        # back from being lost, its tracks forgotten, and its picture may be the one before
+        self._look_again = False
 
     # -- commands (from the MQTT command dispatcher): record, wake the loop, return -------------
     def caption_now(self) -> None:
@@ -246,8 +250,10 @@ class CameraWorker:
         frame = self.camera.latest(newer_than=self._frame_seq, timeout=FRAME_WAIT_S)
         self._apply_requests()
         if frame is None:
+            self._lost()
             return  # no heartbeat either: a lost camera must not look like a quiet scene
         self._frame_seq = frame.seq
+        self._camera_lost = False
         if self.paused and not self.gate.forced:
             self._wake.wait(FRAME_WAIT_S)
             self._wake.clear()
@@ -275,7 +281,7 @@ class CameraWorker:
             # a Frigate event's snapshot: each event that asks for a caption gets one, even if its
             # text is the last one's (another person at the door is another event)
             self.gate.force()
-        sample = (self.tracking and self.tracker.active
+        sample = (self.tracking and (self.tracker.active or self._look_again)
                   and now - self._sampled_at >= self.config.events.track_interval_s)
         decision = self.gate.check(frame.image, now, sample)
         action = frame_action(decision.reason, self._so_far(frame, now))
@@ -287,7 +293,7 @@ class CameraWorker:
         if action is not Outcome.RUN_MODEL:
             self.stats.skipped_unchanged += action is Outcome.UNCHANGED
             return
-        self._sampled_at = now
+        self._sampled_at, self._look_again = now, False
         if self.tracking:
             self._fed = False
             result = self.engine.caption(frame.image, self.config.place,
@@ -339,19 +345,40 @@ class CameraWorker:
         self._held = 0
         return False
 
-    def _track(self, objects: list, frame: Frame, now: float) -> None:
-        """One frame's objects (over their thresholds: furniture too) into the tracker."""
+    def _lost(self) -> None:
+        """The camera is lost (no frame for `stall_timeout_s`, or being reopened): what it shows is
+        not known. Its open events end (marked `camera_lost`), its tracks are forgotten and its
+        occupancy is all zeros (Home Assistant shows it unavailable while the camera is lost);
+        what it shows when it is back was there before, as at start. Once per loss."""
+        if not self.tracking or self._camera_lost or self.camera.state != SourceState.LOST:
+            return
+        self._camera_lost = self._look_again = True
+        for happened in self.machine.camera_lost(self.tracker.tracks):
+            self._publish_event(happened)
+        self.tracker = Tracker(self.tracker.settings)
+        self._publish_occupancy(occupancy([], 0))
+
+    def _publish_occupancy(self, present: dict) -> None:
+        if present != self._occupancy:
+            self.sink.publish_occupancy(self.name, present)
+            self._occupancy = present
+
+    def _track(self, objects: list, frame: Frame, now: float, under: list = ()) -> None:
+        """One frame's objects (over their thresholds: furniture too) into the tracker; `under`:
+        its objects under their thresholds, which may only keep a confirmed track alive."""
         furniture = [o for o in objects if o.kind in SPOTS]
         seen = [Observation(o.kind, tuple(o.box), float(o.score), o.posture,
                             spot_of(o, furniture) if o.posture in ("sitting", "lying") else None, o)
                 for o in objects if o.kind is not None and o.kind not in SPOTS]
-        self.tracker.update(seen, now, frame.image)
+        weak = [Observation(o.kind, tuple(o.box), float(o.score))
+                for o in under if o.kind is not None and o.kind not in SPOTS]
+        self.tracker.update(seen, now, frame.image, weak)
         self._fed = True
 
     def _steady_hook(self, frame: Frame, now: float) -> Callable:
         """The engine's `steady`: the frame's objects in, the steady objects and place out."""
-        def steady(objects: list) -> tuple[list, str | None]:
-            self._track(objects, frame, now)
+        def steady(objects: list, under: list = ()) -> tuple[list, str | None]:
+            self._track(objects, frame, now, under)
             tracks = self.tracker.steady
             furniture = [o for o in objects if o.kind in SPOTS]
             return ([_with_posture(t.stated.source, t.posture) for t in tracks] + furniture,
@@ -369,10 +396,7 @@ class CameraWorker:
         for happened in self.machine.step(self.tracker.tracks, self.tracker.dropped, now,
                                           frame.wall, self.tracker.every):
             self._publish_event(happened)
-        present = occupancy(self.tracker.steady, self.machine.falls)
-        if present != self._occupancy:
-            self.sink.publish_occupancy(self.name, present)
-            self._occupancy = present
+        self._publish_occupancy(occupancy(self.tracker.steady, self.machine.falls))
 
     def _publish_event(self, happened: Happened) -> None:
         snapshot = None

@@ -1,7 +1,8 @@
 """A shipped facts bundle captions the camera's steady state when given one (`steady`, from the
 worker's tracker): the real detector's objects go in over their thresholds, the caption states
 exactly the objects and place the hook gives back, through the same constrained search and check;
-the payload's `found.objects` stays the frame's raw detections."""
+the payload's `found.objects` stays the frame's raw detections. The objects under their thresholds go
+to the hook apart (the tracker may only keep a track alive with them), never into the facts."""
 
 from __future__ import annotations
 
@@ -19,20 +20,28 @@ def en() -> Captioner:
 
 def test_the_caption_states_the_steady_objects_not_the_frame(en):
     frame = photos.load_photo("astronaut")
-    given = []
+    given, unsure = [], []
 
-    def nothing_confirmed_yet(objects):
+    def nothing_confirmed_yet(objects, under):
         given.extend(objects)
+        unsure.extend(under)
         return [], None
 
     result = en.caption(frame, place="front door", steady=nothing_confirmed_yet)
     assert [o.kind for o in given if o.kind == "person"] == ["person"]  # over the threshold
+    spec = en.evidence_spec
+    assert unsure and all(o.score < spec.thresholds.get(o.kind, spec.default_threshold)
+                          for o in unsure)
+    assert not {id(o) for o in unsure} & {id(o) for o in given}
     assert result.text == "no one in view"  # no place claimed: the hook gave none
     assert result.findings.facts.count_of == {}
     assert "person" in [o.kind for o in result.findings.objects]  # the raw detections stay
     assert result.findings.to_json()["kinds"] == {}
 
-    confirmed = en.caption(frame, place="front door", steady=lambda objects: (objects, "front door"))
+    # a hook that gave back the unsure objects would state none of them
+    assert en.caption(frame, steady=lambda objects, under: (under, None)).text == "no one in view"
+    confirmed = en.caption(frame, place="front door",
+                           steady=lambda objects, under: (objects, "front door"))
     said = read(confirmed.text, "en")
     assert said.count_of == {"person": 1} and said.place == "front_door"
     assert not confirmed.fallback

@@ -41,20 +41,25 @@ def photographs() -> tuple[bytes, bytes]:
     return (cv2.imencode(".jpg", empty)[1].tobytes(), cv2.imencode(".jpg", person)[1].tobytes())
 
 
-def test_a_person_arrives_and_leaves_through_the_daemon(mosquitto_broker, tmp_path):
-    empty, person = photographs()
-    broker = mosquitto_broker()
+def write_config(tmp_path: Path, port: int, stall_timeout_s: float) -> Path:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({
         "device_id": "house",
-        "mqtt": {"host": "127.0.0.1", "port": broker.port, "base_topic": BASE,
+        "mqtt": {"host": "127.0.0.1", "port": port, "base_topic": BASE,
                  "discovery": {"prefix": "ha"}, "spool_dir": str(tmp_path / "spool")},
         "model": {"bundle": "default-en"},
         "cameras": [{"name": "door", "source": f"mqtt:{FRAMES}", "interval_s": 0.2,
-                     "heartbeat_s": 600, "stall_timeout_s": 60, "place": "front door",
+                     "heartbeat_s": 600, "stall_timeout_s": stall_timeout_s, "place": "front door",
                      "events": {"passing_s": 1.0, "absent_after_s": 1.5,
                                 "track_interval_s": 0.2}}],
         "logging": {"level": "INFO"}}, sort_keys=False))
+    return config
+
+
+def test_a_person_arrives_and_leaves_through_the_daemon(mosquitto_broker, tmp_path):
+    empty, person = photographs()
+    broker = mosquitto_broker()
+    config = write_config(tmp_path, broker.port, 60)
     import paho.mqtt.client as mqtt
 
     sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -102,3 +107,56 @@ def test_a_person_arrives_and_leaves_through_the_daemon(mosquitto_broker, tmp_pa
                 "binary_sensor/house/door_possible_fall", "image/house/door_event_snapshot"):
         assert f"ha/{key}/config" in configs, key
     assert Path(tmp_path / "daemon.log").exists()
+
+
+def test_a_lost_camera_ends_the_visit_and_clears_the_occupancy(mosquitto_broker, tmp_path):
+    """A person is at the door when the camera's frames stop: once the camera is lost
+    (`stall_timeout_s`), the arrival ends marked `camera_lost` (not "left"), the occupancy is all
+    zeros, and Home Assistant's occupancy sensors are unavailable while the state is `lost`."""
+    empty, person = photographs()
+    broker = mosquitto_broker()
+    config = write_config(tmp_path, broker.port, 2.0)
+    import paho.mqtt.client as mqtt
+
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sender.connect("127.0.0.1", broker.port)
+    sender.loop_start()
+    daemon = Daemon(config, tmp_path / "daemon.log", child_env())
+    base = f"{BASE}/house/door"
+
+    def send(jpeg: bytes, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            sender.publish(FRAMES, jpeg, qos=1).wait_for_publish(5)
+            time.sleep(0.2)
+
+    try:
+        with MQTTCollector(broker.port, [f"{BASE}/#", "ha/#"]) as sub:
+            daemon.wait_log("running:", STARTUP_S)
+            deadline = time.monotonic() + 30
+            while not sub.on(f"{base}/caption") and time.monotonic() < deadline:
+                send(empty, 0.5)
+            send(empty, 1.0)
+            deadline = time.monotonic() + 30
+            while not sub.on(f"{base}/event") and time.monotonic() < deadline:
+                send(person, 0.5)
+            # the frames stop with the person there
+            wait_until(lambda: len(sub.on(f"{base}/event")) >= 2, 15, "the camera lost", daemon)
+            wait_until(lambda: json.loads(sub.on(f"{base}/occupancy")[-1].payload)["person"] == 0,
+                       5, "the occupancy cleared", daemon)
+            events = [json.loads(m.payload) for m in sub.on(f"{base}/event")]
+            states = [m.payload.decode() for m in sub.on(f"{base}/state")]
+            occupancy = [json.loads(m.payload)["person"] for m in sub.on(f"{base}/occupancy")]
+            person_sensor = json.loads(next(m.payload for m in sub.messages
+                                            if m.topic == "ha/binary_sensor/house/door_person/config"))
+    finally:
+        sender.loop_stop()
+        sender.disconnect()
+        daemon.kill()
+    assert [(e["type"], e["phase"], e["camera_lost"]) for e in events] == [
+        ("arrived", "start", False), ("arrived", "end", True)], daemon.tail()
+    assert events[1]["sentence"].startswith("the camera was lost; a person had been at the front "
+                                            "door for ")
+    assert states[-1] == "lost"
+    assert 1 in occupancy and occupancy[-1] == 0
+    assert f"{base}/state" in [a["topic"] for a in person_sensor["availability"]]

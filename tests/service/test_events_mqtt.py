@@ -58,9 +58,14 @@ def test_events_occupancy_and_their_entities(shared_port, names):
     events = json.loads(entity("event", "events"))
     assert events["state_topic"] == f"{base}/porch/event"
     assert "box_left" in events["event_types"] and "left" in events["event_types"]
+    assert "camera_lost" in events["event_types"]
     for key in ("person", "vehicle", "animal", "box", "possible_fall"):
         sensor = json.loads(entity("binary_sensor", key))
         assert sensor["state_topic"] == f"{base}/porch/occupancy"
+        # unknown (unavailable) while the camera is lost, not a stale "present"
+        assert [a["topic"] for a in sensor["availability"]] == [f"{base}/status",
+                                                                f"{base}/porch/state"]
+        assert sensor["availability_mode"] == "all"
         assert entity("binary_sensor", key, "garden") == b""  # deleted: no events there
     assert json.loads(entity("image", "event_snapshot"))["image_topic"] == \
         f"{base}/porch/event/snapshot"

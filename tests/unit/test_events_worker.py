@@ -83,22 +83,24 @@ class Caption:
 
 class FindingEngine:
     """Finds what the frame was drawn from; captions the steady state when given `steady`, as
-    `Captioner.caption` does for a facts bundle (every object here is over its threshold)."""
+    `Captioner.caption` does for a facts bundle: the objects over `threshold` (all, by default) are
+    the frame's objects, the others go to `steady` as under the threshold."""
 
     language, model_name = "en", "scripted-en"
 
     def __init__(self, camera: ScriptedCamera) -> None:
         self.camera = camera
         self.runs = 0
+        self.threshold = 0.0
 
     def caption(self, image, place=None, *, steady=None) -> Caption:
         self.runs += 1
         objects = list(self.camera.found[id(image)])
-        stated = objects
+        stated = [o for o in objects if o.score >= self.threshold]
         if steady is not None:
-            stated, place = steady(objects)
+            stated, place = steady(stated, [o for o in objects if o.score < self.threshold])
         key = place.replace(" ", "_") if place else None
-        facts = facts_of(stated, place=key, thresholds={}, default=0.0)
+        facts = facts_of(stated, place=key, thresholds={}, default=self.threshold)
         return Caption(canonical(facts, "en"), 0.9, Findings(objects=objects, facts=facts))
 
 
@@ -154,12 +156,14 @@ def captions(sink) -> list[tuple[str, str]]:
     return [(t.isoformat(timespec="milliseconds"), text) for t, text in sink.captions]
 
 
-def message(id, type, phase, start, end, kind, track, sentence, zone="front_door", snapshot=True):
+def message(id, type, phase, start, end, kind, track, sentence, zone="front_door", snapshot=True,
+            camera_lost=False):
     return {"id": id, "type": type, "phase": phase, "camera": "porch", "zone": zone,
             "start": stamp(start), "end": None if end is None else stamp(end),
             "duration_s": None if end is None else float(end - start),
             "objects": [{"kind": kind, "track": track}], "snapshot": snapshot,
-            "sentence": sentence, "language": "en", "model": "scripted-en"}
+            "camera_lost": camera_lost, "sentence": sentence, "language": "en",
+            "model": "scripted-en"}
 
 
 def test_a_delivery_is_arrived_box_left_left():
@@ -407,3 +411,65 @@ def test_a_borderline_person_flickering_in_a_still_crowd_never_arrives():
     sure = dataclasses.replace(unsure, score=SURE_SCORE + 0.05)
     play(worker, camera, [(61, 75, [a, b, sure])])
     assert comings() == [("arrived", "start")]
+
+
+def test_a_still_person_scored_under_the_threshold_for_a_while_stays_and_does_not_come_again():
+    """The detector's score of one of two still people sinks under the caption's threshold (but
+    not under the tracker's keep_score) for 20 s: the steady caption keeps two people, and when
+    the score comes back no one arrives (tracks.TrackSettings.keep_score)."""
+    b = dataclasses.replace(PERSON, box=(0.65, 0.3, 0.85, 0.9))
+    faint = dataclasses.replace(b, score=0.4)
+    worker, camera, engine, sink = make()
+    engine.threshold = 0.55
+    play(worker, camera, [(0, 10, [PERSON, b]), (11, 30, [PERSON, faint]), (31, 60, [PERSON, b])])
+    assert [text for _t, text in captions(sink)] == ["two people standing at the front door"]
+    # (they linger at the door: a minute in its zone)
+    assert [e["type"] for e in sink.events] == ["lingering"] * 2
+    assert sink.occupancy[-1]["person"] == 2
+
+
+def test_a_person_the_detector_becomes_sure_of_did_not_arrive_but_a_new_one_does():
+    """A still person scored under the threshold from the start, then over it: they come into the
+    caption, but they did not arrive (tracks.Track.seen_unsure_before); someone who walks in does."""
+    b = dataclasses.replace(PERSON, box=(0.65, 0.3, 0.85, 0.9))
+    faint = dataclasses.replace(b, score=0.4)
+    walking = [dataclasses.replace(PERSON, box=(0.02 + 0.02 * t, 0.3, 0.22 + 0.02 * t, 0.9))
+               for t in range(12)]
+    worker, camera, engine, sink = make()
+    engine.threshold = 0.55
+    play(worker, camera, [(0, 20, [PERSON, faint]), (21, 40, [PERSON, b])])
+    assert [text for _t, text in captions(sink)] == ["a person standing at the front door",
+                                                    "two people standing at the front door"]
+    assert sink.events == []
+    for t, c in enumerate(walking):
+        play(worker, camera, [(41 + t, 41 + t, [PERSON, b, c])])
+    assert [(e["type"], e["phase"], e["start"]) for e in sink.events] == [
+        ("arrived", "start", stamp(41))]
+
+
+def test_a_lost_camera_ends_its_events_and_clears_its_occupancy_once():
+    """The camera is lost with a person at the door: the arrival ends at their last sighting,
+    marked camera_lost (not "left"), the occupancy is all zeros; when the camera is back the
+    person there was there before (no arrival), as at start."""
+    worker, camera, _engine, sink = make()
+    play(worker, camera, [(0, 0, []), (1, 8, [PERSON])])
+    assert [(e["type"], e["phase"]) for e in sink.events] == [("arrived", "start")]
+    assert sink.occupancy[-1]["person"] == 1
+    camera.state = "lost"
+    for _ in range(3):  # no frame, pass after pass: ended once
+        worker.step()
+    assert sink.events[1:] == [message(
+        "e1", "arrived", "end", 1, 8, "person", 1,
+        "the camera was lost; a person had been at the front door for 7 seconds",
+        camera_lost=True)]
+    assert sink.occupancy[-1] == {"person": 0, "vehicle": 0, "animal": 0, "box": 0,
+                                  "possible_fall": False}
+    assert len(sink.occupancy) == 3 and not worker.tracker.active
+    camera.state = "streaming"
+    play(worker, camera, [(100, 120, [PERSON])])
+    assert len(sink.events) == 2 and sink.occupancy[-1]["person"] == 1
+    # a camera that is only quiet (no newer frame, still streaming) ends nothing
+    worker, camera, _engine, sink = make()
+    play(worker, camera, [(0, 0, []), (1, 8, [PERSON])])
+    worker.step()
+    assert len(sink.events) == 1 and sink.occupancy[-1]["person"] == 1

@@ -102,3 +102,19 @@ def test_the_fall_automation_follows_the_possible_fall_sensor(possible_fall, sta
     occupancy = {"person": 1, "vehicle": 0, "animal": 0, "box": 0, "possible_fall": possible_fall}
     assert ENV.from_string(sensor["value_template"]).render(value_json=occupancy) == state
     assert state in (sensor["payload_on"], sensor["payload_off"])
+
+
+def test_an_end_because_the_camera_was_lost_is_not_a_departure():
+    """Home Assistant's event type of an end sent because the camera was lost is `camera_lost`,
+    not `left` or `got_up`; a payload without the key (older daemons) renders as before."""
+    import dataclasses
+
+    lost = dataclasses.replace(message("arrived", "end", "person"), camera_lost=True)
+    assert event_state(lost).attributes["event_type"] == "camera_lost"
+    assert event_state(lost).attributes["camera_lost"] is True
+    assert event_state(message("arrived", "end", "person")).attributes["event_type"] == "left"
+    older = {k: v for k, v in message("possible_fall", "end", "person").payload().items()
+             if k != "camera_lost"}
+    template = discovered("front_door", "event", "events")["value_template"]
+    rendered = json.loads(ENV.from_string(template).render(value_json=older))
+    assert rendered["event_type"] == "got_up" and rendered["camera_lost"] is False

@@ -168,6 +168,19 @@ def test_event_sentences(event_type, phase, kind, place, seconds, en, zh):
     assert sentence(event_type, phase, kind, place, seconds, "zh") == zh
 
 
+@pytest.mark.parametrize("event_type, place, en, zh", [
+    ("arrived", "front_door", "the camera was lost; a person had been at the front door for 2 minutes",
+     "摄像头断开了，前门口有一个人停留了2分钟"),
+    ("lingering", None, "the camera was lost; a person had been in view for 2 minutes",
+     "摄像头断开了，画面里有一个人停留了2分钟"),
+    ("possible_fall", "kitchen", "the camera was lost; the person had been lying down for 2 minutes",
+     "摄像头断开了，那个人已躺了2分钟"),
+])
+def test_an_end_because_the_camera_was_lost_says_so(event_type, place, en, zh):
+    assert sentence(event_type, "end", "person", place, 120, "en", lost=True) == en
+    assert sentence(event_type, "end", "person", place, 120, "zh", lost=True) == zh
+
+
 def test_a_fall_that_ends_out_of_view_says_so():
     assert sentence("possible_fall", "end", "person", None, 40, "en", gone=True) == \
         "the person lying down is out of view after 40 seconds"
@@ -187,13 +200,15 @@ def test_event_payload_is_the_wire_format():
         '{"id": "ab12", "type": "arrived", "phase": "start", "camera": "porch", '
         '"zone": "front_door", "start": "2024-05-01T12:00:00.000+00:00", "end": null, '
         '"duration_s": null, "objects": [{"kind": "person", "track": 3}], "snapshot": true, '
-        '"sentence": "a person arrived at the front door", "language": "en", '
+        '"camera_lost": false, "sentence": "a person arrived at the front door", "language": "en", '
         '"model": "default-en"}')
     end = Event("ab12", "arrived", "end", "porch", None, t0, t0 + timedelta(seconds=83.46),
                 (), "a person left after 1 minute", "en", "m")
     assert end.payload()["duration_s"] == 83.5 and end.payload()["end"].endswith("23.460+00:00")
     assert (start.name, end.name) == ("arrived", "left")
     assert Event("x", "box_left", "end", "p", None, t0, t0, (), "", "en", "m").name == "box_left"
+    lost = Event("ab12", "arrived", "end", "porch", None, t0, t0, (), "", "en", "m", camera_lost=True)
+    assert lost.name == "camera_lost" and lost.payload()["camera_lost"] is True
 
 
 def test_occupancy_groups_the_kinds():
@@ -264,3 +279,69 @@ def test_one_van_labelled_car_and_truck_in_one_frame_is_one_object():
                     Observation("car", beside, 0.4), Observation("person", van, 0.9)], 0.0)
     assert sorted((t.kind, t.box) for t in tracker.tracks) == [
         ("car", beside), ("car", van), ("person", van)]
+
+
+# -- detections under the threshold ------------------------------------------------------------------
+def unsure(box, score=0.3, kind="person"):
+    return Observation(kind, box, score)
+
+
+def test_an_unsure_detection_keeps_a_confirmed_track_alive_and_nothing_else():
+    tracker = Tracker(TrackSettings(1, 1, 5.0, keep_score=0.2))
+    tracker.update([person(A)], 0.0)
+    for t in range(1, 20):  # the detector's score of a still person sinks under the threshold
+        tracker.update([], float(t), weak=[unsure((0.11, 0.2, 0.31, 0.8))])
+    (track,) = tracker.tracks
+    assert tracker.dropped == [] and track.kept_at == 19.0 and track.last_seen == 0.0
+    # what a caption states of it stays its last sure detection, and the count is kept, not raised
+    assert track.stated.score == 0.9 and track.box == A and track.best_score == 0.9
+    assert len(tracker.steady) == 1
+    # under the floor, or beside it (overlap under KEEP_IOU), or of another kind: it goes
+    for weak in ([unsure(A, 0.19)], [unsure((0.2, 0.2, 0.4, 0.8))], [unsure(A, 0.5, "dog")]):
+        kept = Tracker(TrackSettings(1, 1, 5.0, keep_score=0.2))
+        kept.update([person(A)], 0.0)
+        for t in range(1, 6):
+            kept.update([], float(t), weak=weak)
+        assert kept.tracks == [] and [t.id for t in kept.dropped] == [1]
+    # off (keep_score None): the same frames end it
+    off = Tracker(TrackSettings(1, 1, 5.0, keep_score=None))
+    off.update([person(A)], 0.0)
+    for t in range(1, 6):
+        off.update([], float(t), weak=[unsure(A)])
+    assert off.tracks == []
+
+
+def test_an_unsure_detection_never_makes_or_confirms_a_track():
+    tracker = Tracker(TrackSettings(2, 3, 5.0, keep_score=0.2))
+    for t in range(5):
+        tracker.update([], float(t), weak=[unsure(A, 0.5)])
+    assert not tracker.active
+    # a tentative track is not kept by one: seen once surely, then only unsure, it is dropped
+    tracker.update([person(B)], 5.0, weak=[unsure(A, 0.5)])
+    tracker.update([], 6.0, weak=[unsure(B, 0.5)])
+    tracker.update([], 7.0, weak=[unsure(B, 0.5)])
+    assert not tracker.active and tracker.tracks == []
+
+
+def test_a_track_where_the_detector_was_unsure_before_was_there_before():
+    settings = TrackSettings(1, 1, 5.0, keep_score=0.2, unsure_before_s=10.0, unsure_share=0.25)
+    tracker = Tracker(settings)
+    for t in range(8):  # unsure of a person at A in 3 of 8 frames
+        tracker.update([], float(t), weak=[unsure(A)] if t in (1, 4, 6) else [])
+    tracker.update([person(A), person(B)], 8.0)
+    by_box = {t.box: t for t in tracker.tracks}
+    assert by_box[A].seen_unsure_before and not by_box[B].seen_unsure_before
+    # unsure of someone walking in (each frame a step farther): never at the place where they
+    # were first seen surely
+    walking = Tracker(settings)
+    for t in range(8):
+        walking.update([], float(t), weak=[unsure((0.9 - 0.1 * t, 0.2, 1.0 - 0.1 * t, 0.8))])
+    walking.update([person((0.1, 0.2, 0.2, 0.8))], 8.0)
+    assert not walking.tracks[0].seen_unsure_before
+    # rarely unsure there (1 frame of 8: not more than a quarter), or the rule off: new
+    for rule in (settings, TrackSettings(1, 1, 5.0, keep_score=0.2, unsure_before_s=0.0)):
+        rare = Tracker(rule)
+        for t in range(8):
+            rare.update([], float(t), weak=[unsure(A)] if t == 4 or rule is not settings else [])
+        rare.update([person(A)], 8.0)
+        assert not rare.tracks[0].seen_unsure_before
