@@ -180,7 +180,9 @@ def caption_sql(query: Query, index: str) -> tuple[str, list]:
 
 # An arrival's end message (service/events.py: type "arrived", phase "end") is the departure: the
 # row of a visit that ended answers "left", at its end time.
-LEFT_ROWS = "(e.type = 'left' OR (e.type = 'arrived' AND e.end IS NOT NULL))"
+# a visit's end is its departure, unless it ended because the camera was lost (events.ended)
+VISIT_LEFT = "e.type = 'arrived' AND e.end IS NOT NULL AND e.ended IS NULL"
+LEFT_ROWS = f"(e.type = 'left' OR ({VISIT_LEFT}))"
 LEFT_TIME = "CASE WHEN e.type = 'arrived' THEN e.end ELSE e.start END"
 
 
@@ -281,8 +283,8 @@ def day_rows(conn: sqlite3.Connection, start: float, end: float) -> tuple[list[d
     # the visits that ended that day are its departures too
     events += [as_departure(event_row(r)) for r in conn.execute(
         "SELECT e.id, e.type, e.camera, e.zone, e.start, e.end, e.duration_s, e.objects, "
-        "e.sentence, e.language, e.snapshot FROM events e WHERE e.type = 'arrived' "
-        f"AND e.end IS NOT NULL AND {LEFT_TIME} >= ? AND {LEFT_TIME} < ? ORDER BY e.end",
+        "e.sentence, e.language, e.snapshot FROM events e WHERE "
+        f"{VISIT_LEFT} AND {LEFT_TIME} >= ? AND {LEFT_TIME} < ? ORDER BY e.end",
         (start, end))]
     seen: dict[str, dict[str, int]] = {}
     for camera, kind, n in conn.execute(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: events.ended (an end that was not the object's: "camera_lost")
 SYNC_PRAGMAS = {"normal": "NORMAL", "full": "FULL"}
 BUSY_TIMEOUT_MS = 200  # a reader never holds the writer up for long in WAL; do not wait for one
 
@@ -48,7 +48,7 @@ CREATE INDEX IF NOT EXISTS captions_text ON captions(text_id, camera, ts);
 CREATE TABLE IF NOT EXISTS events(
     id TEXT PRIMARY KEY, type TEXT NOT NULL, camera TEXT NOT NULL, zone TEXT,
     start REAL NOT NULL, end REAL, duration_s REAL, kinds TEXT NOT NULL, objects TEXT NOT NULL,
-    sentence TEXT, language TEXT, model TEXT, snapshot TEXT);
+    sentence TEXT, language TEXT, model TEXT, snapshot TEXT, ended TEXT);
 CREATE INDEX IF NOT EXISTS events_start ON events(start);
 CREATE INDEX IF NOT EXISTS events_type ON events(type, start);
 """
@@ -122,6 +122,7 @@ def create(conn: sqlite3.Connection) -> str:
     conn.executescript("BEGIN;" + TABLES + "COMMIT;")
     row = conn.execute("SELECT value FROM meta WHERE key='text_index'").fetchone()
     if row is not None:
+        upgrade(conn)
         return row[0]
     index = best_text_index()
     tokenize = {"trigram": ", tokenize='trigram'", "unicode61": ""}.get(index)
@@ -132,6 +133,15 @@ def create(conn: sqlite3.Connection) -> str:
                f"INSERT INTO meta VALUES ('text_index', '{index}'); COMMIT;")
     conn.executescript(script)
     return index
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """A store an earlier version made, brought to SCHEMA_VERSION in place (its rows kept)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "ended" not in columns:
+        conn.executescript("BEGIN; ALTER TABLE events ADD COLUMN ended TEXT; COMMIT;")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema' AND value != ?",
+                 (SCHEMA_VERSION, SCHEMA_VERSION))
 
 
 def check(conn: sqlite3.Connection) -> None:

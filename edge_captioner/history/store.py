@@ -213,18 +213,21 @@ class HistoryStore:
         duration = payload.get("duration_s")
         self.conn.execute(
             "INSERT INTO events(id, type, camera, zone, start, end, duration_s, kinds, objects, "
-            "sentence, language, model, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "sentence, language, model, snapshot, ended) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET end=coalesce(excluded.end, end), "
             "duration_s=coalesce(excluded.duration_s, duration_s), zone=coalesce(excluded.zone, zone), "
             "kinds=CASE WHEN excluded.kinds = ' ' THEN kinds ELSE excluded.kinds END, "
             "objects=CASE WHEN excluded.objects = '[]' THEN objects ELSE excluded.objects END, "
             "sentence=coalesce(excluded.sentence, sentence), "
-            "snapshot=coalesce(excluded.snapshot, snapshot)",
+            "snapshot=coalesce(excluded.snapshot, snapshot), ended=coalesce(excluded.ended, ended)",
             (str(payload["id"]), str(payload["type"]), str(payload["camera"]), payload.get("zone"),
              start, unix_time(payload.get("end")),
              float(duration) if isinstance(duration, int | float) else None,
              event_kinds(objects), json.dumps(objects, ensure_ascii=False, separators=(",", ":")),
-             payload.get("sentence"), payload.get("language"), payload.get("model"), snapshot))
+             payload.get("sentence"), payload.get("language"), payload.get("model"), snapshot,
+             # an end because the camera was lost is no departure (query.py LEFT_ROWS)
+             "camera_lost" if payload.get("camera_lost") is True else None))
 
     def _save_snapshot(self, event_id: str, jpeg: bytes) -> str | None:
         if not self.limits.snapshots:

@@ -328,3 +328,29 @@ def test_the_event_machines_visit_end_answers_when_the_dog_last_went_out(tmp_pat
     assert run_query(store.conn, query, store.text_index).rows[0]["id"] == "v1"
     events, _ = day_rows(store.conn, T0.timestamp(), (T0 + timedelta(days=1)).timestamp())
     assert [e["type"] for e in events].count("left") == 1
+    # a visit that ended because the camera was lost is no departure: nobody saw the dog go
+    lost = {**visit, "id": "v3", "start": went + timedelta(minutes=30)}
+    store.record_event(Event(**lost, phase="start", end=None, sentence="a dog arrived").payload())
+    store.record_event(Event(**lost, phase="end", end=went + timedelta(minutes=40),
+                             sentence="the camera was lost", camera_lost=True).payload())
+    assert run_query(store.conn, query, store.text_index).rows[0]["id"] == "v1"
+    events, _ = day_rows(store.conn, T0.timestamp(), (T0 + timedelta(days=1)).timestamp())
+    assert [e["type"] for e in events].count("left") == 1
+
+
+def test_a_store_of_the_first_schema_is_upgraded_in_place_with_its_rows(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.record_event({"id": "e1", "type": "arrived", "camera": "door",
+                        "start": "2026-12-01T10:00:00Z", "objects": [{"kind": "person"}]})
+    store.conn.executescript("ALTER TABLE events DROP COLUMN ended; "
+                             "UPDATE meta SET value = '1' WHERE key = 'schema';")
+    store.close()
+    again = HistoryStore(path)
+    assert "ended" in {row[1] for row in again.conn.execute("PRAGMA table_info(events)")}
+    assert again.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+    assert again.conn.execute("SELECT id FROM events").fetchall() == [("e1",)]
+    assert again.record_event({"id": "e1", "type": "arrived", "camera": "door",
+                               "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T10:05:00Z",
+                               "camera_lost": True})
+    assert again.conn.execute("SELECT ended FROM events").fetchall() == [("camera_lost",)]
