@@ -21,10 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from box_pasted import carton, pasted  # noqa: E402
 from box_regions import BOX_AT, DOORMAT, grown, zone_crop  # noqa: E402
 
-from conversion.pretrained import efficientnet_lite, real_photos, sources, torch_legacy  # noqa: E402
+from conversion.pretrained import box_photos, efficientnet_lite, real_photos, sources, torch_legacy  # noqa: E402
 from conversion.pretrained.build import imagenet_labels  # noqa: E402
 
 PARCEL_LIKE = ("carton", "crate", "packet", "mailbag")
@@ -49,7 +48,7 @@ def main(argv=None) -> int:
         return float(probs[index][best]), PARCEL_LIKE[best], names[int(np.argmax(probs))]
 
     labels = {im["name"]: im for im in json.loads(real_photos.PHOTO_LABELS.read_text())["images"]}
-    thing = carton()
+    thing = box_photos.carton("kpa_spiff_2", offline=True)
     free = {"tune": [], "held_out": [], "fresh": []}
     on_carton = {w: [] for w in args.widths}
     for name, frame in real_photos.load_real_photos(offline=True):
@@ -64,7 +63,7 @@ def main(argv=None) -> int:
         free[label["split"]].append((parcel(frame, crop), name))
         if label["split"] != "tune":
             for w in args.widths:
-                on_carton[w].append(parcel(pasted(frame, thing, w)[0], crop)[0])
+                on_carton[w].append(parcel(box_photos.pasted(frame, thing, w)[0], crop)[0])
     highest = max(p for (p, _, _), _ in free["tune"])
     print(f"tune: highest parcel-like probability on a box-free doormat crop {highest:.3f}")
     for split, rows in free.items():

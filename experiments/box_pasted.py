@@ -1,11 +1,12 @@
-"""A parcel at doorstep size: the one real carton of the labelled photos (kpa_spiff_2, its rectangle
-BOX_AT of box_regions.py) pasted at the lower middle of real box-free photos at several widths,
+"""A parcel at doorstep size: a real carton (kpa_spiff_2's or ocv_aruco_box's, its rectangle in
+tests/data/box_photos.json) pasted at the lower middle of real box-free photos at several widths,
 and the box detector's best Box over it, on the whole frame and on the square crop of a door zone
 (box_regions.DOORMAT grown --grow). A pasted rectangle is a collage, not a doorstep photograph:
 this measures how the detector's Box score falls with the carton's size in the frame, not how
 often it is right.
 
-    PYTHONPATH=. python experiments/box_pasted.py [--split tune] [--widths 0.1 0.15 0.2 0.3]
+    PYTHONPATH=.:experiments python experiments/box_pasted.py [--split tune]
+        [--widths 0.1 0.15 0.2 0.3] [--carton kpa_spiff_2|ocv_aruco_box]
 """
 
 from __future__ import annotations
@@ -15,35 +16,15 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from box_regions import BOX_AT, DOORMAT, boxes_in, zone_crop  # noqa: E402
+from box_regions import BOX_AT, DOORMAT, MAT, boxes_in, zone_crop  # noqa: E402
 
-from conversion.pretrained import real_photos  # noqa: E402
+from conversion.pretrained import box_photos, real_photos  # noqa: E402
 from edge_captioner.model import detections  # noqa: E402
 from edge_captioner.model.captioner import Captioner  # noqa: E402
-
-
-def carton() -> np.ndarray:
-    photo = real_photos.load_real_photo("kpa_spiff_2", offline=True)
-    h, w = photo.shape[:2]
-    x1, y1, x2, y2 = BOX_AT["kpa_spiff_2"]
-    return photo[int(y1 * h):int(y2 * h), int(x1 * w):int(x2 * w)]
-
-
-def pasted(scene: np.ndarray, thing: np.ndarray, width: float, bottom: float = 0.95):
-    """`thing` `width` of the scene wide, centred, its bottom at `bottom`: (frame, box 0..1)."""
-    h, w = scene.shape[:2]
-    tw = max(4, int(width * w))
-    th = max(4, int(tw * thing.shape[0] / thing.shape[1]))
-    x1, y2 = (w - tw) // 2, min(h, int(bottom * h))
-    y1 = max(0, y2 - th)
-    out = scene.copy()
-    out[y1:y2, x1:x1 + tw] = cv2.resize(thing, (tw, th), interpolation=cv2.INTER_AREA)[-(y2 - y1):]
-    return out, (x1 / w, y1 / h, (x1 + tw) / w, y2 / h)
 
 
 def main(argv=None) -> int:
@@ -51,19 +32,23 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="tune")
     parser.add_argument("--widths", type=float, nargs="+", default=[0.1, 0.15, 0.2, 0.3])
     parser.add_argument("--grow", type=float, default=1.2)
+    parser.add_argument("--carton", default="kpa_spiff_2", choices=sorted(BOX_AT))
+    parser.add_argument("--zone", default="wide", choices=["wide", "mat"],
+                        help="the door zone: box_regions.DOORMAT (wide) or MAT")
     args = parser.parse_args(argv)
     detector = Captioner("default-en").perception.boxes
     labels = json.loads(real_photos.PHOTO_LABELS.read_text())["images"]
     names = [im["name"] for im in labels if im["split"] == args.split
              and not im["counts"].get("box")]
-    thing = carton()
+    thing = box_photos.carton(args.carton, offline=True)
     scores = {(mode, w): [] for mode in ("whole", "zone") for w in args.widths}
     for _name, scene in real_photos.load_real_photos(names, offline=True):
         height, width = scene.shape[:2]
         for w in args.widths:
-            frame, at = pasted(scene, thing, w)
+            frame, at = box_photos.pasted(scene, thing, w)
             for mode, crop in (("whole", (0, 0, width, height)),
-                               ("zone", zone_crop(DOORMAT, width, height, args.grow))):
+                               ("zone", zone_crop(DOORMAT if args.zone == "wide" else MAT,
+                                                  width, height, args.grow))):
                 best = max([s for s, b in boxes_in(detector, frame, crop)
                             if detections.iou(b, at) >= 0.3] or [0.0])
                 scores[(mode, w)].append(best)

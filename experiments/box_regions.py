@@ -4,16 +4,21 @@ door zone, and on tiles, on the labelled real photos. Per-photo decisions, per s
     PYTHONPATH=. python experiments/box_regions.py [--bundle default-en] [--json FILE]
 
 A photo "has a box" when its label's low end (tests/data/real_photos.json `counts.box`) is at least
-1; shop cartons, labelled [0, n], are neither a hit nor a false box (left out of both). A photo
+1, and so do the extra box photos (conversion/pretrained/box_photos.py, split held_out); shop
+cartons, labelled [0, n], are neither a hit nor a false box (left out of both). A photo
 says "box" at threshold t in a mode when any Box the detector finds in that mode scores t or
 more; on a photo with a box it is a hit only where the detection overlaps the labelled carton
-(BOX_AT below, by eye). Modes (each crop is a square, stretched to 300x300 as the whole frame is):
+(tests/data/box_photos.json, by eye). Modes (each crop is a square, stretched to 300x300 as the
+whole frame is):
 
 - whole: the frame, as Perception.see runs it today;
 - zone: a door zone's rectangle grown by --grow around its centre: on a photo with a box the zone
   a person would have drawn round the spot (the carton grown 2x), on every other photo the lower
   middle of the frame (x 0.25..0.75, y 0.5..1), where a doorbell camera's doormat is;
-- tiles2 / tiles3: 2x2 / 3x3 overlapping square tiles covering the frame (any zone, anywhere).
+- mat: as zone, a smaller doormat on the box-free photos (x 0.35..0.65, y 0.7..1: the end-to-end
+  delivery's zone);
+- tiles2 / tiles3 / tiles4: 2x2 / 3x3 / 4x4 overlapping square tiles covering the frame (any
+  zone, anywhere).
 
 Thresholds are chosen on split `tune` only (above the highest false box there), then reported on
 `held_out` and `fresh`; the cost is ms per frame on one thread.
@@ -31,14 +36,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion.pretrained import real_photos  # noqa: E402
+from conversion.pretrained import box_photos, real_photos  # noqa: E402
 from edge_captioner.model import detections  # noqa: E402
 from edge_captioner.model.captioner import Captioner  # noqa: E402
 
-# the carton in each photo labelled with one (x1, y1, x2, y2, fractions), drawn by eye on a 10%
-# grid: kpa_spiff_2's torn beer carton with the rabbit in it
-BOX_AT = {"kpa_spiff_2": (0.19, 0.24, 0.72, 0.92)}
+# the carton in each photo with one (x1, y1, x2, y2, fractions), drawn by eye
+BOX_AT = {name: tuple(im["boxes"][0]) for name, im in box_photos.labels().items()}
 DOORMAT = (0.25, 0.5, 0.75, 1.0)
+MAT = (0.35, 0.7, 0.65, 1.0)
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 
@@ -94,9 +99,12 @@ def main(argv=None) -> int:
     detector = Captioner(args.bundle).perception.boxes
     labels = {im["name"]: im for im in
               json.loads(real_photos.PHOTO_LABELS.read_text())["images"]}
-    rows, cost = [], {m: [] for m in ("whole", "zone", "tiles2", "tiles3")}
-    for name, frame in real_photos.load_real_photos(offline=True):
-        label = labels[name]
+    rows, cost = [], {m: [] for m in ("whole", "zone", "mat", "tiles2", "tiles3", "tiles4")}
+    extra = box_photos.labels()
+    photos = [*real_photos.load_real_photos(offline=True),
+              *((n, f) for n, f in box_photos.load_box_photos(offline=True) if n not in labels)]
+    for name, frame in photos:
+        label = labels.get(name) or {"split": extra[name]["split"], "counts": {"box": 1}}
         box = label["counts"].get("box", 0)
         low = box[0] if isinstance(box, list) else box
         high = box[1] if isinstance(box, list) else box
@@ -108,7 +116,10 @@ def main(argv=None) -> int:
         zone = grown(carton, 2.0) if carton is not None else DOORMAT
         crops = {"whole": [(0, 0, width, height)],
                  "zone": [zone_crop(zone, width, height, args.grow)],
-                 "tiles2": tiles(width, height, 2), "tiles3": tiles(width, height, 3)}
+                 "mat": [zone_crop(grown(carton, 2.0) if carton else MAT, width, height,
+                                   args.grow)],
+                 "tiles2": tiles(width, height, 2), "tiles3": tiles(width, height, 3),
+                 "tiles4": tiles(width, height, 4)}
         row = {"name": name, "split": label["split"], "truth": truth}
         for mode, cs in crops.items():
             started = time.perf_counter()
