@@ -32,7 +32,6 @@ PARCEL_LIKE = ("carton", "crate", "packet", "mailbag")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", type=float, nargs="+", default=[0.1, 0.2, 0.3])
-    parser.add_argument("--grow", type=float, default=1.2)
     args = parser.parse_args(argv)
     state = torch_legacy.load_state_dict(
         sources.read_files(sources.EFFICIENTNET_LITE0, offline=True)["weights"])
@@ -54,12 +53,12 @@ def main(argv=None) -> int:
     for name, frame in real_photos.load_real_photos(offline=True):
         label, (height, width) = labels[name], frame.shape[:2]
         if name in BOX_AT:
-            print(name, "own zone:", parcel(frame, zone_crop(grown(BOX_AT[name], 2.0), width,
-                                                              height, args.grow)))
+            zone = zone_crop(grown(BOX_AT[name], 2.0), width, height)
+            print(name, "own zone:", parcel(frame, zone))
             continue
         if label["counts"].get("box"):
             continue  # shop cartons ([0, n]): neither
-        crop = zone_crop(DOORMAT, width, height, args.grow)
+        crop = zone_crop(DOORMAT, width, height)
         free[label["split"]].append((parcel(frame, crop), name))
         if label["split"] != "tune":
             for w in args.widths:

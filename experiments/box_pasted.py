@@ -1,9 +1,9 @@
 """A parcel at doorstep size: a real carton (kpa_spiff_2's or ocv_aruco_box's, its rectangle in
 tests/data/box_photos.json) pasted at the lower middle of real box-free photos at several widths,
 and the box detector's best Box over it, on the whole frame and on the square crop of a door zone
-(box_regions.DOORMAT grown --grow). A pasted rectangle is a collage, not a doorstep photograph:
-this measures how the detector's Box score falls with the carton's size in the frame, not how
-often it is right.
+(box_regions.DOORMAT or MAT, the device's crop: box_detector.region_crop). A pasted rectangle
+is a collage, not a doorstep photograph: this measures how the detector's Box score falls with
+the carton's size in the frame, not how often it is right.
 
     PYTHONPATH=.:experiments python experiments/box_pasted.py [--split tune]
         [--widths 0.1 0.15 0.2 0.3] [--carton kpa_spiff_2|ocv_aruco_box]
@@ -31,7 +31,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="tune")
     parser.add_argument("--widths", type=float, nargs="+", default=[0.1, 0.15, 0.2, 0.3])
-    parser.add_argument("--grow", type=float, default=1.2)
     parser.add_argument("--carton", default="kpa_spiff_2", choices=sorted(BOX_AT))
     parser.add_argument("--zone", default="wide", choices=["wide", "mat"],
                         help="the door zone: box_regions.DOORMAT (wide) or MAT")
@@ -48,7 +47,7 @@ def main(argv=None) -> int:
             frame, at = box_photos.pasted(scene, thing, w)
             for mode, crop in (("whole", (0, 0, width, height)),
                                ("zone", zone_crop(DOORMAT if args.zone == "wide" else MAT,
-                                                  width, height, args.grow))):
+                                                  width, height))):
                 best = max([s for s, b in boxes_in(detector, frame, crop)
                             if detections.iou(b, at) >= 0.3] or [0.0])
                 scores[(mode, w)].append(best)

@@ -11,10 +11,11 @@ more; on a photo with a box it is a hit only where the detection overlaps the la
 (tests/data/box_photos.json, by eye). Modes (each crop is a square, stretched to 300x300 as the
 whole frame is):
 
-- whole: the frame, as Perception.see runs it today;
-- zone: a door zone's rectangle grown by --grow around its centre: on a photo with a box the zone
-  a person would have drawn round the spot (the carton grown 2x), on every other photo the lower
-  middle of the frame (x 0.25..0.75, y 0.5..1), where a doorbell camera's doormat is;
+- whole: the frame, as Perception.see runs it without zones;
+- zone: the device's square crop for a door zone's rectangle (box_detector.region_crop): on a
+  photo with a box the zone a person would have drawn round the spot (the carton grown 2x), on
+  every other photo the lower middle of the frame (x 0.25..0.75, y 0.5..1), where a doorbell
+  camera's doormat is;
 - mat: as zone, a smaller doormat on the box-free photos (x 0.35..0.65, y 0.7..1: the end-to-end
   delivery's zone);
 - tiles2 / tiles3 / tiles4: 2x2 / 3x3 / 4x4 overlapping square tiles covering the frame (any
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conversion.pretrained import box_photos, real_photos  # noqa: E402
 from edge_captioner.model import detections  # noqa: E402
+from edge_captioner.model.box_detector import region_crop  # noqa: E402
 from edge_captioner.model.captioner import Captioner  # noqa: E402
 
 # the carton in each photo with one (x1, y1, x2, y2, fractions), drawn by eye
@@ -53,9 +55,9 @@ def grown(box, factor):
     return (max(0.0, cx - hw), max(0.0, cy - hh), min(1.0, cx + hw), min(1.0, cy + hh))
 
 
-def zone_crop(zone, width, height, grow):
-    """The square pixel crop round a zone rectangle (0..1), `grow` times its longer side."""
-    return detections.closer_crop(zone, width, height, grow)
+def zone_crop(zone, width, height):
+    """The square pixel crop the device looks at for a zone rectangle (0..1)."""
+    return region_crop(zone, width, height)
 
 
 def tiles(width, height, n):
@@ -93,7 +95,6 @@ def _centre_in(b, c):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default="default-en")
-    parser.add_argument("--grow", type=float, default=1.2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     detector = Captioner(args.bundle).perception.boxes
@@ -115,9 +116,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"{name}: a box without BOX_AT")
         zone = grown(carton, 2.0) if carton is not None else DOORMAT
         crops = {"whole": [(0, 0, width, height)],
-                 "zone": [zone_crop(zone, width, height, args.grow)],
-                 "mat": [zone_crop(grown(carton, 2.0) if carton else MAT, width, height,
-                                   args.grow)],
+                 "zone": [zone_crop(zone, width, height)],
+                 "mat": [zone_crop(grown(carton, 2.0) if carton else MAT, width, height)],
                  "tiles2": tiles(width, height, 2), "tiles3": tiles(width, height, 3),
                  "tiles4": tiles(width, height, 4)}
         row = {"name": name, "split": label["split"], "truth": truth}

@@ -4,7 +4,7 @@ test_box_doorstep.py)."""
 
 from __future__ import annotations
 
-from edge_captioner.model.box_detector import merged
+from edge_captioner.model.box_detector import merged, region_crop
 from edge_captioner.model.perception import Found
 from edge_captioner.service.zones import Zone, bounds
 
@@ -23,3 +23,14 @@ def test_a_box_found_by_two_looks_is_kept_once_with_the_better_score():
     person = Found("Person", 0.6, (0.40, 0.70, 0.60, 0.95))
     assert merged([whole, other, closer, person], 0.5) == [person, closer, other]
     assert merged([], 0.5) == []
+
+
+def test_a_region_s_crop_is_a_square_inside_the_frame():
+    # 1.2 times the region's longer side, centred on it
+    assert region_crop((0.3, 0.3, 0.7, 0.7), 1000, 1000) == (260, 260, 740, 740)
+    # never under a third of the frame's longer side: smaller crops were not measured
+    assert region_crop((0.5, 0.5, 0.51, 0.51), 900, 600) == (304, 153, 604, 453)
+    # at the frame's edge it moves in rather than being cut (the detector would squash it)
+    assert region_crop((0.35, 0.7, 0.65, 1.0), 512, 512) == (164, 328, 348, 512)
+    # never more than the frame's shorter side
+    assert region_crop((0.0, 0.0, 1.0, 1.0), 800, 600) == (100, 0, 700, 600)
