@@ -32,6 +32,7 @@ PARCEL_LIKE = ("carton", "crate", "packet", "mailbag")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", type=float, nargs="+", default=[0.1, 0.2, 0.3])
+    parser.add_argument("--carton", default="kpa_spiff_2", choices=sorted(BOX_AT))
     args = parser.parse_args(argv)
     state = torch_legacy.load_state_dict(
         sources.read_files(sources.EFFICIENTNET_LITE0, offline=True)["weights"])
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
         return float(probs[index][best]), PARCEL_LIKE[best], names[int(np.argmax(probs))]
 
     labels = {im["name"]: im for im in json.loads(real_photos.PHOTO_LABELS.read_text())["images"]}
-    thing = box_photos.carton("kpa_spiff_2", offline=True)
+    thing = box_photos.carton(args.carton, offline=True)
     free = {"tune": [], "held_out": [], "fresh": []}
     on_carton = {w: [] for w in args.widths}
     for name, frame in real_photos.load_real_photos(offline=True):
