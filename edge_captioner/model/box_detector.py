@@ -29,9 +29,10 @@ from .runtime import Graph, Runtime
 # the edge of a door zone keeps some of its surroundings; and never under MIN_REGION_SIDE of the
 # frame's longer side: crops that small were measured to pass no false box at 0.5 on 155 real
 # photos (the highest 0.465), smaller ones were not measured (docs/box-detector.md, "Where a
-# parcel would be")
+# parcel would be"); a frame too small for a crop of MIN_REGION_PX pixels gets no closer look
 REGION_GROW = 1.2
 MIN_REGION_SIDE = 1 / 3
+MIN_REGION_PX = 8
 
 
 def anchor_config(spec: BoxesSpec) -> ssd.AnchorConfig:
@@ -114,6 +115,8 @@ class BoxDetector:
         for region in regions:
             crop = region_crop(region, width, height)
             x1, y1, x2, y2 = crop
+            if x2 - x1 < MIN_REGION_PX:
+                continue
             found += [replace(f, box=detections.from_crop(f.box, crop, width, height))
                       for f in self.find(frame[y1:y2, x1:x2])]
             spent += self.last_ms

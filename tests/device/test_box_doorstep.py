@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import numpy as np
 import pytest
 
 from edge_captioner.model import detections
@@ -78,3 +79,14 @@ def test_no_box_in_the_door_zone_of_box_free_real_photos(captioner):
             false[name] = [round(o.score, 3) for o in found]
     assert false == {}
 
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 7), (480, 640)])
+def test_a_frame_of_any_size_gets_its_closer_look_or_none(captioner, size):
+    """A frame too small for a crop worth looking at is looked at whole only; none raises."""
+    frame = np.random.default_rng(0).integers(0, 256, (*size, 3), np.uint8)
+    boxes = captioner.perception.boxes
+    found = boxes.find_in(frame, [DOORMAT, (0.0, 0.0, 1.0, 1.0)])
+    if min(size) < 8:
+        assert found == boxes.find(frame)
+    assert all(0.0 <= v <= 1.0 for o in found for v in o.box)
