@@ -210,7 +210,10 @@ class CameraConfig:
                           "[0.3, 1]]`: an object is in a zone by the bottom centre of its box; a "
                           "zone named after a place (front_door, driveway, ...) is that place in "
                           "captions and events, and with zones the camera's `place` is said only "
-                          "of objects inside a zone (docs/events.md); null: none")
+                          "of objects inside a zone (docs/events.md); the box detector also looks "
+                          "at a crop round each zone, one more run per zone per captioned frame "
+                          "(a parcel on a doormat: draw the zone tight round the mat, "
+                          "docs/box-detector.md); null: none")
     events: EventsConfig = section(EventsConfig, "tracking and events (`cameras[].events` below)")
 
 

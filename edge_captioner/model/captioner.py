@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -290,15 +290,18 @@ class Captioner:
         return trie_of(sequences)
 
     def caption(self, frame: np.ndarray, place: str | None = None, *,
-                beam_size: int | None = None, steady: Steady | None = None) -> CaptionResult:
+                beam_size: int | None = None, steady: Steady | None = None,
+                regions: Sequence[tuple[float, float, float, float]] = ()) -> CaptionResult:
         """A frame's caption. place: where the camera looks (a known place, or free text), for
         grounded bundles: a known place goes into the caption through the decoder, free text is
         put before it ("shed: a person"). beam_size: the search's width, if not the configured one.
         steady: a facts bundle's caption states the camera's steady state (service/tracks.py)
-        instead of this frame's objects, through the same constrained search and check."""
+        instead of this frame's objects, through the same constrained search and check.
+        regions: 0..1 rectangles (the camera's zones) where the box detector looks closer
+        (Perception.see)."""
         started = time.perf_counter()
         # the real-world graphs need the frame itself, at their own size
-        findings = self.perception.see(frame) if self.perception is not None else None
+        findings = self.perception.see(frame, regions) if self.perception is not None else None
         objects = None
         if self.facts_bundle and steady is not None:
             objects, place = self.steady_objects(findings, place, steady)

@@ -10,6 +10,7 @@ thresholds and NMS (detections.py), and the classifier's top classes.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -196,8 +197,11 @@ class Perception:
             out[i] = (label, max([score, *again]), box)
         return sorted(out, key=lambda d: (-d[1], d[0], d[2]))
 
-    def see(self, frame: np.ndarray) -> Findings:
-        """An OpenCV frame (BGR, gray or BGRA, any size) -> what the graphs find in it."""
+    def see(self, frame: np.ndarray,
+            regions: Sequence[tuple[float, float, float, float]] = ()) -> Findings:
+        """An OpenCV frame (BGR, gray or BGRA, any size) -> what the graphs find in it. regions:
+        0..1 rectangles (a camera's zones) where the box detector also looks at a crop
+        (BoxDetector.find_in); the other graphs see the frame only."""
         findings = Findings()
         height, width = frame.shape[:2]
         if self.detector is not None:
@@ -221,7 +225,8 @@ class Perception:
         if self.boxes is not None:
             # only the labels the section maps to a kind (Box): its Person, Car... would count
             # NanoDet's objects twice
-            findings.objects += [o for o in self.boxes.find(frame) if o.kind is not None]
+            findings.objects += [o for o in self.boxes.find_in(frame, regions)
+                                 if o.kind is not None]
             findings.boxes_ms = self.boxes.last_ms
         if self.classifier is not None:
             c, g = self.spec.classifier, self.classifier

@@ -54,7 +54,7 @@ from .events import Event, EventMachine, EventSettings, Happened, occupancy
 from .gate import SceneChangeGate
 from .pool import CaptionFence, SeenCaption
 from .tracks import Observation, Tracker, TrackSettings
-from .zones import place_for, zones_of
+from .zones import bounds, place_for, zones_of
 
 if TYPE_CHECKING:
     from ..model.captioner import Captioner, CaptionResult
@@ -89,7 +89,7 @@ class CaptionEngine(Protocol):
     def model_name(self) -> str: ...
 
     def caption(self, image: np.ndarray, place: str | None = None, *,
-                steady: Callable | None = None) -> EngineCaption: ...
+                steady: Callable | None = None, regions: tuple = ()) -> EngineCaption: ...
 
 
 class CaptionSink(Protocol):
@@ -119,9 +119,9 @@ class CaptionService:
         return self.captioner.bundle.name
 
     def caption(self, image: np.ndarray, place: str | None = None, *,
-                steady: Callable | None = None) -> CaptionResult:
+                steady: Callable | None = None, regions: tuple = ()) -> CaptionResult:
         with self._lock:
-            return self.captioner.caption(image, place=place, steady=steady)
+            return self.captioner.caption(image, place=place, steady=steady, regions=regions)
 
 
 def _with_posture(found, posture: str | None):
@@ -183,6 +183,8 @@ class CameraWorker:
         self.tracking = (events.enabled if events.enabled is not None
                          else events_owner(self.config, self.fence is not None) is None)
         self.zones = zones_of(self.config.zones)
+        # where a parcel would be: the box detector also looks at each zone's rectangle
+        self.regions = tuple(dict.fromkeys(bounds(z) for z in self.zones))
         self.tracker = Tracker(TrackSettings(events.present_after_frames,
                                              events.present_window_frames, events.absent_after_s))
         self.machine = EventMachine(
@@ -297,10 +299,11 @@ class CameraWorker:
         if self.tracking:
             self._fed = False
             result = self.engine.caption(frame.image, self.config.place,
-                                         steady=self._steady_hook(frame, now))
+                                         steady=self._steady_hook(frame, now),
+                                         regions=self.regions)
             self._events(frame, result, now)
         else:
-            result = self.engine.caption(frame.image, self.config.place)
+            result = self.engine.caption(frame.image, self.config.place, regions=self.regions)
         self.stats.captions += 1
         if getattr(result, "fallback", False):
             self.stats.fallbacks += 1

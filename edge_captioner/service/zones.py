@@ -58,6 +58,14 @@ def inside(point: Point, polygon: Sequence[Point]) -> bool:
     return hit
 
 
+def bounds(zone: Zone) -> Box:
+    """The rectangle round a zone (fractions of the frame, clipped to 0..1): where the box
+    detector looks closer for a parcel (model/box_detector.py `find_in`)."""
+    xs = [min(max(x, 0.0), 1.0) for x, _ in zone.points]
+    ys = [min(max(y, 0.0), 1.0) for _, y in zone.points]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
 def zones_of(config: Mapping[str, Sequence[Sequence[float]]] | None) -> tuple[Zone, ...]:
     """The camera's zones from its (validated) `zones` key, in the file's order."""
     return tuple(Zone(name, tuple((float(p[0]), float(p[1])) for p in points))

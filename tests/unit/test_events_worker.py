@@ -93,8 +93,9 @@ class FindingEngine:
         self.runs = 0
         self.threshold = 0.0
 
-    def caption(self, image, place=None, *, steady=None) -> Caption:
+    def caption(self, image, place=None, *, steady=None, regions=()) -> Caption:
         self.runs += 1
+        self.regions = regions
         objects = list(self.camera.found[id(image)])
         stated = [o for o in objects if o.score >= self.threshold]
         if steady is not None:
@@ -188,6 +189,17 @@ def test_a_delivery_is_arrived_box_left_left():
     assert sink.occupancy[-1] == {"person": 0, "vehicle": 0, "animal": 0, "box": 1,
                                   "possible_fall": False}
     assert worker.stats.events == 3
+
+
+def test_the_box_detector_looks_closer_at_each_zone():
+    """The engine is given each zone's rectangle (where a parcel would be); no zones, none."""
+    worker, camera, engine, _sink = make(zones={**DOOR_ZONE, "path": ((0.2, 0.1), (0.3, 0.1),
+                                                                     (0.25, 0.4))})
+    play(worker, camera, [(0, 0, [])])
+    assert engine.regions == ((0.0, 0.5, 1.0, 1.0), (0.2, 0.1, 0.3, 0.4))
+    worker, camera, engine, _sink = make(zones=None, place="kitchen")
+    play(worker, camera, [(0, 0, [])])
+    assert engine.regions == ()
 
 
 def test_a_pickup_is_box_taken():

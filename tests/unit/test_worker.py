@@ -201,7 +201,7 @@ class TableEngine:
         self.calls: list[tuple[str, str | None]] = []
 
     def caption(self, image: np.ndarray, place: str | None = None, *,
-                steady=None) -> FakeCaption:
+                steady=None, regions=()) -> FakeCaption:
         # `steady` (events): these captions have no findings, so nothing is tracked
         name = next(n for n, s in SCENES.items() if s is image)
         self.calls.append((name, place))
