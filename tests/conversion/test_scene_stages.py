@@ -27,14 +27,14 @@ def test_scene_input_is_exported_in_the_encoder_and_kept_by_a_frozen_language(ti
     short[short.index("--epochs") + 1] = "2"
     en, zh = tmp_path / "en", tmp_path / "zh"
     # the heads are supervised by the scene records: no scene loss, no scene input
-    assert run_convert_cli("train", tiny_data, tmp_path / "no", *short, "--max-images", "120",
+    assert run_convert_cli("train", tiny_data, tmp_path / "no", *short, "--max-images", "48",
                            "--scene-input", "--scene-loss", "0") == 2
-    assert run_convert_cli("train", tiny_data, en, *short, "--max-images", "120",
+    assert run_convert_cli("train", tiny_data, en, *short, "--max-images", "48",
                            "--scene-input") == 0
     shape = json.loads((en / "config.json").read_text())["model"]["scene_input"]
     assert shape == [6, 4, 5]  # kinds, count classes (0..3), places
     assert run_convert_cli("train", tiny_data, zh, "--lang", "zh", "--epochs", "1",
-                           "--max-images", "120", "--init-from", en, "--freeze-backbone") == 0
+                           "--max-images", "48", "--init-from", en, "--freeze-backbone") == 0
     assert json.loads((zh / "config.json").read_text())["model"]["scene_input"] == shape
     # fine-tuning (CNN not frozen) on a set with other kinds and places: the CNN transfers, and
     # the heads, of another shape, start afresh instead of failing the run
@@ -67,9 +67,9 @@ def test_two_stage_training_a_scene_only_cnn_then_a_frozen_decoder(tiny_data, tm
     short = [*TINY_TRAIN]
     short[short.index("--epochs") + 1] = "3"
     cnn, en = tmp_path / "cnn", tmp_path / "en"
-    assert run_convert_cli("train", tiny_data, cnn, *short, "--max-images", "120",
+    assert run_convert_cli("train", tiny_data, cnn, *short, "--max-images", "48",
                            "--scene-only", "--freeze-backbone") == 2  # one or the other
-    assert run_convert_cli("train", tiny_data, cnn, *short, "--max-images", "120",
+    assert run_convert_cli("train", tiny_data, cnn, *short, "--max-images", "48",
                            "--scene-only") == 0
     config = json.loads((cnn / "config.json").read_text())
     assert config["scene_only"] is True
@@ -85,7 +85,7 @@ def test_two_stage_training_a_scene_only_cnn_then_a_frozen_decoder(tiny_data, tm
     # resumable like any run, and not a bundle by itself
     more = [*short]
     more[more.index("--epochs") + 1] = "4"
-    assert run_convert_cli("train", tiny_data, cnn, *more, "--max-images", "120", "--resume") == 0
+    assert run_convert_cli("train", tiny_data, cnn, *more, "--max-images", "48", "--resume") == 0
     assert json.loads((cnn / "state.json").read_text())["epochs_done"] == 4
     assert run_convert_cli("convert", cnn, tmp_path / "bundle", "--representative",
                            tiny_data) == 2
@@ -107,7 +107,7 @@ def test_two_stage_training_a_scene_only_cnn_then_a_frozen_decoder(tiny_data, tm
         assert set(heads[view]) == {"groups", "colour", "where", "place", "lighting"}
         assert all(0.0 <= v <= 1.0 for v in heads[view].values())
 
-    assert run_convert_cli("train", tiny_data, en, "--epochs", "2", "--max-images", "120",
+    assert run_convert_cli("train", tiny_data, en, "--epochs", "2", "--max-images", "48",
                            "--init-from", cnn, "--freeze-backbone") == 0
     assert "scene_only" not in json.loads((en / "config.json").read_text())
     refused = subprocess.run([sys.executable, script, en, tiny_data], capture_output=True,
