@@ -1,9 +1,11 @@
 """Score ways of adding the second COCO detector (CenterNet) to the people NanoDet finds, offline,
 on a dump of experiments/centernet_dump.py. Per split: person right/false/missed (P, R), crowds
-counted within one, images stating a kind, count or posture not there: what evaluate-facts
-prints. Only people change: every other kind is the device's own finding.
+counted within one, images stating a kind, count or posture not there (photos and clip frames
+together): what evaluate-facts prints. Only people change: every other kind is the device's own
+finding. --sweep chooses each variant's setting on the tune split alone (GRID), then reports it
+on every split.
 
-    python experiments/centernet_variants.py /tmp/centernet.json --splits tune [--variant NAME ...]
+    python experiments/centernet_variants.py /tmp/centernet.json --sweep [--variant NAME ...]
 
 Variants (person = a person the caption may count; NanoDet's side is the device's own objects:
 mirror merge, closer look, pose rescue, unless it says otherwise):
@@ -14,7 +16,6 @@ mirror merge, closer look, pose rescue, unless it says otherwise):
   device person overlaps (IoU >= --same).
 - agree: the device's people, plus a person NanoDet scored in [--agree-low, threshold) when
   CenterNet (merged looks) has a person there (IoU >= --same) scoring >= --agree-cn.
-- agree_add: both of the above.
 - replace_mirror: NanoDet's frame-only look (with the closer look) merged with CenterNet's frame
   look (detections.merge_mirrored: a person both find keeps the mean score, one only one finds
   half its score), the pose rescue from the dump's poses.
@@ -37,7 +38,7 @@ from edge_captioner.model import detections  # noqa: E402
 from edge_captioner.scene import from_findings  # noqa: E402
 from edge_captioner.scene.facts import KINDS  # noqa: E402
 
-VARIANTS = ("device", "centernet", "add_high", "agree", "agree_add", "replace_mirror")
+VARIANTS = ("device", "centernet", "add_high", "agree", "replace_mirror")
 MAX_POSED = 3  # the device poses the three largest people scoring >= 0.3
 
 
@@ -94,13 +95,13 @@ def people_of(entry: dict, args) -> list[Obj]:
         return _posed(people, entry["pose"])
     out = list(device)
     cn = _cn_people(entry)
-    if v in ("agree", "agree_add"):
+    if v == "agree":
         for o in out:
             if args.agree_low <= o.score < threshold and any(
                     c.score >= args.agree_cn and detections.iou(c.box, o.box) >= args.same
                     for c in cn):
                 o.score = threshold
-    if v in ("add_high", "agree_add"):
+    if v == "add_high":
         for c in cn:
             if c.score >= args.add and not any(detections.iou(c.box, o.box) >= args.same
                                                for o in out):
@@ -114,12 +115,67 @@ def objects_of(entry: dict, args) -> list[Obj]:
     return people_of(entry, args) + others
 
 
+# The tune grid each variant's setting was chosen from (--sweep): the most person recall at
+# person precision >= 0.97 (conversion/facts/tune.py's target), then the fewest overclaims
+GRID = {
+    "centernet": [{"cn_person": v} for v in (0.3, 0.35, 0.38, 0.4, 0.42, 0.45, 0.5)],
+    "add_high": [{"add": v} for v in (0.4, 0.5, 0.6, 0.7)],
+    "agree": [{"agree_low": lo, "agree_cn": cn} for lo in (0.3, 0.35, 0.4, 0.45, 0.5)
+              for cn in (0.3, 0.4, 0.5, 0.6)],
+    "replace_mirror": [{"cn_weight": v} for v in (0.8, 1.0, 1.2, 1.3, 1.4, 1.5, 1.7, 2.0)],
+}
+TARGET_PRECISION = 0.97
+
+
+def tally(dump: dict, labels: dict, split: str, args) -> dict:
+    """One split, photos and clip frames together: person right/false/missed, overclaims,
+    crowds within one."""
+    score = Score()
+    for name, entry in dump.items():
+        if entry["split"] != split:
+            continue
+        facts = from_findings.facts_of(objects_of(entry, args), place=None,
+                                       thresholds=args.thresholds, default=DEFAULT_THRESHOLD)
+        add_image(score, name, facts, facts, labels[name], KINDS, False)
+    j = score.to_json()
+    p = j["kinds"]["person"]
+    right, false, missed = p["right"], p["false"], p["missed"]
+    return {"images": j["images"], "right": right, "false": false, "missed": missed,
+            "precision": right / (right + false) if right + false else 1.0,
+            "recall": right / (right + missed) if right + missed else 1.0,
+            "overclaims": j["overclaims"], "crowd": (score.crowd_within_one, score.crowd_frames),
+            "overclaim_images": j["overclaim_images"]}
+
+
+def line(t: dict) -> str:
+    return (f"{t['right']}/{t['false']}/{t['missed']} P={t['precision']:.3f} R={t['recall']:.3f} "
+            f"over={t['overclaims']}/{t['images']} crowd={t['crowd'][0]}/{t['crowd'][1]}")
+
+
+def sweep(dump: dict, labels: dict, args) -> dict[str, dict]:
+    """Each variant's setting chosen on the tune split alone."""
+    chosen = {}
+    for variant, settings in GRID.items():
+        best = None
+        for setting in settings:
+            trial = argparse.Namespace(**{**vars(args), **setting, "variant": variant})
+            t = tally(dump, labels, "tune", trial)
+            print(f"  tune {variant:15} {setting}  {line(t)}")
+            key = (t["precision"] >= TARGET_PRECISION, t["recall"], -t["overclaims"])
+            if best is None or key > best[0]:
+                best = (key, setting)
+        chosen[variant] = best[1]
+        print(f"chosen {variant}: {best[1]}")
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("dump")
     parser.add_argument("--variant", nargs="*", default=list(VARIANTS), choices=VARIANTS)
-    parser.add_argument("--splits", nargs="*", default=["tune"])
-    parser.add_argument("--parts", nargs="*", default=["photos", "clips"])
+    parser.add_argument("--splits", nargs="*", default=["tune", "held_out", "fresh"])
+    parser.add_argument("--sweep", action="store_true",
+                        help="choose each variant's setting on tune (GRID), then report it")
     parser.add_argument("--cn-person", type=float, default=0.4)
     parser.add_argument("--add", type=float, default=0.5)
     parser.add_argument("--agree-low", type=float, default=0.3)
@@ -132,37 +188,19 @@ def main() -> int:
     args.thresholds = dict(THRESHOLDS, person=args.person)
     dump = json.loads(Path(args.dump).read_text())
     labels = {}
-    for split in args.splits:
+    for split in ("tune", "held_out", "fresh"):
         data = labelled(split)
         labels.update(data.photos | data.clip_frames)
-    variants = args.variant
-    for variant in variants:
-        args.variant = variant
+    chosen = sweep(dump, labels, args) if args.sweep else {}
+    for variant in args.variant:
+        run = argparse.Namespace(**{**vars(args), **chosen.get(variant, {}), "variant": variant})
         for split in args.splits:
-            for part in args.parts:
-                report(dump, labels, split, part, args)
+            t = tally(dump, labels, split, run)
+            print(f"{variant:15} {split:8} {line(t)}  {chosen.get(variant, '')}")
+            if args.show:
+                for shown in t["overclaim_images"]:
+                    print("      ", shown)
     return 0
-
-
-def report(dump: dict, labels: dict, split: str, part: str, args) -> dict:
-    score = Score()
-    for name, entry in dump.items():
-        if entry["split"] != split or entry["clip"] != (part == "clips"):
-            continue
-        facts = from_findings.facts_of(objects_of(entry, args), place=None,
-                                       thresholds=args.thresholds, default=DEFAULT_THRESHOLD)
-        add_image(score, name, facts, facts, labels[name], KINDS, False)
-    j = score.to_json()
-    if not j["images"]:
-        return j
-    p = j["kinds"]["person"]
-    print(f"{args.variant:15} {split:8} {part:6} n={j['images']:3} person {p['right']}/"
-          f"{p['false']}/{p['missed']} P={p['precision']} R={p['recall']} "
-          f"over={j['overclaims']} crowd={score.crowd_within_one}/{score.crowd_frames}")
-    if args.show:
-        for line in j["overclaim_images"]:
-            print("      ", line)
-    return j
 
 
 if __name__ == "__main__":
