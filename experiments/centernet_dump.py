@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conversion.facts.evaluate import facts_captioner, labelled  # noqa: E402
 from conversion.pretrained import centernet as port  # noqa: E402
 from conversion.pretrained.centernet_build import RESIZE, load_graph  # noqa: E402
+from edge_captioner.bundle.choices import RESIZE_MODES  # noqa: E402
 from edge_captioner.model import centernet, detections  # noqa: E402
 from edge_captioner.model.posture import posture  # noqa: E402
 from edge_captioner.model.preprocess import model_input  # noqa: E402
@@ -33,12 +34,12 @@ from edge_captioner.model.preprocess import model_input  # noqa: E402
 SCORE = 0.1  # keep everything down to this; the variants choose their own thresholds
 
 
-def look(graph, frame) -> tuple[list[dict], float]:
+def look(graph, frame, resize: str = RESIZE) -> tuple[list[dict], float]:
     from conversion.pretrained.nanodet import COCO_LABELS
 
     height, width = frame.shape[:2]
     started = time.perf_counter()
-    image = model_input(frame, port.INPUT_SIZE, RESIZE, port.COLOUR_ORDER)
+    image = model_input(frame, port.INPUT_SIZE, resize, port.COLOUR_ORDER)
     graph.set("image", graph.quantize("image", image[np.newaxis]))
     graph.invoke()
     # float outputs (the converter's default) carry no quantization: scale 0
@@ -51,7 +52,7 @@ def look(graph, frame) -> tuple[list[dict], float]:
     ms = (time.perf_counter() - started) * 1000
     return [{"label": COCO_LABELS[d.label], "score": round(d.score, 4),
              "box": [round(v, 4) for v in detections.to_frame(d.box, port.INPUT_SIZE, width,
-                                                                height, RESIZE)]}
+                                                                height, resize)]}
             for d in found], ms
 
 
@@ -61,6 +62,8 @@ def main() -> int:
     parser.add_argument("graph")
     parser.add_argument("out")
     parser.add_argument("--split", default="all")
+    parser.add_argument("--resize", default=RESIZE, choices=RESIZE_MODES,
+                        help="how the frame becomes CenterNet's square (NanoDet's: letterbox)")
     args = parser.parse_args()
     captioner = facts_captioner(args.bundle)
     pose = captioner.perception.pose
@@ -70,8 +73,8 @@ def main() -> int:
     out = {}
     for name, frame in chain(data.photo_images(), data.clip_images()):
         height, width = frame.shape[:2]
-        full, ms = look(graph, frame)
-        mirrored, _ = look(graph, cv2.flip(frame, 1))
+        full, ms = look(graph, frame, args.resize)
+        mirrored, _ = look(graph, cv2.flip(frame, 1), args.resize)
         mirror = [dict(d, box=[round(v, 4) for v in detections.mirror_box(tuple(d["box"]))])
                   for d in mirrored]
         p = captioner.perception

@@ -8,7 +8,7 @@ What the graph is, read from its nodes:
 - input `tower_0/images` float32 [1, 512, 512, 3]: RGB pixel values 0..255, NHWC, no
   normalisation inside or outside the graph (the first node is the stem convolution; the repo's
   api/face_detector.py feeds an RGB uint8 image letterboxed to 512, and @vladmandic/human's
-  src/object/centernet.ts feeds its 0..255 tensor resized to 512). On the package photos 0..1
+  src/object/centernet.ts feeds its 0..255 tensor stretched to 512). On the package photos 0..1
   input gives nothing above 0.02, 0..255 RGB the expected objects at 0.5-0.75.
 - `tower_0/keypoints` [1, 128, 128, 80]: per-class centre heatmap, sigmoid applied (stride 4).
 - `tower_0/wh` [1, 128, 128, 4]: the box's distances from the cell (left, top, right, bottom)
@@ -53,7 +53,7 @@ def _checked(graph_def):
 
 def _reordered_hard_swish(graph_def):
     """A copy with each hard-swish, which grappler left as ((1/6) * x) * relu6(x + 3), written as
-    (x * relu6(x + 3)) * (1/6): the form the TFLite converter fuses into one HARD_SWISH op.
+    x * (relu6(x + 3) * (1/6)): a form the TFLite converter fuses into one HARD_SWISH op.
     Unfused, int8 rounds each of the three products and the first block's output loses most of
     its precision (docs/encoders.md). The 1/6, stored as fp16 (0.16663), is set to 1/6 exactly:
     the converter's pattern wants that; it moves each activation by 0.025%."""
@@ -75,9 +75,9 @@ def _reordered_hard_swish(graph_def):
                 tf.make_ndarray(const.attr["value"].tensor), 1 / 6, rtol=1e-3):
             continue
         const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.float32(1 / 6)))
-        # scaled := x * relu6; node := scaled * (1/6)
-        scaled.input[:] = [x, relu6.name]
-        node.input[:] = [scaled.name, sixth]
+        # scaled := relu6 * (1/6); node := x * scaled
+        scaled.input[:] = [relu6.name, sixth]
+        node.input[:] = [x, scaled.name]
         changed += 1
     if not changed:
         raise ValueError("not the CenterNet graph: no hard-swish to reorder")

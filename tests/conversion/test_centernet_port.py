@@ -28,8 +28,8 @@ def graph_def():
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("centernet")
-    real = list(photos.load_photos(list(CALIBRATION_PHOTOS)).values())
-    return out, centernet_build.build(out, photos.augmented(real, 16, 0))
+    # the build's own calibration: with fewer crops int8 scores people lower still
+    return out, centernet_build.build(out, centernet_build.calibration_frames())
 
 
 def test_the_held_out_photos_are_not_calibration_photos():
@@ -79,7 +79,8 @@ def test_the_int8_graph_finds_the_people_its_float_twin_finds(built):
         frame = photos.load_photo(name)
         (fs, fbox), *_ = _people(f, frame)
         (qs, qbox), *_ = _people(q, frame)
-        assert fs >= 0.55  # what the graph itself scores them at: 0.74 and 0.59
+        assert fs >= 0.55  # letterboxed float32: 0.82 and 0.59
         assert detections.iou(qbox, fbox) >= 0.7
-        # int8 scores people lower (0.51 and 0.43 here): the gap docs/encoders.md measures
-        assert fs - 0.3 <= qs <= fs + 0.05
+        # int8 scores people lower (the gap docs/encoders.md measures: 0.65 and 0.58 here),
+        # but still at the 0.4 the agreement rule of docs/model-card.md asks of it
+        assert 0.4 <= qs <= fs + 0.05, (name, qs, fs)
