@@ -3,8 +3,9 @@ photo and clip frame, on the frame and on its mirror (boxes mapped back), with t
 centre score and posture for each person it or NanoDet's frame look scored at least 0.2, and its
 milliseconds per look;
 beside it what the bundle's own perception finds (`device`: its objects exactly as the captions
-see them) and NanoDet on the frame alone, with the closer look (`nanodet_once`: what is left
-when CenterNet replaces the mirrored look). experiments/centernet_variants.py combines them.
+see them), NanoDet on the frame alone, with the closer look (`nanodet_once`: what is left
+when CenterNet replaces the mirrored look), and CenterNet on the closer look's crop around each
+person the device is still unsure of (`crops`). experiments/centernet_variants.py combines them.
 
     python experiments/centernet_dump.py default-en CENTERNET.tflite /tmp/centernet.json
 """
@@ -32,26 +33,28 @@ from edge_captioner.model.posture import posture  # noqa: E402
 from edge_captioner.model.preprocess import model_input  # noqa: E402
 
 SCORE = 0.1  # keep everything down to this; the variants choose their own thresholds
+UNSURE = (0.3, 0.55)  # the device's unsure people: the pose rescue's floor, the person threshold
 
 
 def look(graph, frame, resize: str = RESIZE) -> tuple[list[dict], float]:
     from conversion.pretrained.nanodet import COCO_LABELS
 
     height, width = frame.shape[:2]
+    size = int(graph.inputs["image"]["shape"][1])
     started = time.perf_counter()
-    image = model_input(frame, port.INPUT_SIZE, resize, port.COLOUR_ORDER)
+    image = model_input(frame, size, resize, port.COLOUR_ORDER)
     graph.set("image", graph.quantize("image", image[np.newaxis]))
     graph.invoke()
     # float outputs (the converter's default) carry no quantization: scale 0
     (hs, hz), (ss, sz) = ((s or 1.0, z) for s, z in (graph.outputs[n]["quantization"]
                                                      for n in ("heatmap", "sizes")))
     found = centernet.decode(graph.get("heatmap")[0], graph.get("sizes")[0], stride=port.STRIDE,
-                             input_size=port.INPUT_SIZE, score_threshold=SCORE,
+                             input_size=size, score_threshold=SCORE,
                              iou_threshold=0.6, max_detections=100, heatmap_scale=hs,
                              heatmap_zero=hz, sizes_scale=ss, sizes_zero=sz)
     ms = (time.perf_counter() - started) * 1000
     return [{"label": COCO_LABELS[d.label], "score": round(d.score, 4),
-             "box": [round(v, 4) for v in detections.to_frame(d.box, port.INPUT_SIZE, width,
+             "box": [round(v, 4) for v in detections.to_frame(d.box, size, width,
                                                                 height, resize)]}
             for d in found], ms
 
@@ -91,7 +94,20 @@ def main() -> int:
                   "posture": posture(k.xy, k.scores, k.box, width / height)}
                  for k in pose.keypoints(frame, people)]
         pose.max_people = saved
-        out[name] = {"split": labels[name].get("split"), "clip": "#" in name,
+        # CenterNet on the closer look's crop around each person still unsure after it
+        crops = []
+        for o in seen.objects:
+            if o.kind != "person" or not UNSURE[0] <= o.score < UNSURE[1]:
+                continue
+            crop = detections.closer_crop(o.box, width, height, look_spec.grow)
+            if crop[2] - crop[0] < 8 or crop[3] - crop[1] < 8:
+                continue
+            found, crop_ms = look(graph, frame[crop[1]:crop[3], crop[0]:crop[2]], args.resize)
+            crops.append({"box": [round(v, 4) for v in o.box], "ms": round(crop_ms, 2),
+                          "found": [dict(d, box=[round(v, 4) for v in detections.from_crop(
+                              tuple(d["box"]), crop, width, height)]) for d in found
+                              if d["label"] == "person"]})
+        out[name] = {"split": labels[name].get("split"), "clip": "#" in name, "crops": crops,
                      "size": [width, height], "full": full, "mirror": mirror, "pose": poses,
                      "ms": round(ms, 2), "device": device, "nanodet_once": nanodet_once,
                      "device_detector_ms": round(seen.detector_ms, 2)}

@@ -84,16 +84,45 @@ def _reordered_hard_swish(graph_def):
     return graph_def
 
 
-def export_detector(graph_def, out_dir: Path) -> Path:
-    """Write a SavedModel (serving_default: image -> heatmap, sizes; see the module docstring) to
-    out_dir and return out_dir. ValueError when graph_def is not this CenterNet."""
+def _resized(graph_def, input_size: int):
+    """A copy for another square input: the head's hard-coded upsampling sizes (32, 64, 128 at
+    512) scaled with it."""
     import tensorflow as tf
 
+    graph_def = type(graph_def).FromString(graph_def.SerializeToString())
+    nodes = {node.name: node for node in graph_def.node}
+    placeholder = nodes[_INPUT.split(":")[0]].attr["shape"].shape
+    placeholder.dim[1].size = placeholder.dim[2].size = input_size
+    for node in graph_def.node:
+        if node.op != "ResizeBilinear":
+            continue
+        const = nodes[node.input[1].split(":")[0]]
+        size = tf.make_ndarray(const.attr["value"].tensor)
+        new = size * input_size // INPUT_SIZE
+        if np.any(new * INPUT_SIZE != size * input_size):
+            raise ValueError(f"{node.name}: size {size.tolist()} does not scale to {input_size}")
+        const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(new.astype(size.dtype)))
+    return graph_def
+
+
+def export_detector(graph_def, out_dir: Path, input_size: int = INPUT_SIZE) -> Path:
+    """Write a SavedModel (serving_default: image -> heatmap, sizes; see the module docstring) to
+    out_dir and return out_dir. input_size: a multiple of 32 (512 is what it was trained at).
+    ValueError when graph_def is not this CenterNet."""
+    import tensorflow as tf
+
+    if input_size <= 0 or input_size % 32:
+        raise ValueError(f"input_size must be a positive multiple of 32, not {input_size}")
     graph_def = _reordered_hard_swish(_checked(graph_def))
+    # only what the two heads need: the graph's own decoding has 512's sizes built in
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(
+        graph_def, [_HEATMAP.split(":")[0], _SIZES.split(":")[0]])
+    if input_size != INPUT_SIZE:
+        graph_def = _resized(graph_def, input_size)
 
     class Detector(tf.Module):
         @tf.function(input_signature=[
-            tf.TensorSpec([1, INPUT_SIZE, INPUT_SIZE, 3], tf.float32, name="image")])
+            tf.TensorSpec([1, input_size, input_size, 3], tf.float32, name="image")])
         def serve(self, image):
             heatmap, sizes = tf.graph_util.import_graph_def(
                 graph_def, input_map={_INPUT: image}, return_elements=[_HEATMAP, _SIZES],
@@ -101,7 +130,7 @@ def export_detector(graph_def, out_dir: Path) -> Path:
             # A row of ones, sliced off again (as nanodet.py): int8 calibration sets the
             # heatmap's scale from the values it sees, and without it a score above the best
             # one in the calibration data would clip.
-            side = INPUT_SIZE // STRIDE
+            side = input_size // STRIDE
             ones = tf.ones([1, 1, side, NUM_CLASSES], tf.float32)
             heatmap = tf.concat([heatmap, ones], axis=1)[:, :-1]
             return {"heatmap": tf.identity(heatmap, name="heatmap"),

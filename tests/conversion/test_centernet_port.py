@@ -43,6 +43,12 @@ def test_another_graph_is_refused(tmp_path):
         centernet.export_detector(nanodet, tmp_path / "x")
 
 
+@pytest.mark.parametrize("size", [0, 300])
+def test_an_input_size_off_the_grid_is_refused(graph_def, tmp_path, size):
+    with pytest.raises(ValueError, match="multiple of 32"):
+        centernet.export_detector(graph_def, tmp_path / "x", input_size=size)
+
+
 def test_the_numpy_decoding_is_the_graphs_own(built, graph_def):
     out, result = built
     assert [p["file"] for p in result["pretrained"]] == ["package/models/centernet.json",
