@@ -86,7 +86,8 @@ def time_scene(count: int, frames: int) -> list[float]:
         k: tuple(tuple(p) for p in v) for k, v in ZONES.items()}, place="front door")
     worker = CameraWorker(config, Nothing(), Nothing(), Nothing())
     events = []
-    worker._publish_event = events.append  # the JPEG is timed apart (see the module doc)
+    tracking = worker.camera_events
+    tracking.publish_event = events.append  # the JPEG is timed apart (see the module doc)
     image = np.zeros((480, 640, 3), np.uint8)
     wall0 = datetime(2026, 1, 1, tzinfo=UTC)
     spent, cpu = [], []
@@ -94,9 +95,9 @@ def time_scene(count: int, frames: int) -> list[float]:
         now = float(f)
         frame = Frame(image, f + 1, now, wall0 + timedelta(seconds=now))
         started, on_cpu = time.perf_counter(), time.thread_time()
-        worker._fed = False
-        worker._steady_hook(frame, now)(found, under)
-        worker._events(frame, Result(Objects(found)), now)
+        tracking.sampled(now)
+        tracking.steady_hook(frame, now)(found, under)
+        tracking.after_caption(frame, Result(Objects(found)), now)
         spent.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - on_cpu) * 1000)
     return spent, cpu, len(events)

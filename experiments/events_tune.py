@@ -101,7 +101,7 @@ def replay(model, found: list[list], settings: TrackSettings, fps: float,
                           events=EventsConfig(enabled=True, track_interval_s=1.0 / fps))
     script = [(i / fps, image) for i, image in enumerate(images)]
     worker = CameraWorker(config, Camera(clock, script), engine, sink, clock=clock)
-    worker.tracker = Tracker(settings)
+    worker.camera_events.tracker = Tracker(settings)
     overstated = 0
     for _ in script:
         before = len(sink.captions)

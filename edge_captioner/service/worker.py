@@ -7,12 +7,9 @@ CaptionSink. What the loop does with a frame is decided by the pure `frame_actio
 `publish_rule` (caption_event.py), each asked at most once per frame, the pool's fence included; a
 caption is a `CaptionEvent`, which the sink turns into the MQTT payload.
 
-Events (events.py): each captioned frame's objects go to the camera's tracker (tracks.py); the
-caption and its `found` state the tracker's steady state, not the frame's raw detections (a facts
-bundle's engine takes a `steady` hook: the same constrained search and check, on the steady
-objects); the event machine turns the steady tracks into event messages, and the occupancy
-(what is present now) is published when it changes. While anything is tracked the camera is
-captioned at least every `events.track_interval_s`, even when the gate would skip the frame.
+Tracking and events (camera_events.py): the caption states the camera's steady state, the event
+messages and the occupancy follow from it, and while anything is tracked the camera is captioned
+at least every `events.track_interval_s`, even when the gate would skip the frame.
 
 Commands (caption_now, pause, resume, set_interval) arrive on the MQTT session's command
 dispatcher thread: they are recorded and the loop is woken; what they cause, such as publishing
@@ -35,11 +32,9 @@ import cv2
 import numpy as np
 
 from ..config import CameraConfig
-from ..config.parse import events_owner
 from ..mqtt.topics import CameraState
-from ..scene.facts import SPOTS
-from ..scene.from_findings import spot_of
 from ..sources.frames import SourceState
+from .camera_events import SNAPSHOT_JPEG_QUALITY, CameraEvents
 from .caption_event import (
     PUBLISHED,
     CameraSoFar,
@@ -50,11 +45,9 @@ from .caption_event import (
     publish_rule,
     withheld_reason,
 )
-from .events import Event, EventMachine, EventSettings, Happened, occupancy
+from .events import Event
 from .gate import SceneChangeGate
 from .pool import CaptionFence, SeenCaption
-from .tracks import Observation, Tracker, TrackSettings
-from .zones import bounds, place_for, zones_of
 
 if TYPE_CHECKING:
     from ..model.captioner import Captioner, CaptionResult
@@ -62,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_JPEG_QUALITY = 80
 FRAME_WAIT_S = 0.5  # how long one pass of the loop waits for a frame (or, paused, for a command)
 
 
@@ -124,13 +116,6 @@ class CaptionService:
             return self.captioner.caption(image, place=place, steady=steady, regions=regions)
 
 
-def _with_posture(found, posture: str | None):
-    """A track's latest object with the track's steady posture (tracks.steady_posture)."""
-    if getattr(found, "posture", None) == posture or not dataclasses.is_dataclass(found):
-        return found
-    return dataclasses.replace(found, posture=posture)
-
-
 # -- the worker ----------------------------------------------------------------------------------
 @dataclass
 class WorkerStats:
@@ -177,29 +162,10 @@ class CameraWorker:
         self._frame_seq = 0  # the newest frame taken from the camera
         self._last: CaptionEvent | None = None  # the last published caption
         self._published_at = -math.inf
-        # tracking and events: null `events.enabled` (a config made in code) decided as the
-        # loader decides it (config/parse.py)
-        events = self.config.events
-        self.tracking = (events.enabled if events.enabled is not None
-                         else events_owner(self.config, self.fence is not None) is None)
-        self.zones = zones_of(self.config.zones)
-        # where a parcel would be: the box detector also looks at each zone's rectangle
-        self.regions = tuple(dict.fromkeys(bounds(z) for z in self.zones))
-        self.tracker = Tracker(TrackSettings(events.present_after_frames,
-                                             events.present_window_frames, events.absent_after_s))
-        self.machine = EventMachine(
-            self.name, self.engine.language, self.engine.model_name,
-            EventSettings(events.passing_s, events.absent_after_s, events.fall_after_s,
-                          events.linger_after_s, events.box_after_s),
-            self.zones, self.config.place)
-        self._sampled_at = -math.inf  # when the model last ran
-        self._fed = False  # the tracker took this frame's objects (the engine called `steady`)
-        self._occupancy: dict | None = None  # the last published
-        self._held = 0  # changed captions held in a row (`_hold`)
-        self._camera_lost = False  # the tracks were ended for a lost camera (`_lost`)
-        # the tracker has to look at the next frame even if the gate sees no change: the camera is
-        # back from being lost, its tracks forgotten, and its picture may be the one before
-        self._look_again = False
+        # tracking and events (camera_events.py)
+        self.camera_events = CameraEvents(self.config, self.engine.language,
+                                          self.engine.model_name, self.sink, self.stats,
+                                          pooled=self.fence is not None)
 
     # -- commands (from the MQTT command dispatcher): record, wake the loop, return -------------
     def caption_now(self) -> None:
@@ -252,10 +218,11 @@ class CameraWorker:
         frame = self.camera.latest(newer_than=self._frame_seq, timeout=FRAME_WAIT_S)
         self._apply_requests()
         if frame is None:
-            self._lost()
+            if self.camera.state == SourceState.LOST:
+                self.camera_events.lost()
             return  # no heartbeat either: a lost camera must not look like a quiet scene
         self._frame_seq = frame.seq
-        self._camera_lost = False
+        self.camera_events.frame_arrived()
         if self.paused and not self.gate.forced:
             self._wake.wait(FRAME_WAIT_S)
             self._wake.clear()
@@ -283,9 +250,8 @@ class CameraWorker:
             # a Frigate event's snapshot: each event that asks for a caption gets one, even if its
             # text is the last one's (another person at the door is another event)
             self.gate.force()
-        sample = (self.tracking and (self.tracker.active or self._look_again)
-                  and now - self._sampled_at >= self.config.events.track_interval_s)
-        decision = self.gate.check(frame.image, now, sample)
+        events = self.camera_events
+        decision = self.gate.check(frame.image, now, events.wants_sample(now))
         action = frame_action(decision.reason, self._so_far(frame, now))
         if action is Outcome.REPEAT_LAST:
             # the scene has not changed: say the same again, without running the model
@@ -295,15 +261,14 @@ class CameraWorker:
         if action is not Outcome.RUN_MODEL:
             self.stats.skipped_unchanged += action is Outcome.UNCHANGED
             return
-        self._sampled_at, self._look_again = now, False
-        if self.tracking:
-            self._fed = False
+        events.sampled(now)
+        if events.enabled:
             result = self.engine.caption(frame.image, self.config.place,
-                                         steady=self._steady_hook(frame, now),
-                                         regions=self.regions)
-            self._events(frame, result, now)
+                                         steady=events.steady_hook(frame, now),
+                                         regions=events.regions)
+            events.after_caption(frame, result, now)
         else:
-            result = self.engine.caption(frame.image, self.config.place, regions=self.regions)
+            result = self.engine.caption(frame.image, self.config.place, regions=events.regions)
         self.stats.captions += 1
         if getattr(result, "fallback", False):
             self.stats.fallbacks += 1
@@ -314,7 +279,7 @@ class CameraWorker:
         # may have come while the model ran, after `now`
         outcome = publish_rule(decision.reason, self._so_far(frame, self.clock()), result.text,
                                result.confidence, self.config.min_confidence, self.config.heartbeat_s)
-        if self._hold(outcome, now):
+        if events.hold(outcome, now):
             self.stats.skipped_unchanged += 1
             log.debug("%s: caption of frame %s held: something new is not confirmed yet",
                       self.name, frame.frame_id or frame.seq)
@@ -332,88 +297,7 @@ class CameraWorker:
             log.debug("%s: caption of frame %s unchanged, not published", self.name,
                       frame.frame_id or frame.seq)
 
-    # -- tracking and events -------------------------------------------------------------------------
-    def _hold(self, outcome: Outcome, now: float) -> bool:
-        """Whether a changed caption waits for the tracker: in this frame it saw something it has
-        not confirmed yet (a new object, or a ghost), so the steady state may be about to change,
-        and may be understating the frame ("no one" with a person just arriving). It waits at most
-        until such an object could be confirmed (`present_window_frames`); a heartbeat or
-        caption_now is never held."""
-        unsettled = self.tracking and any(not t.confirmed and t.last_seen == now
-                                          for t in self.tracker.every)
-        if (unsettled and outcome in (Outcome.CHANGED, Outcome.WITHHELD)
-                and self._held < self.config.events.present_window_frames - 1):
-            self._held += 1
-            return True
-        self._held = 0
-        return False
-
-    def _lost(self) -> None:
-        """The camera is lost (no frame for `stall_timeout_s`, or being reopened): what it shows is
-        not known. Its open events end (marked `camera_lost`), its tracks are forgotten and its
-        occupancy is all zeros (Home Assistant shows it unavailable while the camera is lost);
-        what it shows when it is back was there before, as at start. Once per loss."""
-        if not self.tracking or self._camera_lost or self.camera.state != SourceState.LOST:
-            return
-        self._camera_lost = self._look_again = True
-        for happened in self.machine.camera_lost(self.tracker.tracks):
-            self._publish_event(happened)
-        self.tracker = Tracker(self.tracker.settings)
-        self._publish_occupancy(occupancy([], 0))
-
-    def _publish_occupancy(self, present: dict) -> None:
-        if present != self._occupancy:
-            self.sink.publish_occupancy(self.name, present)
-            self._occupancy = present
-
-    def _track(self, objects: list, frame: Frame, now: float, under: list = ()) -> None:
-        """One frame's objects (over their thresholds: furniture too) into the tracker; `under`:
-        its objects under their thresholds, which may only keep a confirmed track alive."""
-        furniture = [o for o in objects if o.kind in SPOTS]
-        seen = [Observation(o.kind, tuple(o.box), float(o.score), o.posture,
-                            spot_of(o, furniture) if o.posture in ("sitting", "lying") else None, o)
-                for o in objects if o.kind is not None and o.kind not in SPOTS]
-        weak = [Observation(o.kind, tuple(o.box), float(o.score))
-                for o in under if o.kind is not None and o.kind not in SPOTS]
-        self.tracker.update(seen, now, frame.image, weak)
-        self._fed = True
-
-    def _steady_hook(self, frame: Frame, now: float) -> Callable:
-        """The engine's `steady`: the frame's objects in, the steady objects and place out."""
-        def steady(objects: list, under: list = ()) -> tuple[list, str | None]:
-            self._track(objects, frame, now, under)
-            tracks = self.tracker.steady
-            furniture = [o for o in objects if o.kind in SPOTS]
-            return ([_with_posture(t.stated.source, t.posture) for t in tracks] + furniture,
-                    place_for(self.zones, [t.box for t in tracks], self.config.place))
-        return steady
-
-    def _events(self, frame: Frame, result: EngineCaption, now: float) -> None:
-        findings = result.findings
-        if not self._fed:
-            objects = getattr(findings, "objects", None)
-            if objects is None:
-                return  # an engine without findings: nothing to track
-            # a bundle whose caption does not read facts: tracked for the events only
-            self._track(list(objects), frame, now)
-        for happened in self.machine.step(self.tracker.tracks, self.tracker.dropped, now,
-                                          frame.wall, self.tracker.every):
-            self._publish_event(happened)
-        self._publish_occupancy(occupancy(self.tracker.steady, self.machine.falls))
-
-    def _publish_event(self, happened: Happened) -> None:
-        snapshot = None
-        if happened.frame is not None:
-            ok, jpeg = cv2.imencode(".jpg", happened.frame,
-                                    [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
-            snapshot = jpeg.tobytes() if ok else None
-        event = happened.event
-        if snapshot is None and event.snapshot:
-            event = dataclasses.replace(event, snapshot=False)
-        self.sink.publish_event(event, snapshot)
-        self.stats.events += 1
-        log.info("%s: event %s %s: %s", self.name, event.type, event.phase, event.sentence)
-
+    # -- publishing ----------------------------------------------------------------------------------
     def _so_far(self, frame: Frame, now: float) -> CameraSoFar:
         """What the camera has published, as this worker knows it when deciding on `frame`."""
         last = self._last.caption if self._last is not None else None

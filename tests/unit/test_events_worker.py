@@ -141,7 +141,7 @@ def make(zones=DOOR_ZONE, place="front door", **events):
                           place=place, zones=zones, events=EventsConfig(**events))
     worker = CameraWorker(config, camera, engine, sink, clock=clock)
     ids = itertools.count(1)
-    worker.machine.new_id = lambda: f"e{next(ids)}"
+    worker.camera_events.machine.new_id = lambda: f"e{next(ids)}"
     return worker, camera, engine, sink
 
 
@@ -251,7 +251,7 @@ def test_what_is_there_when_the_camera_starts_did_not_arrive():
     play(worker, camera, script)
     assert [(e["type"], e["phase"], e["objects"][0]["kind"]) for e in sink.events] == [
         ("arrived", "start", "person")]
-    assert len(worker.tracker.tracks) == 2  # one vehicle, one person
+    assert len(worker.camera_events.tracker.tracks) == 2  # one vehicle, one person
     assert captions(sink)[-1][1] == "a person standing and a car in the driveway"
 
 
@@ -380,7 +380,7 @@ def test_one_owner_per_camera(source, pooled, tracking):
     config = CameraConfig(name="porch", source=source)
     worker = CameraWorker(config, ScriptedCamera(Clock()), FindingEngine(None), Sink(),
                           fence=CaptionFence() if pooled else None)
-    assert worker.tracking is tracking
+    assert worker.camera_events.enabled is tracking
 
 
 def test_snapshot_is_the_best_scored_frame_of_the_main_object():
@@ -476,7 +476,7 @@ def test_a_lost_camera_ends_its_events_and_clears_its_occupancy_once():
         camera_lost=True)]
     assert sink.occupancy[-1] == {"person": 0, "vehicle": 0, "animal": 0, "box": 0,
                                   "possible_fall": False}
-    assert len(sink.occupancy) == 3 and not worker.tracker.active
+    assert len(sink.occupancy) == 3 and not worker.camera_events.tracker.active
     camera.state = "streaming"
     play(worker, camera, [(100, 120, [PERSON])])
     assert len(sink.events) == 2 and sink.occupancy[-1]["person"] == 1
