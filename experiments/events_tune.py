@@ -51,7 +51,7 @@ class Replay:
     def __init__(self, model, found: dict[int, list]) -> None:
         self.model, self.found = model, found
 
-    def caption(self, image, place=None, *, steady=None) -> Caption:
+    def caption(self, image, place=None, *, steady=None, regions=()) -> Caption:
         findings = Findings(objects=list(self.found[id(image)]))
         objects = None
         if steady is not None:

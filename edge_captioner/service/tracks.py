@@ -14,8 +14,9 @@ Hysteresis, so that one frame's flicker is neither a caption change nor an event
 * a confirmed track that is not matched coasts: it stays present, with its last box and posture,
   until it has been missing for `absent_after_s` seconds;
 * a detection under its kind's threshold (but at least `keep_score`) may keep a confirmed track
-  alive: matched second, after the sure ones, by overlap only (ByteTrack's second association). It
-  never creates, confirms or re-kinds a track, nor is it what a caption states of it;
+  alive, for at most `keep_for_s` after its last sure detection: matched second, after the sure
+  ones, by overlap only (ByteTrack's second association). It never creates, confirms or re-kinds
+  a track, nor is it what a caption states of it;
 * a new track at a place where such unsure detections were in more than `unsure_share` of the
   frames of the `unsure_before_s` before it is `seen_unsure_before`: it did not come, the detector
   only became sure of it (a still crowd's borderline member); the events do not announce its
@@ -179,6 +180,10 @@ class TrackSettings:
     # bundles): chosen on 6 real still scenes, where it cut caption changes from 22 to 7 in six
     # minutes (0.3: 10; docs/events.md)
     keep_score: float | None = 0.2
+    # ... but not for longer than this since the detector was last sure of it (None: forever): a
+    # person who left may leave behind something scored as a person under the threshold (a coat
+    # on a chair), and a track kept by that alone would say them present for ever
+    keep_for_s: float | None = 60.0
     # A new track is `seen_unsure_before` when such detections were at its place in more than
     # unsure_share of the frames of the last unsure_before_s seconds (0: never); chosen on the
     # same scenes, where it left no false arrival of 4 (5 s and more than half of them: 1)
@@ -256,7 +261,8 @@ class Tracker:
         kept, self.dropped = [], []
         for track in self._tracks:
             if track.confirmed:
-                if now - track.located >= s.absent_after_s:
+                if now - track.located >= s.absent_after_s or (
+                        s.keep_for_s is not None and now - track.last_seen >= s.keep_for_s):
                     self.dropped.append(track)
                     continue
             elif sum(track.hits[: s.present_window]) >= s.present_after:

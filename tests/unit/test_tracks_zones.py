@@ -311,6 +311,23 @@ def test_an_unsure_detection_keeps_a_confirmed_track_alive_and_nothing_else():
     assert off.tracks == []
 
 
+def test_unsure_detections_alone_keep_a_track_for_keep_for_s_at_most():
+    """A person leaves a coat on the chair the detector scores 0.3 as a person: the track it
+    keeps alive goes keep_for_s after the last sure detection, not never; a sure one renews it."""
+    tracker = Tracker(TrackSettings(1, 1, 5.0, keep_score=0.2, keep_for_s=60.0))
+    tracker.update([person(A)], 0.0)
+    for t in range(1, 60):
+        tracker.update([], float(t), weak=[unsure(A)])
+    assert len(tracker.tracks) == 1
+    tracker.update([], 60.0, weak=[unsure(A)])
+    assert tracker.tracks == [] and [t.id for t in tracker.dropped] == [1]
+    renewed = Tracker(TrackSettings(1, 1, 5.0, keep_score=0.2, keep_for_s=60.0))
+    renewed.update([person(A)], 0.0)
+    for t in range(1, 100):
+        renewed.update([person(A)] if t == 50 else [], float(t), weak=[unsure(A)])
+    assert len(renewed.tracks) == 1 and renewed.tracks[0].last_seen == 50.0
+
+
 def test_an_unsure_detection_never_makes_or_confirms_a_track():
     tracker = Tracker(TrackSettings(2, 3, 5.0, keep_score=0.2))
     for t in range(5):
