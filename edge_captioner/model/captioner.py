@@ -323,8 +323,10 @@ class Captioner:
         if self.grounded:
             # A grounded decoder transcribes the findings, surely: how sure the caption is, is
             # how sure the detector was of the least sure thing it names (1 for "no one").
+            # (with a steady state, of the objects it states: a track's last sure detection)
             spec = self.evidence_spec
-            confidence *= (least_sure(findings.objects, spec.kinds, spec.thresholds,
+            stated = findings.objects if objects is None else objects
+            confidence *= (least_sure(stated, spec.kinds, spec.thresholds,
                                       spec.default_threshold) if facts is not None
                            else min((o.score for o in findings.objects if o.kind in spec.kinds),
                                     default=1.0))

@@ -6,6 +6,8 @@ to the hook apart (the tracker may only keep a track alive with them), never int
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from conversion.pretrained import photos
@@ -45,6 +47,11 @@ def test_the_caption_states_the_steady_objects_not_the_frame(en):
     said = read(confirmed.text, "en")
     assert said.count_of == {"person": 1} and said.place == "front_door"
     assert not confirmed.fallback
+    # the caption is as sure as the steady objects it states, not as this frame's detections
+    person = next(o for o in given if o.kind == "person")
+    less_sure = dataclasses.replace(person, score=0.56)
+    steady = en.caption(frame, steady=lambda objects, under: ([less_sure], None))
+    assert steady.confidence <= 0.56 < person.score
 
 
 def test_without_the_hook_the_frame_is_captioned_as_before(en):
