@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tfjs_graph import rescale_input
+
 INPUT_SIZE = 512
 STRIDE = 4
 COLOUR_ORDER = "RGB"
@@ -87,21 +89,9 @@ def _reordered_hard_swish(graph_def):
 def _resized(graph_def, input_size: int):
     """A copy for another square input: the head's hard-coded upsampling sizes (32, 64, 128 at
     512) scaled with it."""
-    import tensorflow as tf
-
     graph_def = type(graph_def).FromString(graph_def.SerializeToString())
     nodes = {node.name: node for node in graph_def.node}
-    placeholder = nodes[_INPUT.split(":")[0]].attr["shape"].shape
-    placeholder.dim[1].size = placeholder.dim[2].size = input_size
-    for node in graph_def.node:
-        if node.op != "ResizeBilinear":
-            continue
-        const = nodes[node.input[1].split(":")[0]]
-        size = tf.make_ndarray(const.attr["value"].tensor)
-        new = size * input_size // INPUT_SIZE
-        if np.any(new * INPUT_SIZE != size * input_size):
-            raise ValueError(f"{node.name}: size {size.tolist()} does not scale to {input_size}")
-        const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(new.astype(size.dtype)))
+    rescale_input(nodes, _INPUT, (1, 2), input_size, INPUT_SIZE)  # NHWC
     return graph_def
 
 

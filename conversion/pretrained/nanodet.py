@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tfjs_graph import rescale_input
+
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
 REG_MAX = 10
@@ -79,17 +81,7 @@ def _patched(graph_def, pad_value: float, input_size: int):
         raise ValueError(f"not the NanoDet graph: {replaced} infinite PadV2 constants, expected 1")
 
     if input_size != INPUT_SIZE:
-        placeholder = nodes[_INPUT.split(":")[0]].attr["shape"].shape
-        placeholder.dim[2].size = placeholder.dim[3].size = input_size
-        for node in graph_def.node:
-            if node.op != "ResizeBilinear":
-                continue
-            const = nodes[node.input[1].split(":")[0]]
-            size = tf.make_ndarray(const.attr["value"].tensor)
-            new = size * input_size // INPUT_SIZE
-            if np.any(new * INPUT_SIZE != size * input_size):
-                raise ValueError(f"{node.name}: size {size.tolist()} does not scale to {input_size}")
-            const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(new.astype(size.dtype)))
+        rescale_input(nodes, _INPUT, (2, 3), input_size, INPUT_SIZE)  # NCHW
     return graph_def
 
 

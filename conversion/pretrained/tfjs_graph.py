@@ -159,3 +159,26 @@ def split_fused_ops(graph_def):
             act.input.append(bias.name)
             act.attr["T"].CopyFrom(node.attr["T"])
     return out
+
+
+def rescale_input(nodes: dict, input_name: str, spatial_dims: tuple[int, int], input_size: int,
+                  trained_size: int) -> None:
+    """In place, on a graph's `nodes` (name -> NodeDef): a square input of `input_size` instead of
+    the `trained_size` it was exported at: the placeholder's spatial dims (`spatial_dims`: 1, 2 for
+    NHWC, 2, 3 for NCHW) and every ResizeBilinear's hard-coded output size scaled with it (tfjs
+    exports the upsampling sizes as constants). ValueError when a size does not scale to a whole
+    number of pixels."""
+    import tensorflow as tf
+
+    placeholder = nodes[input_name.split(":")[0]].attr["shape"].shape
+    for dim in spatial_dims:
+        placeholder.dim[dim].size = input_size
+    for node in nodes.values():
+        if node.op != "ResizeBilinear":
+            continue
+        const = nodes[node.input[1].split(":")[0]]
+        size = tf.make_ndarray(const.attr["value"].tensor)
+        new = size * input_size // trained_size
+        if np.any(new * trained_size != size * input_size):
+            raise ValueError(f"{node.name}: size {size.tolist()} does not scale to {input_size}")
+        const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(new.astype(size.dtype)))

@@ -50,6 +50,22 @@ def test_an_input_size_off_the_grid_is_refused(graph_def, tmp_path, size):
         centernet.export_detector(graph_def, tmp_path / "x", input_size=size)
 
 
+def test_another_input_size_scales_the_placeholder_and_the_upsampling(graph_def):
+    import tensorflow as tf
+
+    def sizes(g):
+        nodes = {n.name: n for n in g.node}
+        return sorted(tf.make_ndarray(nodes[n.input[1].split(":")[0]].attr["value"].tensor).tolist()
+                      for n in g.node if n.op == "ResizeBilinear")
+
+    resized = centernet._resized(graph_def, 320)
+    placeholder = next(n for n in resized.node if n.op == "Placeholder").attr["shape"].shape
+    assert [d.size for d in placeholder.dim][1:3] == [320, 320]
+    before, after = sizes(graph_def), sizes(resized)
+    assert before and after == [[v * 320 // 512 for v in size] for size in before]
+    assert sizes(graph_def) == before  # a copy: the graph it was given is unchanged
+
+
 def test_the_numpy_decoding_is_the_graphs_own(built, graph_def):
     out, result = built
     assert [p["file"] for p in result["pretrained"]] == ["package/models/centernet.json",

@@ -83,3 +83,24 @@ def test_nanodet_port_finds_the_motorcycle_and_grace_hopper(detector):
     assert any(label == "motorcycle" and score > 0.5 for label, score, _ in found), found
     found = detector("grace_hopper")
     assert found[0][0] == "person" and found[0][1] > 0.7, found
+
+
+def test_nanodet_at_another_input_size_scales_its_placeholder_and_upsampling():
+    import tensorflow as tf
+
+    from conversion.pretrained import nanodet, tfjs_graph
+
+    files = sources.read_files(sources.NANODET)
+    graph_def = tfjs_graph.load_graph_def(files["graph"], files["weights"])
+
+    def shapes(g):
+        nodes = {n.name: n for n in g.node}
+        placeholder = nodes["input_1"].attr["shape"].shape
+        return ([d.size for d in placeholder.dim],
+                sorted(tf.make_ndarray(nodes[n.input[1].split(":")[0]].attr["value"].tensor).tolist()
+                       for n in g.node if n.op == "ResizeBilinear"))
+
+    (dims, before) = shapes(nanodet._patched(graph_def, nanodet.SAFE_PAD_VALUE, nanodet.INPUT_SIZE))
+    (small, after) = shapes(nanodet._patched(graph_def, nanodet.SAFE_PAD_VALUE, 320))
+    assert dims[2:] == [nanodet.INPUT_SIZE] * 2 and small[2:] == [320, 320]  # NCHW
+    assert before and after == [[v * 320 // nanodet.INPUT_SIZE for v in s] for s in before]

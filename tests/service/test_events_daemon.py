@@ -19,8 +19,10 @@ clears."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -75,18 +77,14 @@ def write_config(tmp_path: Path, port: int, stall_timeout_s: float = 60,
     return config
 
 
-def run_daemon(mosquitto_broker, tmp_path, steps, zones=None) -> dict:
-    """The daemon on one `mqtt:` camera sent `steps` ((jpeg, seconds), ...) after the first
-    caption of the first one; what it published until its events ended."""
-    broker = mosquitto_broker()
-    config = write_config(tmp_path, broker.port, zones=zones)
+@contextlib.contextmanager
+def camera_feed(port: int) -> Iterator[Callable[[bytes, float], None]]:
+    """send(jpeg, seconds): the frame published to the camera's topic every 0.2 s for so long."""
     import paho.mqtt.client as mqtt
 
     sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    sender.connect("127.0.0.1", broker.port)
+    sender.connect("127.0.0.1", port)
     sender.loop_start()
-    daemon = Daemon(config, tmp_path / "daemon.log", child_env())
-    base = f"{BASE}/house/door"
 
     def send(frame: bytes, seconds: float) -> None:
         until = time.monotonic() + seconds
@@ -95,11 +93,31 @@ def run_daemon(mosquitto_broker, tmp_path, steps, zones=None) -> dict:
             time.sleep(0.2)
 
     try:
-        with MQTTCollector(broker.port, [f"{BASE}/#", "ha/#"]) as sub:
-            daemon.wait_log("running:", STARTUP_S)
-            deadline = time.monotonic() + 30
-            while not sub.on(f"{base}/caption") and time.monotonic() < deadline:
-                send(steps[0][0], 0.5)
+        yield send
+    finally:
+        sender.loop_stop()
+        sender.disconnect()
+
+
+def started(daemon: Daemon, sub: MQTTCollector, send, first: bytes) -> None:
+    """The daemon running and its first caption out (of `first`, sent until it is)."""
+    daemon.wait_log("running:", STARTUP_S)
+    deadline = time.monotonic() + 30
+    while not sub.on(f"{BASE}/house/door/caption") and time.monotonic() < deadline:
+        send(first, 0.5)
+
+
+def run_daemon(mosquitto_broker, tmp_path, steps, zones=None) -> dict:
+    """The daemon on one `mqtt:` camera sent `steps` ((jpeg, seconds), ...) after the first
+    caption of the first one; what it published until its events ended."""
+    broker = mosquitto_broker()
+    config = write_config(tmp_path, broker.port, zones=zones)
+    daemon = Daemon(config, tmp_path / "daemon.log", child_env())
+    base = f"{BASE}/house/door"
+    try:
+        with camera_feed(broker.port) as send, \
+                MQTTCollector(broker.port, [f"{BASE}/#", "ha/#"]) as sub:
+            started(daemon, sub, send, steps[0][0])
             for frame, seconds in steps:
                 send(frame, seconds)
             wait_until(lambda: any(json.loads(m.payload)["type"] == "arrived"
@@ -114,8 +132,6 @@ def run_daemon(mosquitto_broker, tmp_path, steps, zones=None) -> dict:
                 "configs": {m.topic for m in sub.messages if m.topic.startswith("ha/") and m.payload},
                 "tail": daemon.tail()}
     finally:
-        sender.loop_stop()
-        sender.disconnect()
         daemon.kill()
 
 
@@ -169,26 +185,12 @@ def test_a_lost_camera_ends_the_visit_and_clears_the_occupancy(mosquitto_broker,
     empty, person = (jpeg(f) for f in scenes())
     broker = mosquitto_broker()
     config = write_config(tmp_path, broker.port, stall_timeout_s=2.0)
-    import paho.mqtt.client as mqtt
-
-    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    sender.connect("127.0.0.1", broker.port)
-    sender.loop_start()
     daemon = Daemon(config, tmp_path / "daemon.log", child_env())
     base = f"{BASE}/house/door"
-
-    def send(jpeg: bytes, seconds: float) -> None:
-        until = time.monotonic() + seconds
-        while time.monotonic() < until:
-            sender.publish(FRAMES, jpeg, qos=1).wait_for_publish(5)
-            time.sleep(0.2)
-
     try:
-        with MQTTCollector(broker.port, [f"{BASE}/#", "ha/#"]) as sub:
-            daemon.wait_log("running:", STARTUP_S)
-            deadline = time.monotonic() + 30
-            while not sub.on(f"{base}/caption") and time.monotonic() < deadline:
-                send(empty, 0.5)
+        with camera_feed(broker.port) as send, \
+                MQTTCollector(broker.port, [f"{BASE}/#", "ha/#"]) as sub:
+            started(daemon, sub, send, empty)
             send(empty, 1.0)
             deadline = time.monotonic() + 30
             while not sub.on(f"{base}/event") and time.monotonic() < deadline:
@@ -203,8 +205,6 @@ def test_a_lost_camera_ends_the_visit_and_clears_the_occupancy(mosquitto_broker,
             person_sensor = json.loads(next(m.payload for m in sub.messages
                                             if m.topic == "ha/binary_sensor/house/door_person/config"))
     finally:
-        sender.loop_stop()
-        sender.disconnect()
         daemon.kill()
     assert [(e["type"], e["phase"], e["camera_lost"]) for e in events] == [
         ("arrived", "start", False), ("arrived", "end", True)], daemon.tail()
