@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..scene.facts import CONFUSED_ANIMALS, CONFUSED_VEHICLES
+from .matching import MAX_JUMP, greedy_match, iou
 from .zones import Box, Point, anchor
 
 POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen this many times in a row
@@ -42,15 +43,11 @@ POSTURE_AFTER = 2  # a person's steady posture changes once a new one is seen th
 # the kind it was seen as most often
 MATCH_GROUP = {**dict.fromkeys(CONFUSED_VEHICLES, "vehicle"),
                **dict.fromkeys(CONFUSED_ANIMALS, "animal")}
-MIN_IOU = 0.2  # two boxes of one kind overlapping this much are the same object
 # two boxes of one frame, of kinds the detector confuses, overlapping this much are one object seen
 # as both (the detector's NMS is per class: a van is often a car AND a truck in one frame)
 SAME_OBJECT_IOU = 0.7
-# ...or, left unmatched by overlap, whose centres are closer than this many box diagonals (the
-# larger box's): a person walking a step between two frames
-MAX_JUMP = 0.8
 # a detection under its kind's threshold keeps alive a confirmed track it overlaps this much: by
-# overlap only, and more than MIN_IOU (a borderline detection between two people of a crowd must
+# overlap only, and more than matching.MIN_IOU (a borderline detection between two people of a crowd must
 # not keep the wrong one)
 KEEP_IOU = 0.5
 
@@ -114,60 +111,6 @@ class Track:
     def located(self) -> float:
         """When it was last found, by a sure detection or by one that only kept it alive."""
         return max(self.last_seen, self.kept_at)
-
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def jump(a: Box, b: Box) -> float:
-    """The distance of the boxes' centres, in diagonals of the larger box."""
-    dx = (a[0] + a[2] - b[0] - b[2]) / 2
-    dy = (a[1] + a[3] - b[1] - b[3]) / 2
-    scale = max(math.hypot(a[2] - a[0], a[3] - a[1]), math.hypot(b[2] - b[0], b[3] - b[1]), 1e-6)
-    return math.hypot(dx, dy) / scale
-
-
-def greedy_match(tracks: Sequence[Box], found: Sequence[Box],
-                 reach: Sequence[float] | None = None,
-                 min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
-    """(track index, detection index) pairs: best IoU (at least `min_iou`) first, then nearest
-    centres first, within `reach[i]` diagonals of track i (MAX_JUMP for all by default; a negative
-    reach: by overlap only).
-
-    Plain Python, not numpy: a camera has a handful of objects of a kind, and for a 3 x 3 problem
-    numpy's per-call overhead costs ten times the arithmetic (benchmarks/events_bench.py)."""
-    pairs: list[tuple[int, int]] = []
-    if not tracks or not found:
-        return pairs
-    used_t: set[int] = set()
-    used_f: set[int] = set()
-    by_overlap = sorted(((iou(t, f), i, j) for i, t in enumerate(tracks)
-                         for j, f in enumerate(found)), key=lambda p: -p[0])
-    for overlap, i, j in by_overlap:
-        if overlap < min_iou:
-            break
-        if i not in used_t and j not in used_f:
-            pairs.append((i, j))
-            used_t.add(i)
-            used_f.add(j)
-    if len(used_t) == len(tracks) or len(used_f) == len(found):
-        return pairs
-    reach = reach or [MAX_JUMP] * len(tracks)
-    by_distance = sorted((jump(t, f), i, j) for i, t in enumerate(tracks) if i not in used_t
-                         for j, f in enumerate(found) if j not in used_f)
-    for distance, i, j in by_distance:
-        if distance > reach[i]:
-            continue
-        if i not in used_t and j not in used_f:
-            pairs.append((i, j))
-            used_t.add(i)
-            used_f.add(j)
-    return pairs
 
 
 @dataclass(frozen=True)

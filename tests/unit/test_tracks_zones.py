@@ -11,14 +11,8 @@ import pytest
 
 from edge_captioner.scene.event_words import duration_en, duration_zh, sentence
 from edge_captioner.service.events import Event, EventObject, occupancy
-from edge_captioner.service.tracks import (
-    Observation,
-    Tracker,
-    TrackSettings,
-    greedy_match,
-    iou,
-    jump,
-)
+from edge_captioner.service.matching import greedy_match, iou, jump
+from edge_captioner.service.tracks import Observation, Tracker, TrackSettings
 from edge_captioner.service.zones import Zone, anchor, inside, place_for, zone_at, zones_of
 
 A = (0.1, 0.2, 0.3, 0.8)
