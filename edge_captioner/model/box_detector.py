@@ -100,14 +100,17 @@ class BoxDetector:
         return out
 
     def find_in(self, frame: np.ndarray,
-                regions: Sequence[tuple[float, float, float, float]] = ()) -> list[Found]:
+                regions: Sequence[tuple[float, float, float, float]] = (),
+                whole: np.ndarray | None = None) -> list[Found]:
         """`find(frame)`, and with regions (0..1 rectangles: a camera's zones) `find` again on the
         square crop round each, the crops' boxes mapped back to the frame; a box found twice
         (same label, IoU over the spec's) is kept once, with the better score. Stretched to
         300x300 a parcel a fifth of the frame wide covers few anchors and scores under 0.3; in
         the crop of a door zone it is half the input (docs/box-detector.md). Without regions
-        this is `find(frame)`; `last_ms` is the time of all the looks."""
-        found = self.find(frame)
+        this is `find(frame)`; `last_ms` is the time of all the looks. whole: the frame at a
+        smaller scale (preprocess.Pyramid) for the look at the whole of it; the crops are cut
+        from the frame itself."""
+        found = self.find(frame if whole is None else whole)
         if not regions:
             return found
         spent = self.last_ms

@@ -24,7 +24,7 @@ from ..scene.facts import Facts
 from . import detections
 from .pose import PoseEstimator
 from .posture import posture
-from .preprocess import model_input
+from .preprocess import Pyramid, model_input
 from .runtime import Graph, Runtime
 
 # People the detector scores at least this get a pose (the largest few: perception.pose.max_people)
@@ -203,14 +203,17 @@ class Perception:
         0..1 rectangles (a camera's zones) where the box detector also looks at a crop
         (BoxDetector.find_in); the other graphs see the frame only."""
         findings = Findings()
-        height, width = frame.shape[:2]
+        # the whole-frame looks read a halving of a large frame; the closer looks and the poses,
+        # on crops, read the frame itself
+        pyramid = Pyramid(frame)
         if self.detector is not None:
             d, g = self.spec.detector, self.detector
             started = time.perf_counter()
-            found = self._detect(frame)
+            whole = pyramid.at_least(d.size, d.resize)
+            found = self._detect(whole)
             if d.mirror:
                 mirrored = [(label, score, detections.mirror_box(box))
-                            for label, score, box in self._detect(cv2.flip(frame, 1))]
+                            for label, score, box in self._detect(cv2.flip(whole, 1))]
                 found = detections.merge_mirrored(found, mirrored)[: d.max_detections]
             if d.closer_look is not None:
                 found = self._closer_look(frame, found, d.closer_look)
@@ -225,13 +228,14 @@ class Perception:
         if self.boxes is not None:
             # only the labels the section maps to a kind (Box): its Person, Car... would count
             # NanoDet's objects twice
-            findings.objects += [o for o in self.boxes.find_in(frame, regions)
+            whole = pyramid.at_least(self.boxes.spec.size, self.boxes.spec.resize)
+            findings.objects += [o for o in self.boxes.find_in(frame, regions, whole)
                                  if o.kind is not None]
             findings.boxes_ms = self.boxes.last_ms
         if self.classifier is not None:
             c, g = self.spec.classifier, self.classifier
             started = time.perf_counter()
-            self._run(g, c, frame)
+            self._run(g, c, pyramid.at_least(c.size, c.resize))
             probs = g.dequantize(CLASSIFIER_PROBABILITIES, g.get(CLASSIFIER_PROBABILITIES))[0]
             top = np.argsort(-probs, kind="stable")[: c.top_k]
             # an int8 probability of 0 is "below the output's step", not a finding

@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge_captioner.model.preprocess import fit_square, prepare_image, shrink_square, to_rgb
+from edge_captioner.model.preprocess import (
+    Pyramid,
+    fit_square,
+    prepare_image,
+    shrink_square,
+    to_rgb,
+)
 
 
 def test_bgr_frames_become_rgb():
@@ -103,3 +109,46 @@ def test_floats_near_the_largest_are_clipped_without_overflow():
     # hypothesis found -7e305: scaled by 255 before the clip it overflowed to -inf
     assert to_rgb(np.array([[-7.05e305, 0.5]]))[..., 0].tolist() == [[0, 127]]  # 0..1 floats, truncated
     assert to_rgb(np.array([[-7.05e305, 1.7e308]]))[..., 0].tolist() == [[0, 255]]
+
+
+def _doubled(image: np.ndarray) -> np.ndarray:
+    return np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)
+
+
+def test_the_pyramid_gives_the_smallest_halving_with_twice_what_each_input_reads():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (2160, 3840, 3), dtype=np.uint8)
+    pyramid = Pyramid(frame)
+    assert pyramid.at_least(416, "letterbox").shape == (540, 960, 3)  # 960 >= 832 > 480
+    assert pyramid.at_least(300, "stretch").shape == (1080, 1920, 3)  # 1080 >= 600 > 540
+    assert pyramid.at_least(64, "center_crop").shape == (135, 240, 3)  # 135 is odd: no further
+    assert pyramid.at_least(2000, "letterbox") is frame  # never enlarged, never a new level
+    assert len(pyramid.levels) == 5
+
+
+def test_a_halving_is_exact_and_mirrors_exactly():
+    rng = np.random.default_rng(1)
+    small = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    # a frame whose 2 x 2 blocks are one pixel each halves back to exactly that image
+    assert np.array_equal(Pyramid(_doubled(small)).at_least(150, "letterbox"), small)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    level = Pyramid(frame).at_least(50, "letterbox")
+    assert level.shape == (120, 160, 3)
+    assert np.array_equal(Pyramid(cv2.flip(frame, 1)).at_least(50, "letterbox"),
+                          cv2.flip(level, 1))
+
+
+@pytest.mark.parametrize("frame", [
+    np.zeros((481, 640, 3), np.uint8),  # an odd side would lose a row
+    np.zeros((480, 640, 3), np.float32),  # only uint8 is halved
+    np.zeros((1, 2), np.uint8),
+])
+def test_frames_the_pyramid_does_not_halve_are_used_whole(frame):
+    assert Pyramid(frame).at_least(10, "stretch") is frame
+
+
+def test_gray_and_bgra_frames_are_halved_too():
+    for shape in ((480, 640), (480, 640, 4)):
+        assert Pyramid(np.zeros(shape, np.uint8)).at_least(60, "stretch").shape[:2] == (120, 160)
+    with pytest.raises(ValueError, match="unknown resize mode"):
+        Pyramid(np.zeros((4, 4), np.uint8)).at_least(1, "zoom")
