@@ -30,7 +30,7 @@ from conversion.pretrained.centernet_build import RESIZE, load_graph  # noqa: E4
 from edge_captioner.bundle.choices import RESIZE_MODES  # noqa: E402
 from edge_captioner.model import centernet, detections  # noqa: E402
 from edge_captioner.model.posture import posture  # noqa: E402
-from edge_captioner.model.preprocess import model_input  # noqa: E402
+from edge_captioner.model.preprocess import Pyramid, model_input  # noqa: E402
 
 SCORE = 0.1  # keep everything down to this; the variants choose their own thresholds
 UNSURE = (0.3, 0.55)  # the device's unsure people: the pose rescue's floor, the person threshold
@@ -84,7 +84,7 @@ def main() -> int:
         seen = p.see(frame)
         device = [dict(o.to_json(), pose_score=o.pose_score) for o in seen.objects]
         look_spec = p.spec.detector.closer_look
-        once = p._closer_look(frame, p._detect(frame), look_spec)
+        once = p._closer_look(Pyramid(frame), p._detect(frame), look_spec)
         nanodet_once = [{"label": p.detector_labels[i], "score": round(sc, 4),
                          "box": [round(v, 4) for v in b]} for i, sc, b in once]
         people = [tuple(d["box"]) for d in full + mirror + nanodet_once

@@ -14,6 +14,7 @@ import argparse
 import json
 import resource
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -25,21 +26,41 @@ from ..model.search import greedy
 from ..sources.image_decode import decode_image
 from ..sources.spec import SAMPLE_CLIP
 
+IMAGES_LIMIT = 200
 
-def load_frames(images: str | None, limit: int = 16) -> list[np.ndarray]:
-    frames: list[np.ndarray] = []
-    if images:
-        for path in sorted(Path(images).glob("*")):
-            frame = None
-            if path.is_file():
-                frame, _ = decode_image(path.read_bytes())  # what `caption` would refuse is skipped
-            if frame is not None:
-                frames.append(frame)
-            if len(frames) >= limit:
+
+class ImageFrames(Sequence):
+    """The readable images of a folder, each decoded when asked for and only the last one kept:
+    a folder of camera photos (a few megapixels each) would otherwise hold hundreds of MB, and
+    the peak RSS the benchmark reports would be the folder's, not the captioner's."""
+
+    def __init__(self, folder: str, limit: int):
+        self.paths: list[Path] = []
+        for path in sorted(Path(folder).glob("*")):
+            if len(self.paths) >= limit:
                 break
-        if not frames:
-            raise BadInput(f"{images}: no readable images")
-        return frames
+            # what `caption` would refuse is skipped
+            if path.is_file() and decode_image(path.read_bytes())[0] is not None:
+                self.paths.append(path)
+        if not self.paths:
+            raise BadInput(f"{folder}: no readable images")
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if self._last is None or self._last[0] != index:
+            self._last = (index, decode_image(self.paths[index].read_bytes())[0])
+        return self._last[1]
+
+
+def load_frames(images: str | None, limit: int = 16) -> Sequence[np.ndarray]:
+    """Frames of the sample clip, spread over it (`limit` of them), or the first `limit` images
+    of a folder (IMAGES_LIMIT for `bench --images`), decoded one at a time."""
+    if images:
+        return ImageFrames(images, limit)
+    frames: list[np.ndarray] = []
     capture = cv2.VideoCapture(str(SAMPLE_CLIP))
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 130
     wanted = set(np.linspace(0, total - 1, limit).astype(int).tolist())
@@ -165,7 +186,7 @@ def format_result(r: dict) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    frames = load_frames(args.images)
+    frames = load_frames(args.images, IMAGES_LIMIT if args.images else 16)
     results = [bench_bundle(b, frames, args.runs, args.warmup, args.runtime, args.threads,
                             args.beam) for b in (args.bundle or ["default"])]
     if args.json:

@@ -171,7 +171,7 @@ class Perception:
         return [(f.label, float(f.score), detections.to_frame(f.box, d.size, width, height, d.resize))
                 for f in found]
 
-    def _closer_look(self, frame: np.ndarray, found: list[tuple[int, float, tuple]],
+    def _closer_look(self, pyramid: Pyramid, found: list[tuple[int, float, tuple]],
                      look) -> list[tuple[int, float, tuple]]:
         """The detector again on a crop around each of the largest people it was unsure of: at
         the crop's scale a small or cut-off person is clearer. A person keeps the better of the
@@ -180,7 +180,8 @@ class Perception:
         person = self._person_label
         if person is None:
             return found
-        height, width = frame.shape[:2]
+        d = self.spec.detector
+        height, width = pyramid.levels[0].shape[:2]
         unsure = sorted((i for i, (label, score, _) in enumerate(found)
                          if label == person and look.low <= score < look.high),
                         key=lambda i: -detections.area(found[i][2]))[: look.people]
@@ -190,10 +191,11 @@ class Perception:
             crop = detections.closer_crop(box, width, height, look.grow)
             if crop[2] - crop[0] < MIN_CROP_PX or crop[3] - crop[1] < MIN_CROP_PX:
                 continue
-            x1, y1, x2, y2 = crop
-            again = [s for lab, s, b in self._detect(frame[y1:y2, x1:x2]) if lab == person
-                     and detections.iou(detections.from_crop(b, crop, width, height), box)
-                     >= CLOSER_IOU]
+            # a large frame's crop is cut from a halving that keeps what the detector reads
+            image, cut, level_width, level_height = pyramid.cut(crop, d.size, d.resize)
+            again = [s for lab, s, b in self._detect(image) if lab == person
+                     and detections.iou(detections.from_crop(b, cut, level_width, level_height),
+                                        box) >= CLOSER_IOU]
             out[i] = (label, max([score, *again]), box)
         return sorted(out, key=lambda d: (-d[1], d[0], d[2]))
 
@@ -216,7 +218,7 @@ class Perception:
                             for label, score, box in self._detect(cv2.flip(whole, 1))]
                 found = detections.merge_mirrored(found, mirrored)[: d.max_detections]
             if d.closer_look is not None:
-                found = self._closer_look(frame, found, d.closer_look)
+                found = self._closer_look(pyramid, found, d.closer_look)
             kinds = d.label_kinds
             findings.objects = [Found(label, float(score), box, kinds.get(label))
                                 for index, score, box in found

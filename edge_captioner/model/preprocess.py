@@ -126,20 +126,51 @@ class Pyramid:
         h, w = image.shape[:2]
         return image.dtype == np.uint8 and h % 2 == 0 and w % 2 == 0 and h >= 2 and w >= 2
 
+    def _level(self, index: int) -> np.ndarray | None:
+        """Level `index` (0: the frame), made now if need be; None past the last halvable one."""
+        while len(self.levels) <= index:
+            image = self.levels[-1]
+            if not self._halvable(image):
+                return None
+            h, w = image.shape[:2]
+            self.levels.append(cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+        return self.levels[index]
+
+    @staticmethod
+    def _reads(size: int, mode: str):
+        """The side of an image that fit_square(image, size, mode) shrinks to `size`."""
+        if mode not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {mode!r}")
+        return max if mode == "letterbox" else min
+
     def at_least(self, size: int, mode: str) -> np.ndarray:
         """The smallest level whose side that fit_square(level, size, mode) reads at `size` is
         still at least KEEP * size: the longer side for "letterbox", the shorter for "stretch"
         and "center_crop"."""
-        if mode not in RESIZE_MODES:
-            raise ValueError(f"unknown resize mode {mode!r}")
-        read = max if mode == "letterbox" else min
-        level = 0
+        return self.cut(None, size, mode)[0]
+
+    def cut(self, crop: tuple[int, int, int, int] | None, size: int,
+            mode: str) -> tuple[np.ndarray, tuple[int, int, int, int], int, int]:
+        """A pixel rectangle (x1, y1, x2, y2) of the frame (None: all of it), cut from the
+        smallest level where it keeps at least KEEP * size pixels on the side `mode` reads:
+        (the cut image, the rectangle in that level's pixels, rounded outwards, and the level's
+        width and height). A box as a fraction of the cut maps back to the frame through the
+        level's rectangle and size (detections.from_crop)."""
+        read = self._reads(size, mode)
+        height, width = self.levels[0].shape[:2]
+        x1, y1, x2, y2 = crop if crop is not None else (0, 0, width, height)
+        index = 0
         while True:
-            image = self.levels[level]
-            if not self._halvable(image) or read(image.shape[:2]) // 2 < self.KEEP * size:
-                return image
-            level += 1
-            if level == len(self.levels):
-                h, w = image.shape[:2]
-                self.levels.append(cv2.resize(image, (w // 2, h // 2),
-                                              interpolation=cv2.INTER_AREA))
+            shift = index + 1
+            inside = (x1 >> shift, y1 >> shift, -(-x2 >> shift), -(-y2 >> shift))
+            if read(inside[3] - inside[1], inside[2] - inside[0]) < self.KEEP * size:
+                break
+            if self._level(shift) is None:
+                break
+            index = shift
+        image = self.levels[index]
+        inside = (x1 >> index, y1 >> index, -(-x2 >> index), -(-y2 >> index))
+        if crop is None:
+            return image, inside, image.shape[1], image.shape[0]
+        return (image[inside[1]: inside[3], inside[0]: inside[2]], inside, image.shape[1],
+                image.shape[0])

@@ -6,11 +6,14 @@ import shutil
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 from conversion.cli import build_parser as convert_parser
 from edge_captioner.cli import build_parser as device_parser
 from edge_captioner.cli import main as device_main
+from edge_captioner.errors import BadInput
 
 SAMPLE_CLIP = "edge_captioner/data/sample_porch.mp4"
 
@@ -144,3 +147,19 @@ def test_the_tensorflow_runtime_prints_no_banners():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{image}: ")
     assert done.stderr == ""
+
+
+def test_bench_images_are_decoded_one_at_a_time_and_unreadable_files_skipped(tmp_path):
+    from edge_captioner.cli.bench import load_frames
+
+    for i, value in enumerate((10, 200)):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((30, 40, 3), value, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    frames = load_frames(str(tmp_path), limit=5)
+    assert len(frames) == 2 and frames[1][0, 0, 0] == 200 and frames[0].shape == (30, 40, 3)
+    assert frames[0] is frames[0]  # the last one is kept, not decoded again
+    assert len(load_frames(str(tmp_path), limit=1)) == 1
+    (tmp_path / "0.png").unlink()
+    (tmp_path / "1.png").unlink()
+    with pytest.raises(BadInput, match="no readable images"):
+        load_frames(str(tmp_path))
