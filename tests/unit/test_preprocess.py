@@ -152,3 +152,22 @@ def test_gray_and_bgra_frames_are_halved_too():
         assert Pyramid(np.zeros(shape, np.uint8)).at_least(60, "stretch").shape[:2] == (120, 160)
     with pytest.raises(ValueError, match="unknown resize mode"):
         Pyramid(np.zeros((4, 4), np.uint8)).at_least(1, "zoom")
+
+
+def test_a_cut_comes_from_the_smallest_halving_that_keeps_it_and_maps_back_to_the_frame():
+    frame = np.zeros((2000, 3000, 3), np.uint8)
+    frame[400:1200, 1000:1400] = 255  # a 400 x 800 white rectangle
+    crop = (901, 301, 1501, 1301)  # 600 x 1000 round it
+    image, cut, width, height = Pyramid(frame).cut(crop, 200, "letterbox")
+    # halved once the crop's longer side is 500 >= 2 x 200; halved twice it would be 250
+    assert (width, height) == (1500, 1000)
+    assert cut == (450, 150, 751, 651)  # rounded outwards: it covers the crop
+    assert image.shape == (501, 301, 3)
+    ys, xs = np.nonzero(image[..., 0] == 255)
+    # the rectangle, in the frame's fractions, through the level's rectangle and size
+    assert ((cut[0] + xs.min()) / width, (cut[1] + ys.min()) / height) == (1000 / 3000, 400 / 2000)
+    assert ((cut[0] + xs.max() + 1) / width, (cut[1] + ys.max() + 1) / height) == (1400 / 3000,
+                                                                                 1200 / 2000)
+    # a crop too small to halve is cut from the frame itself
+    image, cut, width, height = Pyramid(frame).cut((0, 0, 300, 300), 200, "letterbox")
+    assert cut == (0, 0, 300, 300) and (width, height) == (3000, 2000)
