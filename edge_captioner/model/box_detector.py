@@ -22,7 +22,7 @@ from ..bundle.perception_section import BoxesSpec
 from ..errors import BadInput
 from . import detections, ssd
 from .perception import Found, read_labels
-from .preprocess import model_input
+from .preprocess import Pyramid, model_input
 from .runtime import Graph, Runtime
 
 # a region's closer look crops the square round it, this many times its longer side: a parcel at
@@ -33,6 +33,9 @@ from .runtime import Graph, Runtime
 REGION_GROW = 1.2
 MIN_REGION_SIDE = 1 / 3
 MIN_REGION_PX = 8
+# a region's crop covering this much of the frame shows what the whole look showed, at about its
+# scale: it is not looked at again
+WHOLE_FRAME = 0.9
 
 
 def anchor_config(spec: BoxesSpec) -> ssd.AnchorConfig:
@@ -99,32 +102,35 @@ class BoxDetector:
         self.last_ms = (time.perf_counter() - started) * 1000
         return out
 
-    def find_in(self, frame: np.ndarray,
-                regions: Sequence[tuple[float, float, float, float]] = (),
-                whole: np.ndarray | None = None) -> list[Found]:
+    def find_in(self, frame: np.ndarray | Pyramid,
+                regions: Sequence[tuple[float, float, float, float]] = ()) -> list[Found]:
         """`find(frame)`, and with regions (0..1 rectangles: a camera's zones) `find` again on the
         square crop round each, the crops' boxes mapped back to the frame; a box found twice
         (same label, IoU over the spec's) is kept once, with the better score. Stretched to
         300x300 a parcel a fifth of the frame wide covers few anchors and scores under 0.3; in
         the crop of a door zone it is half the input (docs/box-detector.md). Without regions
-        this is `find(frame)`; `last_ms` is the time of all the looks. whole: the frame at a
-        smaller scale (preprocess.Pyramid) for the look at the whole of it; the crops are cut
-        from the frame itself."""
-        found = self.find(frame if whole is None else whole)
+        this is `find(frame)`; `last_ms` is the time of all the looks. A large frame is read
+        through its halvings (preprocess.Pyramid), the whole of it and each crop from the
+        smallest that keeps what the graph reads; a crop that is nearly the whole frame
+        (WHOLE_FRAME of its area) is not looked at again."""
+        s = self.spec
+        pyramid = frame if isinstance(frame, Pyramid) else Pyramid(frame)
+        found = self.find(pyramid.at_least(s.size, s.resize))
         if not regions:
             return found
         spent = self.last_ms
-        height, width = frame.shape[:2]
+        height, width = pyramid.levels[0].shape[:2]
         for region in regions:
             crop = region_crop(region, width, height)
             x1, y1, x2, y2 = crop
-            if x2 - x1 < MIN_REGION_PX:
+            if x2 - x1 < MIN_REGION_PX or (x2 - x1) * (y2 - y1) >= WHOLE_FRAME * width * height:
                 continue
-            found += [replace(f, box=detections.from_crop(f.box, crop, width, height))
-                      for f in self.find(frame[y1:y2, x1:x2])]
+            image, cut, level_width, level_height = pyramid.cut(crop, s.size, s.resize)
+            found += [replace(f, box=detections.from_crop(f.box, cut, level_width, level_height))
+                      for f in self.find(image)]
             spent += self.last_ms
         self.last_ms = spent
-        return merged(found, self.spec.iou_threshold)[: self.spec.max_detections]
+        return merged(found, s.iou_threshold)[: s.max_detections]
 
 
 def region_crop(region: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:

@@ -230,8 +230,7 @@ class Perception:
         if self.boxes is not None:
             # only the labels the section maps to a kind (Box): its Person, Car... would count
             # NanoDet's objects twice
-            whole = pyramid.at_least(self.boxes.spec.size, self.boxes.spec.resize)
-            findings.objects += [o for o in self.boxes.find_in(frame, regions, whole)
+            findings.objects += [o for o in self.boxes.find_in(pyramid, regions)
                                  if o.kind is not None]
             findings.boxes_ms = self.boxes.last_ms
         if self.classifier is not None:

@@ -90,3 +90,17 @@ def test_a_frame_of_any_size_gets_its_closer_look_or_none(captioner, size):
     if min(size) < 8:
         assert found == boxes.find(frame)
     assert all(0.0 <= v <= 1.0 for o in found for v in o.box)
+
+
+def test_a_zone_whose_crop_is_nearly_the_whole_frame_is_not_looked_at_twice(captioner):
+    boxes = captioner.perception.boxes
+    invoke, calls = boxes.graph.invoke, []
+    boxes.graph.invoke = lambda: (calls.append(1), invoke())[1]
+    try:
+        square = np.random.default_rng(1).integers(0, 256, (400, 400, 3), np.uint8)
+        boxes.find_in(square, [(0.0, 0.0, 1.0, 1.0)])
+        assert len(calls) == 1  # the crop would be the frame itself
+        boxes.find_in(square, [DOORMAT])
+        assert len(calls) == 3  # the whole frame, then the doormat's crop
+    finally:
+        boxes.graph.invoke = invoke
