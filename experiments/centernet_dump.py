@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conversion.facts.evaluate import facts_captioner, labelled  # noqa: E402
 from conversion.pretrained import centernet as port  # noqa: E402
+from conversion.pretrained import centernet_decode as centernet  # noqa: E402
 from conversion.pretrained.centernet_build import RESIZE, load_graph  # noqa: E402
 from edge_captioner.bundle.choices import RESIZE_MODES  # noqa: E402
-from edge_captioner.model import centernet, detections  # noqa: E402
+from edge_captioner.model import detections  # noqa: E402
 from edge_captioner.model.posture import posture  # noqa: E402
 from edge_captioner.model.preprocess import Pyramid, model_input  # noqa: E402
 

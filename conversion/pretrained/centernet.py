@@ -17,7 +17,7 @@ What the graph is, read from its nodes:
   gather: int8 cannot carry indices and pixels in one tensor): a heatmap value is a peak when it
   equals the 3x3 max-pool around it; the 100 best peaks over (y, x, class); the box is
   (4x - l, 4y - t, 4x + r, 4y + b), the cell's corner (x * 4, no half-cell offset), score and
-  class. edge_captioner/model/centernet.py decodes the two heads the same way in numpy.
+  class. conversion/pretrained/centernet_decode.py decodes the two heads the same way in numpy.
 
 The exported signature (serving_default): image [1, 512, 512, 3] -> heatmap [1, 128, 128, 80],
 sizes [1, 128, 128, 4].

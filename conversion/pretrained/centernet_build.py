@@ -2,7 +2,7 @@
 
 `build` ports the pinned tfjs graph, converts it (int8 with a uint8 image input, calibrated on the
 frames given; and its float32 twin), and checks the device's numpy decoding
-(edge_captioner/model/centernet.py) on the float32 twin against the graph's own decoding
+(conversion/pretrained/centernet_decode.py) on the float32 twin against the graph's own decoding
 (`tower_0/detections`) on the frames given: the same boxes at the same scores.
 
     python -m conversion.pretrained.centernet_build OUT [--photo-crops 96] [--renders 48]
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.pretrained import centernet_decode as decoding
 from edge_captioner.errors import EXIT_OK, BadInput
-from edge_captioner.model import centernet as decoding
 from edge_captioner.model.preprocess import model_input
 
 from . import centernet, photos, sources

@@ -10,8 +10,8 @@ import pytest
 
 from conversion.export.checks import graph_report
 from conversion.pretrained import centernet, centernet_build, photos, sources, tfjs_graph
+from conversion.pretrained import centernet_decode as decoding
 from conversion.pretrained.build import CALIBRATION_PHOTOS
-from edge_captioner.model import centernet as decoding
 from edge_captioner.model import detections
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]

@@ -1,4 +1,4 @@
-"""CenterNet's numpy decoding (edge_captioner/model/centernet.py): peaks, boxes, NMS, quantized heads.
+"""CenterNet's numpy decoding (conversion/pretrained/centernet_decode.py): peaks, boxes, NMS, quantized heads.
 The graph's own decoding is compared with it in tests/conversion/test_centernet_port.py."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_captioner.model import centernet
+from conversion.pretrained import centernet_decode as centernet
 
 ARGS = {"stride": 4, "input_size": 64, "score_threshold": 0.25, "iou_threshold": 0.5,
         "max_detections": 10}

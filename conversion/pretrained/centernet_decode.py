@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .detections import Detection, nms
+from edge_captioner.model.detections import Detection, nms
 
 # (dy, dx) of a cell's 3x3 neighbourhood
 _AROUND = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
