@@ -32,9 +32,9 @@ def main() -> None:
     current = {"name": ""}
     original = Perception._closer_look
 
-    def recording(self, frame, found, look):
-        out = original(self, frame, found, look)
-        height, width = frame.shape[:2]
+    def recording(self, pyramid, found, look):
+        out = original(self, pyramid, found, look)
+        height, width = pyramid.levels[0].shape[:2]
         before = {box: score for _, score, box in found}
         for label, score, box in out:
             if label == self._person_label and look.low <= before[box] < look.high:
