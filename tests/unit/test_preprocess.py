@@ -171,3 +171,26 @@ def test_a_cut_comes_from_the_smallest_halving_that_keeps_it_and_maps_back_to_th
     # a crop too small to halve is cut from the frame itself
     image, cut, width, height = Pyramid(frame).cut((0, 0, 300, 300), 200, "letterbox")
     assert cut == (0, 0, 300, 300) and (width, height) == (3000, 2000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 700), st.integers(1, 120),
+       st.sampled_from(["letterbox", "stretch", "center_crop"]), st.data())
+def test_any_frame_and_crop_the_pyramid_cuts_cover_the_crop_and_keep_what_is_read(
+        height, width, size, mode, data):
+    frame = np.zeros((height, width, 3), np.uint8)
+    x1 = data.draw(st.integers(0, width - 1))
+    y1 = data.draw(st.integers(0, height - 1))
+    crop = (x1, y1, data.draw(st.integers(x1 + 1, width)), data.draw(st.integers(y1 + 1, height)))
+    image, cut, level_width, level_height = Pyramid(frame).cut(crop, size, mode)
+    scale = width / level_width
+    assert scale == height / level_height and scale in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+    assert image.shape[:2] == (cut[3] - cut[1], cut[2] - cut[0])
+    # rounded outwards: the cut holds the whole crop, and at most one level pixel more a side
+    assert cut[0] * scale <= crop[0] < (cut[0] + 1) * scale
+    assert (cut[2] - 1) * scale < crop[2] <= cut[2] * scale
+    assert cut[1] * scale <= crop[1] < (cut[1] + 1) * scale
+    assert (cut[3] - 1) * scale < crop[3] <= cut[3] * scale
+    if scale > 1:  # halved only while the side `mode` reads keeps KEEP times the input
+        read = max if mode == "letterbox" else min
+        assert read(image.shape[:2]) >= Pyramid.KEEP * size
