@@ -50,6 +50,27 @@ def test_counts_are_never_capped_below_what_was_found():
     assert f.said().count_of == {"person": MANY}
 
 
+def test_among_sure_people_one_just_under_the_threshold_counts_unless_it_doubles_one():
+    a, b = Seen("person", 0.9, (0, 0, .2, .8)), Seen("person", 0.7, (.3, 0, .5, .8))
+    half_hidden = Seen("person", 0.52, (.6, .1, .8, .9))
+    on_a = Seen("person", 0.53, (.05, 0, .25, .8))  # IoU 0.6 with a: a second box on them
+    unsure = Seen("person", 0.45, (.8, .1, 1, .9))
+    th = {"person": 0.55}
+    assert facts([a, b, half_hidden, on_a, unsure], **th).count_of == {"person": 3}
+    # never from fewer than two sure people: no one, or one, stays so
+    assert facts([a, half_hidden, unsure], **th).count_of == {"person": 1}
+    assert facts([half_hidden, Seen("person", 0.54, (.3, 0, .5, .8))], **th).count_of == {}
+    # a person the pose model rescued is a sure one
+    rescued = Seen("person", 0.35, (.3, 0, .5, .8), "standing", pose_score=0.9)
+    assert facts([a, rescued, half_hidden], **th).count_of == {"person": 3}
+    # each one kept is a sure one for the next: two boxes on one hidden person count once
+    twice = Seen("person", 0.51, (.62, .1, .82, .9))
+    assert facts([a, b, half_hidden, twice], **th).count_of == {"person": 3}
+    # other kinds are never kept this way
+    assert facts([a, b, Seen("car", 0.52, (0, .8, .3, 1))], **th, car=0.55).count_of == {
+        "person": 2}
+
+
 def test_a_person_sitting_inside_a_sofa_box_sits_on_the_sofa():
     sofa = Seen("sofa", 0.7, (.2, .4, .8, .9))
     sitting = Seen("person", 0.9, (.3, .3, .45, .85), "sitting")
