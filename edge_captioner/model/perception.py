@@ -24,7 +24,7 @@ from ..scene.facts import Facts
 from . import detections
 from .pose import PoseEstimator
 from .posture import posture
-from .preprocess import Pyramid, model_input
+from .preprocess import Pyramid, mirror_first, model_input
 from .runtime import Graph, Runtime
 
 # People the detector scores at least this get a pose (the largest few: perception.pose.max_people)
@@ -208,6 +208,15 @@ class Perception:
         # the whole-frame looks read a halving of a large frame; the closer looks and the poses,
         # on crops, read the frame itself
         pyramid = Pyramid(frame)
+        # the closer looks, the poses and the box detector do not see left and right alike: a
+        # frame and its mirror are both seen as the same one of the two (mirror_first), and the
+        # boxes are mirrored back, so a mirrored frame gets exactly the mirrored findings
+        mirror = self.detector is not None and mirror_first(
+            pyramid.at_least(self.spec.detector.size, self.spec.detector.resize))
+        if mirror:
+            pyramid = pyramid.mirrored()
+            frame = pyramid.levels[0]
+            regions = [detections.mirror_box(r) for r in regions]
         if self.detector is not None:
             d, g = self.spec.detector, self.detector
             started = time.perf_counter()
@@ -243,4 +252,7 @@ class Perception:
             findings.classes = [(self.classifier_labels[i], float(probs[i])) for i in top
                                 if probs[i] > 0]
             findings.classifier_ms = (time.perf_counter() - started) * 1000
+        if mirror:
+            findings.objects = [replace(o, box=detections.mirror_box(o.box))
+                                for o in findings.objects]
         return findings

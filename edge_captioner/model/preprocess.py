@@ -126,6 +126,13 @@ class Pyramid:
         h, w = image.shape[:2]
         return image.dtype == np.uint8 and h % 2 == 0 and w % 2 == 0 and h >= 2 and w >= 2
 
+    def mirrored(self) -> Pyramid:
+        """The pyramid of the mirrored frame: each level made so far, mirrored (exact: the
+        halving of a mirrored frame is the mirrored halving)."""
+        other = Pyramid(cv2.flip(self.levels[0], 1))
+        other.levels += [cv2.flip(level, 1) for level in self.levels[1:]]
+        return other
+
     def _level(self, index: int) -> np.ndarray | None:
         """Level `index` (0: the frame), made now if need be; None past the last halvable one."""
         while len(self.levels) <= index:
@@ -174,3 +181,20 @@ class Pyramid:
             return image, inside, image.shape[1], image.shape[0]
         return (image[inside[1]: inside[3], inside[0]: inside[2]], inside, image.shape[1],
                 image.shape[0])
+
+
+def mirror_first(image: np.ndarray) -> bool:
+    """Whether to look at an image as its mirror: of an image and its mirror exactly one is
+    (none when its column sums read the same both ways), so a graph that does not see left and
+    right alike (a crop, a pose) still gives an image and its mirror the same findings,
+    mirrored. The image seen is the one whose outermost columns that differ in brightness are
+    brighter on the left. Only uint8 and uint16 images (what cameras give) are ever mirrored."""
+    if (image.dtype not in (np.uint8, np.uint16) or 0 in image.shape
+            or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4)))):
+        return False
+    # OpenCV's column sums: 0.2 ms at 1080p where numpy's take 2 ms
+    w = image.shape[1]
+    depth = cv2.CV_32S if image.dtype == np.uint8 else cv2.CV_64F  # exact for both
+    sums = cv2.reduce(image, 0, cv2.REDUCE_SUM, dtype=depth).reshape(w, -1).sum(axis=1)
+    differ = np.flatnonzero(sums != sums[::-1])
+    return bool(differ.size) and bool(sums[differ[0]] < sums[w - 1 - differ[0]])

@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 from edge_captioner.model.preprocess import (
     Pyramid,
     fit_square,
+    mirror_first,
     prepare_image,
     shrink_square,
     to_rgb,
@@ -194,3 +195,24 @@ def test_any_frame_and_crop_the_pyramid_cuts_cover_the_crop_and_keep_what_is_rea
     if scale > 1:  # halved only while the side `mode` reads keeps KEEP times the input
         read = max if mode == "letterbox" else min
         assert read(image.shape[:2]) >= Pyramid.KEEP * size
+
+
+@settings(max_examples=80, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3, 4])),
+              elements=st.integers(0, 3)))
+def test_of_an_image_and_its_mirror_exactly_one_is_looked_at_mirrored(image):
+    mirror = np.ascontiguousarray(image[:, ::-1])
+    if np.array_equal(image.sum(axis=(0, 2)), image.sum(axis=(0, 2))[::-1]):
+        assert not mirror_first(image) and not mirror_first(mirror)
+    else:
+        assert mirror_first(image) != mirror_first(mirror)
+
+
+def test_only_camera_pixels_are_ever_mirrored():
+    wide = np.zeros((4, 6, 3), np.uint8)
+    wide[:, 0] = 9  # brighter on the left: seen as it is; its mirror is seen mirrored
+    assert not mirror_first(wide) and mirror_first(np.ascontiguousarray(wide[:, ::-1]))
+    assert mirror_first(np.ascontiguousarray(wide[:, ::-1]).astype(np.uint16))
+    for odd in (wide[:, ::-1].astype(np.float32), np.zeros((4, 0, 3), np.uint8),
+                np.zeros((4, 6, 5), np.uint8), np.zeros((2, 2, 2, 2), np.uint8)):
+        assert not mirror_first(odd)
