@@ -27,6 +27,13 @@ RESCUE_POSE_SCORE = 0.55
 CROWD_SURE = 2
 CROWD_SCORE = 0.5
 CROWD_DUPLICATE_IOU = 0.2
+# Two boxes on one person: the detector sometimes boxes part of a person (the upper body) besides
+# the whole of them, both over the threshold (its NMS keeps boxes overlapping under IoU 0.6). Of
+# two people's boxes where one lies at least NESTED_INSIDE inside the other and their widths are
+# within NESTED_WIDTH of each other, the less sure one is not a person of its own (chosen on the
+# tune half of the real photos: docs/model-card.md, "Two boxes on one person").
+NESTED_INSIDE = 0.85
+NESTED_WIDTH = 0.8
 # A sitting or lying person is on a piece of furniture when at least this much of the person's
 # box lies inside the furniture's box, and the person's box bottom is within the furniture's.
 ON_FURNITURE_OVERLAP = 0.3
@@ -75,7 +82,22 @@ def kept(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str,
                                               for p in people):
                 people.append(o)
                 sure.append(o)
-    return [o for o in objects if _holds(sure, o)]
+    doubles = _nested(people)
+    return [o for o in objects if _holds(sure, o) and not _holds(doubles, o)]
+
+
+def _nested(people: Sequence[Seen]) -> list[Seen]:
+    """The people whose box is a second box on a surer person (NESTED_INSIDE, NESTED_WIDTH)."""
+    doubles: list[Seen] = []
+    ranked = sorted(people, key=lambda o: -o.score)
+    for i, o in enumerate(ranked):
+        for p in ranked[:i]:
+            narrow, wide = sorted((o.box[2] - o.box[0], p.box[2] - p.box[0]))
+            if (not _holds(doubles, p) and narrow >= NESTED_WIDTH * wide
+                    and max(_inside(o.box, p.box), _inside(p.box, o.box)) >= NESTED_INSIDE):
+                doubles.append(o)
+                break
+    return doubles
 
 
 def _holds(objects: Sequence[Seen], o: Seen) -> bool:

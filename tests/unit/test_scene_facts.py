@@ -71,6 +71,22 @@ def test_among_sure_people_one_just_under_the_threshold_counts_unless_it_doubles
         "person": 2}
 
 
+def test_a_second_box_on_part_of_a_person_is_not_a_second_person():
+    th = {"person": 0.55}
+    whole = Seen("person", 0.6, (.27, .07, .44, .46), "standing")
+    upper = Seen("person", 0.85, (.27, .07, .45, .31))  # nested, as wide: the same person
+    assert facts([whole, upper], **th).count_of == {"person": 1}
+    # a child in front of an adult: inside their box, but much narrower
+    child = Seen("person", 0.8, (.30, .25, .38, .46))
+    assert facts([whole, child], **th).count_of == {"person": 2}
+    # side by side, overlapping: not nested
+    beside = Seen("person", 0.7, (.35, .07, .52, .46))
+    assert facts([whole, beside], **th).count_of == {"person": 2}
+    # the surer box stays, whatever the order they come in
+    assert facts([upper, whole, beside], **th) == facts([beside, whole, upper], **th)
+    assert facts([upper, whole, beside], **th).count_of == {"person": 2}
+
+
 def test_a_person_sitting_inside_a_sofa_box_sits_on_the_sofa():
     sofa = Seen("sofa", 0.7, (.2, .4, .8, .9))
     sitting = Seen("person", 0.9, (.3, .3, .45, .85), "sitting")
