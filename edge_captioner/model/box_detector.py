@@ -119,7 +119,7 @@ class BoxDetector:
         if not regions:
             return found
         spent = self.last_ms
-        height, width = pyramid.levels[0].shape[:2]
+        width, height = pyramid.width, pyramid.height
         for region in regions:
             crop = region_crop(region, width, height)
             x1, y1, x2, y2 = crop

@@ -141,13 +141,13 @@ class Perception:
         graph.set(IMAGE_INPUT, graph.quantize(IMAGE_INPUT, image[np.newaxis]))
         graph.invoke()
 
-    def _postures(self, frame: np.ndarray, objects: list[Found]) -> list[Found]:
+    def _postures(self, pyramid: Pyramid, objects: list[Found]) -> list[Found]:
         """The people scoring at least POSE_CANDIDATE_SCORE (the largest `max_people` of them)
         with their posture and the pose model's own confidence in them (scene/from_findings.py
         keeps a person the detector was unsure of when the pose model is sure)."""
-        height, width = frame.shape[:2]
+        width, height = pyramid.width, pyramid.height
         people = [o.box for o in objects if o.kind == "person" and o.score >= POSE_CANDIDATE_SCORE]
-        poses = {k.box: k for k in self.pose.keypoints(frame, people)}
+        poses = {k.box: k for k in self.pose.keypoints(pyramid, people)}
         out = []
         for o in objects:
             k = poses.get(o.box) if o.kind == "person" else None
@@ -181,7 +181,7 @@ class Perception:
         if person is None:
             return found
         d = self.spec.detector
-        height, width = pyramid.levels[0].shape[:2]
+        width, height = pyramid.width, pyramid.height
         unsure = sorted((i for i, (label, score, _) in enumerate(found)
                          if label == person and look.low <= score < look.high),
                         key=lambda i: -detections.area(found[i][2]))[: look.people]
@@ -215,7 +215,6 @@ class Perception:
             pyramid.at_least(self.spec.detector.size, self.spec.detector.resize))
         if mirror:
             pyramid = pyramid.mirrored()
-            frame = pyramid.levels[0]
             regions = [detections.mirror_box(r) for r in regions]
         if self.detector is not None:
             d, g = self.spec.detector, self.detector
@@ -234,7 +233,7 @@ class Perception:
                                 for label in (self.detector_labels[index],)]
             findings.detector_ms = (time.perf_counter() - started) * 1000
         if self.pose is not None:
-            findings.objects = self._postures(frame, findings.objects)
+            findings.objects = self._postures(pyramid, findings.objects)
             findings.pose_ms = self.pose.last_ms
         if self.boxes is not None:
             # only the labels the section maps to a kind (Box): its Person, Car... would count

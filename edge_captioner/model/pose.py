@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .preprocess import to_rgb
+from .preprocess import Pyramid, to_rgb
 
 KEYPOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -104,6 +104,20 @@ def crop_image(frame: np.ndarray, crop: tuple[float, float, float], size: int) -
     return to_rgb(patch)
 
 
+def crop_shown(pyramid: Pyramid, crop: tuple[float, float, float], size: int) -> np.ndarray:
+    """crop_image of the frame a pyramid shows (mirrored or not), reading only the pixels round
+    the crop: a person's crop of a 12 MP frame seen mirrored flips that person, not the frame.
+    Two pixels of margin keep the linear filter's neighbours; outside the frame is black."""
+    x0, y0, side = crop
+    x1, y1 = max(int(np.floor(x0)) - 2, 0), max(int(np.floor(y0)) - 2, 0)
+    x2 = min(int(np.ceil(x0 + side)) + 2, pyramid.width)
+    y2 = min(int(np.ceil(y0 + side)) + 2, pyramid.height)
+    if x2 <= x1 or y2 <= y1:  # wholly outside the frame
+        frame = pyramid.levels[0]
+        return to_rgb(np.zeros((size, size, *frame.shape[2:]), frame.dtype))
+    return crop_image(pyramid.region(0, (x1, y1, x2, y2)), (x0 - x1, y0 - y1, side), size)
+
+
 def to_frame(yx: np.ndarray, crop: tuple[float, float, float], width: int,
              height: int) -> np.ndarray:
     """Keypoints as (y, x) fractions of the crop -> [17, 2] (x, y) fractions of the frame."""
@@ -144,14 +158,17 @@ class PoseEstimator:
         graph = Graph(runtime, bundle_dir / spec.file, spec.tensors, threads)
         return cls(graph, spec.size, spec.crop_margin, spec.max_people, spec.colour_order)
 
-    def keypoints(self, frame: np.ndarray,
+    def keypoints(self, frame: np.ndarray | Pyramid,
                   person_boxes: list[tuple[float, float, float, float]]) -> list[Keypoints]:
+        """The keypoints of the `max_people` largest boxes of a frame (or of the frame a
+        preprocess.Pyramid shows)."""
         started = time.perf_counter()
-        height, width = frame.shape[:2]
+        pyramid = frame if isinstance(frame, Pyramid) else Pyramid(frame)
+        width, height = pyramid.width, pyramid.height
         g, out = self.graph, []
         for box in largest_first(list(person_boxes), self.max_people):
             crop = square_crop(box, width, height, self.margin)
-            image = crop_image(frame, crop, self.size)
+            image = crop_shown(pyramid, crop, self.size)
             if self.bgr:
                 image = image[:, :, ::-1]
             g.set("image", g.quantize("image", image[np.newaxis]))

@@ -114,12 +114,26 @@ class Pyramid:
     of a halving is the same fraction of the frame, and the halving of a mirrored frame is the
     mirrored halving, so the mirrored look stays exactly a mirror. Only uint8 frames with even
     sides are halved (an odd side would lose a column and the exactness); anything else is used
-    whole."""
+    whole.
+
+    A mirrored pyramid (`mirrored()`) shows the mirror image of the frame without copying it:
+    each level or rectangle is mirrored when it is taken, so a 12 MP frame seen mirrored costs
+    the flips of what the graphs read, not a second frame."""
 
     KEEP = 2
 
-    def __init__(self, frame: np.ndarray):
-        self.levels = [frame]
+    def __init__(self, frame: np.ndarray, mirror: bool = False):
+        self.levels = [frame]  # as the camera gave them, never mirrored
+        self.mirror = mirror
+        self._shown: dict[int, np.ndarray] = {}  # mirrored whole levels, made once
+
+    @property
+    def width(self) -> int:
+        return self.levels[0].shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.levels[0].shape[0]
 
     @staticmethod
     def _halvable(image: np.ndarray) -> bool:
@@ -127,14 +141,15 @@ class Pyramid:
         return image.dtype == np.uint8 and h % 2 == 0 and w % 2 == 0 and h >= 2 and w >= 2
 
     def mirrored(self) -> Pyramid:
-        """The pyramid of the mirrored frame: each level made so far, mirrored (exact: the
-        halving of a mirrored frame is the mirrored halving)."""
-        other = Pyramid(cv2.flip(self.levels[0], 1))
-        other.levels += [cv2.flip(level, 1) for level in self.levels[1:]]
+        """The pyramid of the mirrored frame, sharing this one's levels (exact: the halving of
+        a mirrored frame is the mirrored halving)."""
+        other = Pyramid(self.levels[0], not self.mirror)
+        other.levels = self.levels
         return other
 
     def _level(self, index: int) -> np.ndarray | None:
-        """Level `index` (0: the frame), made now if need be; None past the last halvable one."""
+        """Level `index` (0: the frame) as the camera gave it, made now if need be; None past
+        the last halvable one."""
         while len(self.levels) <= index:
             image = self.levels[-1]
             if not self._halvable(image):
@@ -142,6 +157,20 @@ class Pyramid:
             h, w = image.shape[:2]
             self.levels.append(cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
         return self.levels[index]
+
+    def region(self, index: int, rect: tuple[int, int, int, int]) -> np.ndarray:
+        """Pixels x1..x2, y1..y2 (inside level `index`) of the level as shown: a view of it, or,
+        mirrored, a mirrored copy of the rectangle it mirrors."""
+        level = self._level(index)
+        x1, y1, x2, y2 = rect
+        if not self.mirror:
+            return level[y1:y2, x1:x2]
+        width = level.shape[1]
+        if (x1, y1, x2, y2) == (0, 0, width, level.shape[0]):
+            if index not in self._shown:
+                self._shown[index] = cv2.flip(level, 1)
+            return self._shown[index]
+        return cv2.flip(level[y1:y2, width - x2: width - x1], 1)
 
     @staticmethod
     def _reads(size: int, mode: str):
@@ -164,8 +193,7 @@ class Pyramid:
         width and height). A box as a fraction of the cut maps back to the frame through the
         level's rectangle and size (detections.from_crop)."""
         read = self._reads(size, mode)
-        height, width = self.levels[0].shape[:2]
-        x1, y1, x2, y2 = crop if crop is not None else (0, 0, width, height)
+        x1, y1, x2, y2 = crop if crop is not None else (0, 0, self.width, self.height)
         index = 0
         while True:
             shift = index + 1
@@ -175,13 +203,11 @@ class Pyramid:
             if self._level(shift) is None:
                 break
             index = shift
-        image = self.levels[index]
+        level = self.levels[index]
         inside = (x1 >> index, y1 >> index, -(-x2 >> index), -(-y2 >> index))
-        if crop is None:
-            return image, inside, image.shape[1], image.shape[0]
-        return (image[inside[1]: inside[3], inside[0]: inside[2]], inside, image.shape[1],
-                image.shape[0])
-
+        if crop is None and not self.mirror:
+            return level, inside, level.shape[1], level.shape[0]
+        return self.region(index, inside), inside, level.shape[1], level.shape[0]
 
 def mirror_first(image: np.ndarray) -> bool:
     """Whether to look at an image as its mirror: of an image and its mirror exactly one is

@@ -216,3 +216,18 @@ def test_only_camera_pixels_are_ever_mirrored():
     for odd in (wide[:, ::-1].astype(np.float32), np.zeros((4, 0, 3), np.uint8),
                 np.zeros((4, 6, 5), np.uint8), np.zeros((2, 2, 2, 2), np.uint8)):
         assert not mirror_first(odd)
+
+
+def test_a_mirrored_pyramid_shows_the_mirrored_frame_without_copying_it():
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    shown = Pyramid(frame).mirrored()
+    flipped = Pyramid(np.ascontiguousarray(frame[:, ::-1]))
+    assert shown.levels[0] is frame  # the frame itself, not a mirrored copy
+    for size, mode in ((100, "letterbox"), (50, "stretch"), (500, "letterbox")):
+        assert np.array_equal(shown.at_least(size, mode), flipped.at_least(size, mode))
+    for crop in ((10, 20, 300, 200), (0, 0, 640, 480), (601, 3, 640, 9)):
+        a, b = shown.cut(crop, 40, "stretch"), flipped.cut(crop, 40, "stretch")
+        assert np.array_equal(a[0], b[0]) and a[1:] == b[1:]
+    assert np.array_equal(shown.mirrored().at_least(100, "letterbox"),
+                          Pyramid(frame).at_least(100, "letterbox"))
