@@ -158,6 +158,8 @@ def bench_bundle(bundle: str, frames: list[np.ndarray], runs: int, warmup: int, 
         "tokens_per_caption": float(np.mean(lengths)),
         "fps": 1000.0 / caption_p["p50_ms"],
         "peak_rss_mb": peak_rss_mb(),
+        # how many frames the figures are of: --runs under the frame count leaves some out
+        "frames": {"given": len(frames), "captioned": min(runs, len(frames))},
     }
 
 
@@ -182,6 +184,9 @@ def format_result(r: dict) -> str:
         f"{r['python_overhead_per_token_in_loop_ms'] * 1000:>9.3f} us",
         f"  {'captions per second':<28}{r['fps']:>9.1f}",
         f"  {'peak RSS so far':<28}{r['peak_rss_mb']:>9.1f} MB",
+        f"  {'frames captioned':<28}{r['frames']['captioned']:>9d} of {r['frames']['given']}"
+        + (" (--runs is under the frame count)"
+           if r["frames"]["captioned"] < r["frames"]["given"] else ""),
     ])
 
 

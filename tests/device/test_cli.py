@@ -114,6 +114,7 @@ def test_bench_json(tiny_bundles):
         for key in ("encoder", "decoder_step", "decoder_invoke", "caption"):
             assert 0 < r[key]["p50_ms"] <= r[key]["p95_ms"]
         assert r["fps"] > 0 and r["tokens_per_caption"] >= 1
+        assert r["frames"] == {"given": 16, "captioned": 5}  # --runs 5 of the clip's 16 frames
     assert out["peak_rss_mb"] > 10
 
 
