@@ -140,9 +140,12 @@ def detect(logits: np.ndarray, encodings: np.ndarray, anchor_boxes: np.ndarray, 
         above[:, background] = False
     points, labels = np.nonzero(above)
     cand = logits[points, labels].astype(np.float64)
-    keep = np.isfinite(cand) & np.isfinite(encodings[points]).all(axis=1)
-    points, labels, cand = points[keep], labels[keep], cand[keep]
     scores = 1.0 / (1.0 + np.exp(-cand))
+    # a logit a hair over logit(threshold) (1e-29 over 0 for 0.5) gives a sigmoid that rounds to
+    # the threshold itself: the score, not the logit, must be over it
+    keep = (np.isfinite(cand) & np.isfinite(encodings[points]).all(axis=1)
+            & (scores > score_threshold))
+    points, labels, scores = points[keep], labels[keep], scores[keep]
     boxes = np.clip(decode_boxes(encodings[points], anchor_boxes[points], box_scales) * input_size,
                     0, input_size)
     kept = nms(boxes, scores, labels, iou_threshold, class_agnostic=class_agnostic)[:max_detections]

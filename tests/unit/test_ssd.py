@@ -126,6 +126,8 @@ def test_threshold_is_strict_in_score_terms():
     # sigmoid(0) = 0.5: not above 0.5, above 0.49
     assert run(*outputs({(5, 1): 0.0})) == []
     assert len(run(*outputs({(5, 1): 0.0}), thr=0.49)) == 1
+    # a logit a hair over logit(0.5) = 0 has a sigmoid of exactly 0.5 (found by hypothesis)
+    assert run(*outputs({(5, 1): 1.198078e-29})) == []
 
 
 def test_per_class_nms_and_max_detections():
