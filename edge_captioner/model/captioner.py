@@ -23,7 +23,7 @@ from ..bundle.loader import Bundle, load_bundle
 from ..bundle.sections import FactsSpec
 from ..bundle.wiring import check_against_graphs
 from ..errors import BadInput
-from ..scene.facts import Facts
+from ..scene.facts import Facts, place_key
 from ..scene.from_findings import facts_of, kept, least_sure
 from ..scene.phrase import sentences
 from ..scene.support import faithful
@@ -251,7 +251,7 @@ class Captioner:
     def known_place(self, place: str) -> str | None:
         """The bundle's name for a configured place ("Front door" -> "front_door"), or None for
         a place it has no words for."""
-        key = place.strip().lower().replace(" ", "_").replace("-", "_")
+        key = place_key(place)
         return key if self.grounded and key in self.evidence_spec.places else None
 
     @property

@@ -35,6 +35,12 @@ MAX_EXACT = 9
 MANY = MAX_EXACT + 1
 
 
+def place_key(place: str) -> str:
+    """A configured place in the captions' spelling: "Front door", "front-door" -> "front_door"
+    (one of PLACES, or free text the captions have no words for)."""
+    return place.strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def said_count(n: int) -> int:
     """The count a caption states for n found: n, or MANY for more than MAX_EXACT."""
     return min(n, MANY)

@@ -37,7 +37,8 @@ from typing import Any
 
 from ..mqtt.discovery import END_NAMES
 from ..scene.event_words import sentence
-from ..scene.facts import ANIMALS, VEHICLES
+from ..scene.facts import ANIMALS, VEHICLES, place_key
+from .matching import iou
 from .tracks import Track
 from .zones import Zone, place_for, zone_at
 
@@ -293,7 +294,7 @@ class EventMachine:
             if gone.last_seen < visit.start or gone.present_for(gone.last_seen) < \
                     self.settings.box_after_s:
                 continue
-            if any(_overlap(gone.box, t.box) >= REAPPEARED_IOU for t in back):
+            if any(iou(gone.box, t.box) >= REAPPEARED_IOU for t in back):
                 continue  # it was only hidden
             opened = self._open(gone, "box_taken", gone.last_seen)
             out.append(self._message(opened, "end", gone, gone.last_seen))
@@ -302,7 +303,7 @@ class EventMachine:
                 continue
             if box.last_seen < visit.people_last_seen:
                 continue  # not seen since the person went: it may have gone with them
-            if any(_overlap(box.box, g.box) >= REAPPEARED_IOU for g in self._vanished):
+            if any(iou(box.box, g.box) >= REAPPEARED_IOU for g in self._vanished):
                 continue  # a box that was there before, seen again
             if self.zones and zone_at(self.zones, box.box) is None:
                 continue
@@ -324,7 +325,8 @@ class EventMachine:
     def _message(self, opened: _Open, phase: str, track: Track, at: float, *,
                  duration: float | None = None, gone: bool = False, lost: bool = False) -> Happened:
         took = duration if duration is not None else at - opened.start
-        text = sentence(opened.type, phase, track.kind, _known(opened.place), took, self.language,
+        place = None if opened.place is None else place_key(opened.place)
+        text = sentence(opened.type, phase, track.kind, place, took, self.language,
                         gone=gone, lost=lost)
         frame = track.best_frame
         end = self._wall(at) if phase == "end" else None
@@ -332,21 +334,6 @@ class EventMachine:
                       self._wall(opened.start), end, (EventObject(track.kind, track.id),), text,
                       self.language, self.model, snapshot=frame is not None, camera_lost=lost)
         return Happened(event, frame)
-
-
-def _known(place: str | None) -> str | None:
-    """A configured place in the captions' spelling ("front door" -> front_door), if it is one."""
-    if place is None:
-        return None
-    return place.strip().lower().replace(" ", "_").replace("-", "_")
-
-
-def _overlap(a: tuple, b: tuple) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def occupancy(tracks: Sequence[Track], falls: int) -> dict:
