@@ -235,8 +235,8 @@ class Captioner:
         tracker may only use to keep a track it has alive (never a fact of the caption)."""
         spec = self.evidence_spec
         sure = kept(findings.objects, spec.kinds, spec.thresholds, spec.default_threshold)
-        under = [o for o in findings.objects if o.kind in spec.kinds
-                 and not any(o is k for k in sure)]
+        stated = {id(o) for o in sure}
+        under = [o for o in findings.objects if o.kind in spec.kinds and id(o) not in stated]
         return steady(sure, under)
 
     def facts(self, findings: Findings, place: str | None, objects: list | None = None) -> Facts:

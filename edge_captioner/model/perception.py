@@ -205,8 +205,9 @@ class Perception:
         0..1 rectangles (a camera's zones) where the box detector also looks at a crop
         (BoxDetector.find_in); the other graphs see the frame only."""
         findings = Findings()
-        # the whole-frame looks read a halving of a large frame; the closer looks and the poses,
-        # on crops, read the frame itself
+        # every graph reads a large frame through its halvings: the whole-frame looks and the
+        # closer looks' crops from the smallest that keeps what the graph reads, the poses' crops
+        # from the frame itself
         pyramid = Pyramid(frame)
         # the closer looks, the poses and the box detector do not see left and right alike: a
         # frame and its mirror are both seen as the same one of the two (mirror_first), and the

@@ -194,17 +194,15 @@ class Pyramid:
         level's rectangle and size (detections.from_crop)."""
         read = self._reads(size, mode)
         x1, y1, x2, y2 = crop if crop is not None else (0, 0, self.width, self.height)
-        index = 0
+        index, inside = 0, (x1, y1, x2, y2)
         while True:
             shift = index + 1
-            inside = (x1 >> shift, y1 >> shift, -(-x2 >> shift), -(-y2 >> shift))
-            if read(inside[3] - inside[1], inside[2] - inside[0]) < self.KEEP * size:
+            halved = (x1 >> shift, y1 >> shift, -(-x2 >> shift), -(-y2 >> shift))
+            if (read(halved[3] - halved[1], halved[2] - halved[0]) < self.KEEP * size
+                    or self._level(shift) is None):
                 break
-            if self._level(shift) is None:
-                break
-            index = shift
+            index, inside = shift, halved
         level = self.levels[index]
-        inside = (x1 >> index, y1 >> index, -(-x2 >> index), -(-y2 >> index))
         if crop is None and not self.mirror:
             return level, inside, level.shape[1], level.shape[0]
         return self.region(index, inside), inside, level.shape[1], level.shape[0]

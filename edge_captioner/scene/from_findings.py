@@ -73,35 +73,33 @@ def kept(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str,
     """The objects of one of `kinds` or a furniture kind scoring at least their kind's threshold
     (or rescued by the pose model), and the people the crowd rule keeps; in the objects' order."""
     objects = [o for o in objects if o.kind in kinds or o.kind in SPOTS]
-    sure = [o for o in objects if o.score >= thresholds.get(o.kind, default) or _rescued(o)]
-    people = [o for o in sure if o.kind == "person"]
+    # by identity: two detections may be equal in every field and still be two
+    sure = {id(o) for o in objects if o.score >= thresholds.get(o.kind, default) or _rescued(o)}
+    people = [o for o in objects if o.kind == "person" and id(o) in sure]
     if len(people) >= CROWD_SURE:
-        for o in sorted((o for o in objects if o.kind == "person" and not _holds(sure, o)),
+        for o in sorted((o for o in objects if o.kind == "person" and id(o) not in sure),
                         key=lambda o: -o.score):
             if o.score >= CROWD_SCORE and all(iou(o.box, p.box) < CROWD_DUPLICATE_IOU
                                               for p in people):
                 people.append(o)
-                sure.append(o)
-    doubles = _nested(people)
-    return [o for o in objects if _holds(sure, o) and not _holds(doubles, o)]
+                sure.add(id(o))
+    sure -= _nested(people)
+    return [o for o in objects if id(o) in sure]
 
 
-def _nested(people: Sequence[Seen]) -> list[Seen]:
-    """The people whose box is a second box on a surer person (NESTED_INSIDE, NESTED_WIDTH)."""
-    doubles: list[Seen] = []
+def _nested(people: Sequence[Seen]) -> set[int]:
+    """The ids of the people whose box is a second box on a surer person (NESTED_INSIDE,
+    NESTED_WIDTH)."""
+    doubles: set[int] = set()
     ranked = sorted(people, key=lambda o: -o.score)
     for i, o in enumerate(ranked):
         for p in ranked[:i]:
             narrow, wide = sorted((o.box[2] - o.box[0], p.box[2] - p.box[0]))
-            if (not _holds(doubles, p) and narrow >= NESTED_WIDTH * wide
+            if (id(p) not in doubles and narrow >= NESTED_WIDTH * wide
                     and max(_inside(o.box, p.box), _inside(p.box, o.box)) >= NESTED_INSIDE):
-                doubles.append(o)
+                doubles.add(id(o))
                 break
     return doubles
-
-
-def _holds(objects: Sequence[Seen], o: Seen) -> bool:
-    return any(o is k for k in objects)
 
 
 def least_sure(objects: Iterable[Seen], kinds: Sequence[str], thresholds: Mapping[str, float],
