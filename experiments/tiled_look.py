@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("split")
     parser.add_argument("--grid", default="2x2")
     parser.add_argument("--overlap", type=float, default=0.2)
+    parser.add_argument("--only", help="one setting T,D,H,M: and each image whose person count it changes")
     args = parser.parse_args()
     cols, rows = (int(v) for v in args.grid.split("x"))
     captioner = facts_captioner(args.bundle)
@@ -101,6 +102,9 @@ def main() -> None:
 
     Perception._closer_look = patched
     settings = [None] + list(itertools.product((0.55, 0.6, 0.7), (0.1, 0.3), (0.25, 0.5), (0,)))
+    if args.only:
+        settings = [None, tuple(float(v) for v in args.only.split(","))]
+    people: dict[str, list[int]] = {}
     report = []
     for setting in settings:
         state["setting"] = setting
@@ -108,6 +112,7 @@ def main() -> None:
         for name, frame in images:
             state["name"] = name
             result = captioner.caption(frame)
+            people.setdefault(name, []).append(dict(result.facts.counts).get("person", 0))
             add_image(score, name, result.facts, read(result.text, captioner.bundle.language),
                       labels[name], kinds, result.fallback)
         j = score.to_json()
@@ -117,6 +122,9 @@ def main() -> None:
                "crowds": [score.crowd_within_one, score.crowd_frames]}
         report.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+    if args.only:
+        report.append({name: [n, labels[name].get("counts", {}).get("person", 0)]
+                       for name, n in people.items() if len(set(n)) > 1})
     json.dump(report, sys.stdout, indent=1)
 
 
