@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from conversion.export.agreement import PERCEPTION_METRICS_KEY
-from conversion.facts.thresholds import THRESHOLDS
+from conversion.facts.thresholds import DEFAULT_THRESHOLD, THRESHOLDS
 from edge_captioner.bundle.loader import file_sha256, load_bundle, read_manifest, write_manifest
 from edge_captioner.bundle.manifest import Manifest
 from edge_captioner.bundle.perception_section import parse_perception
@@ -73,6 +73,19 @@ DETECTOR_KINDS = {
 # The classifier sees the whole frame, stretched: a centre crop of a wide camera frame would cut
 # off what stands at its sides (ImageNet training crops change the aspect ratio too).
 CLASSIFIER = {"resize": "stretch", "top_k": 5}
+# A facts bundle's classifier checks the detector's animals instead (model/animal_check.py):
+# ImageNet-1k's classes (labels/imagenet1k.txt, from 0) of each animal kind a caption can name,
+# and of all animals (0 tench .. 397 puffer). Dogs are the domestic breeds (151 Chihuahua .. 268
+# Mexican hairless; wolves, foxes and hyenas are other animals), cats the domestic ones (281
+# tabby .. 285 Egyptian cat; lions and lynxes are not), birds the three blocks of bird classes.
+ANIMAL_CLASSES = {"dog": [[151, 268]], "cat": [[281, 285]],
+                  "bird": [[7, 24], [80, 100], [127, 146]]}
+ALL_ANIMAL_CLASSES = [[0, 397]]
+# The crop round an animal is 1.2 times its box; animals are checked from the lowest threshold
+# of their kinds (a lower score is never said anyway).
+ANIMAL_CHECK = {"kinds": ANIMAL_CLASSES, "animals": ALL_ANIMAL_CLASSES,
+                "min_score": min(THRESHOLDS.get(k, DEFAULT_THRESHOLD) for k in ANIMAL_CLASSES),
+                "grow": 1.2}
 
 
 def _renders(count: int, seed: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
@@ -360,21 +373,15 @@ def read_encoder(directory: Path) -> dict:
     return document
 
 
-def without_classifier(document: dict) -> dict:
-    """An encoder document without its ImageNet classifier: a facts bundle's captions do not read
-    it (10 ms and 5 MB a frame saved): its section, files, provenance and the licence texts no
-    other source needs."""
+def with_animal_check(document: dict) -> dict:
+    """An encoder document whose ImageNet classifier checks the detector's animals instead of
+    classifying the whole frame (a facts bundle's captions read no whole-frame classes, but a
+    hare the detector calls a dog must not be said: model/animal_check.py)."""
     section = dict(document["perception"])
-    classifier = section.pop("classifier", None)
-    if classifier is None:
+    if "classifier" not in section:
         return document
-    dropped = set(classifier.get("sources", []))
-    pretrained = [p for p in document["pretrained"] if p["source"] not in dropped]
-    licences = {name for p in pretrained for name in p["licence_files"]}
-    gone = {classifier["file"], classifier["labels"]}
-    files = {name: digest for name, digest in document["files"].items()
-             if name not in gone and (not name.startswith("licences/") or name in licences)}
-    return {**document, "perception": section, "pretrained": pretrained, "files": files}
+    section["classifier"] = {**section["classifier"], "animal_check": ANIMAL_CHECK}
+    return {**document, "perception": section}
 
 
 def attach(encoder_dir: Path, bundle_dir: Path) -> Manifest:
@@ -384,7 +391,7 @@ def attach(encoder_dir: Path, bundle_dir: Path) -> Manifest:
     # the manifest alone: a grounded bundle does not load until it has the encoder it reads
     manifest = read_manifest(bundle_dir)
     if isinstance(manifest.evidence, FactsSpec):
-        document = without_classifier(document)
+        document = with_animal_check(document)
     for name in document["files"]:
         target = bundle_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)

