@@ -135,9 +135,12 @@ def frames_of(path: Path, every: int | None, max_pixels: int = DEFAULT_MAX_PIXEL
 
 
 def format_findings(findings: Findings) -> str:
-    """`person 0.76 [0.12,0.05,0.64,1.00] standing, cat 0.41 [...]; classes: Egyptian cat 0.78, ...`"""
+    """`person 0.76 [0.12,0.05,0.64,1.00] standing, cat 0.61 [...] (classifier: tabby), dog 0.6
+    [...] (classifier: hare; not said); classes: Egyptian cat 0.78, ...`"""
     objects = ", ".join(f"{o.label} {o.score:.2f} [{','.join(f'{v:.2f}' for v in o.box)}]"
                         + (f" {o.posture}" if o.posture else "")
+                        + (f" (classifier: {o.classified}{'; not said' if o.kind is None else ''})"
+                           if o.classified else "")
                         for o in findings.objects) or "no objects"
     classes = ", ".join(f"{name} {p:.2f}" for name, p in findings.classes)
     return f"{objects}; classes: {classes}" if classes else objects

@@ -54,3 +54,17 @@ def test_the_crop_is_a_non_empty_rectangle_inside_the_frame(corners, width, heig
 
 def test_the_crop_grows_about_the_box_centre():
     assert grown((0.4, 0.4, 0.6, 0.6), 1000, 500, 1.5) == (350, 175, 650, 325)
+
+
+def test_the_explanation_says_what_the_classifier_saw_and_what_was_not_said():
+    from edge_captioner.cli.caption import format_findings
+    from edge_captioner.model.perception import Findings, Found
+
+    findings = Findings(objects=[
+        Found("cat", 0.8, (0.1, 0.1, 0.9, 0.9), "cat", classified="tabby"),
+        Found("dog", 0.6, (0.0, 0.0, 0.5, 0.5), None, classified="hare"),
+        Found("person", 0.7, (0.2, 0.0, 0.4, 1.0), "person", posture="standing")])
+    assert format_findings(findings) == (
+        "cat 0.80 [0.10,0.10,0.90,0.90] (classifier: tabby), "
+        "dog 0.60 [0.00,0.00,0.50,0.50] (classifier: hare; not said), "
+        "person 0.70 [0.20,0.00,0.40,1.00] standing")
