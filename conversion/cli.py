@@ -350,7 +350,7 @@ def build_parser(commands: dict[str, argparse.ArgumentParser] | None = None
     add_common_options(attach)
     attach.add_argument("encoder", metavar="ENCODER", help="a directory made by `encoder`")
     attach.add_argument("bundle", metavar="BUNDLE", help="the bundle directory to extend")
-    attach.set_defaults(func=lazy_command("conversion.pretrained.build", "cmd_attach"))
+    attach.set_defaults(func=lazy_command("conversion.pretrained.attach", "cmd_attach"))
 
     evaluate = sub.add_parser(
         "evaluate",

@@ -260,7 +260,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         written.append(float_out)
 
     if args.encoder:
-        from conversion.pretrained.build import attach
+        from conversion.pretrained.attach import attach
 
         for path in written:
             attach(Path(args.encoder), path)

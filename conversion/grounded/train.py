@@ -112,7 +112,7 @@ def data_set_data(data: str, images: str | None, encoder: Path, lang: str,
     import cv2
 
     from conversion.datasets.load import load_dataset
-    from conversion.pretrained.build import ENCODER_JSON, read_encoder
+    from conversion.pretrained.attach import ENCODER_JSON, read_encoder
     from edge_captioner.bundle.perception_section import parse_perception
     from edge_captioner.model.perception import Perception
     from edge_captioner.model.runtime import pick_runtime

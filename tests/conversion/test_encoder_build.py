@@ -70,3 +70,20 @@ def test_attach_refuses_an_encoder_whose_files_changed(tmp_path):
                            str(bundle)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "coco80.txt" in done.stderr, done.stderr
+
+
+def test_attach_gives_a_facts_bundle_the_animal_check(tmp_path):
+    """An encoder's classifier classifies whole frames; attached to a facts bundle it checks
+    the detector's animals instead (ANIMAL_CHECK), and the bundle loads and captions."""
+    from conversion.pretrained.build import ANIMAL_CHECK
+
+    shipped = load_bundle("default-en")
+    encoder = encoder_dir_from(shipped.path, tmp_path / "encoder")
+    document = json.loads((encoder / "encoder.json").read_text())
+    document["perception"]["classifier"].pop("animal_check")  # as `encoder` writes it
+    (encoder / "encoder.json").write_text(json.dumps(document))
+    bundle = tmp_path / "bundle"
+    shutil.copytree(shipped.path, bundle)
+    assert run_convert_cli("attach", encoder, bundle) == 0
+    check = load_bundle(bundle).perception.classifier.animal_check
+    assert check is not None and check.to_json() == ANIMAL_CHECK
