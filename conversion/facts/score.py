@@ -50,6 +50,13 @@ class Score:
     kinds: dict[str, Tally] = field(default_factory=dict)
     crowd_frames: int = 0  # labelled 4..9 people
     crowd_within_one: int = 0
+    # a doorbell's question, "is someone there?": images surely with a person (labelled at
+    # least one) and how many of them the facts say someone in; images surely without one
+    # (labelled none) and how many of them the facts wrongly say someone in
+    images_with_someone: int = 0
+    someone_said: int = 0
+    images_with_no_one: int = 0
+    someone_said_wrongly: int = 0
     postures_said: Counter = field(default_factory=Counter)  # (said, labelled-ok?) tallies
     lying_wrong: int = 0  # "lying" said of more people than lie in the image
     fallbacks: int = 0
@@ -68,6 +75,9 @@ class Score:
             "crowd_frames": self.crowd_frames,
             "crowd_within_one": (round(self.crowd_within_one / self.crowd_frames, 4)
                                  if self.crowd_frames else None),
+            "someone_there": {"images": self.images_with_someone, "said": self.someone_said},
+            "no_one_there": {"images": self.images_with_no_one,
+                             "someone_said": self.someone_said_wrongly},
             "postures_said": dict(self.postures_said), "lying_wrong": self.lying_wrong,
             "captions": self.captions, "fallbacks": self.fallbacks,
             "free_decoder_unsupported": self.free_unsupported,
@@ -123,6 +133,13 @@ def add_image(score: Score, name: str, found: Facts, stated: Facts, label: Mappi
         t.false += max(n - high, 0)
         t.missed += max(low - n, 0)
     low, high = count_range(counts.get("person", 0))
+    someone = found_counts.get("person", 0) >= 1
+    if low >= 1:
+        score.images_with_someone += 1
+        score.someone_said += int(someone)
+    elif high == 0:
+        score.images_with_no_one += 1
+        score.someone_said_wrongly += int(someone)
     if high >= 4 and low <= 9:
         score.crowd_frames += 1
         n = found_counts.get("person", 0)

@@ -35,3 +35,17 @@ def test_counting_by_ranges():
     assert (car.right, car.false, car.missed) == (0, 0, 1)
     assert (truck.right, truck.false, truck.missed) == (0, 1, 0)
     assert score.crowd_frames == 1 and score.crowd_within_one == 1 and score.fallbacks == 1
+
+
+def test_someone_there_counts_images_not_people():
+    """The doorbell's question: of the images surely with a person, those whose facts say
+    someone; of those surely without one, those whose facts say someone anyway. An image whose
+    label allows none or some ([0, 2]) is in neither."""
+    score = Score()
+    for name, people, found in (("crowd", [8, 11], 4), ("missed", 1, 0), ("door", 1, 1),
+                                ("empty", 0, 0), ("false", 0, 2), ("maybe", [0, 2], 1)):
+        facts = make_facts({"person": found} if found else {})
+        add_image(score, name, facts, facts, {"counts": {"person": people}}, KINDS, fallback=False)
+    figures = score.to_json()
+    assert figures["someone_there"] == {"images": 3, "said": 2}
+    assert figures["no_one_there"] == {"images": 2, "someone_said": 1}
