@@ -179,7 +179,7 @@ def _shipped_section() -> dict:
     (the format still takes one)."""
     grounded = json.loads((TEST_DATA / "grounded_manifest.json").read_text(encoding="utf-8"))
     return {**load_bundle("default-en").manifest.perception.to_json(),
-            "classifier": grounded["perception"]["classifier"]}
+            "classifier": {**grounded["perception"]["classifier"], "animal_check": CHECK}}
 
 
 CHECK = {"kinds": {"dog": [[151, 268]]}, "animals": [[0, 397]], "min_score": 0.5, "grow": 1.2}
@@ -288,6 +288,26 @@ def test_any_perception_section_loads_or_is_bad_input(data):
         parse_perception({"perception": section}, Path("manifest.json"))
     except BadInput as exc:
         assert "\n" not in str(exc)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(height=st.integers(1, 700), width=st.integers(1, 700), channels=st.sampled_from([0, 1, 3, 4]),
+       corners=st.lists(st.floats(0, 1), min_size=4, max_size=4), seed=st.integers(0, 2**16))
+def test_the_animal_check_takes_any_frame_and_box(captioner, height, width, channels, corners, seed):
+    """Any frame a camera or a file can give (gray, BGRA, one pixel wide) and any box, even an
+    empty one at the edge: the check answers, with the classifier's name for the crop."""
+    from edge_captioner.model.perception import Found
+    from edge_captioner.model.preprocess import Pyramid
+
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels == 0 else (height, width, channels)
+    frame = rng.integers(0, 256, shape, dtype=np.uint8)
+    x1, x2 = sorted(corners[:2])
+    y1, y2 = sorted(corners[2:])
+    (out,) = captioner.perception.check_animals(Pyramid(frame), [Found("dog", 0.9, (x1, y1, x2, y2),
+                                                                       "dog")])
+    assert out.classified and out.kind in ("dog", None)
 
 
 def test_the_closer_look_only_raises_the_scores_of_unsure_people(captioner):
