@@ -27,6 +27,7 @@ from conversion.facts.evaluate import _kinds, facts_captioner, labelled  # noqa:
 from conversion.facts.score import Score, add_image  # noqa: E402
 from edge_captioner.model import detections  # noqa: E402
 from edge_captioner.model.perception import Perception  # noqa: E402
+from edge_captioner.scene.from_findings import _inside as inside  # noqa: E402
 from edge_captioner.scene.read import read  # noqa: E402
 
 
@@ -38,13 +39,6 @@ def tiles(width: int, height: int, cols: int, rows: int, overlap: float):
         for c in range(cols):
             x1, y1 = c * tw * (1 - overlap), r * th * (1 - overlap)
             yield (int(x1), int(y1), min(width, int(round(x1 + tw))), min(height, int(round(y1 + th))))
-
-
-def inside(a, b) -> float:
-    """The share of box a inside box b."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return w * h / max(detections.area(a), 1e-9)
 
 
 def main() -> None:

@@ -165,19 +165,28 @@ class Perception:
             out.append(o)
         return out
 
+    def _probabilities(self, image: np.ndarray) -> np.ndarray:
+        """The classifier's class probabilities for an image."""
+        c, g = self.spec.classifier, self.classifier
+        self._run(g, c, image)
+        return g.dequantize(CLASSIFIER_PROBABILITIES, g.get(CLASSIFIER_PROBABILITIES))[0]
+
+    def crop_probabilities(self, pyramid: Pyramid, box: tuple[float, ...]) -> np.ndarray:
+        """The classifier's probabilities for the animal check's crop round a 0..1 box."""
+        c = self.spec.classifier
+        rect = animal_check.grown(box, pyramid.width, pyramid.height, c.animal_check.grow)
+        return self._probabilities(pyramid.cut(rect, c.size, c.resize)[0])
+
     def check_animals(self, pyramid: Pyramid, objects: list[Found]) -> list[Found]:
         """Each animal of a checked kind scoring at least the check's min_score, with the
         classifier's top class for the crop round it; one the classifier holds another animal
         (a hare the detector called a dog) keeps its label but loses its kind."""
-        c, g = self.spec.classifier, self.classifier
-        check = c.animal_check
+        check = self.spec.classifier.animal_check
         out = []
         for o in objects:
             own = check.kinds.get(o.kind)
             if own is not None and o.score >= check.min_score:
-                rect = animal_check.grown(o.box, pyramid.width, pyramid.height, check.grow)
-                self._run(g, c, pyramid.cut(rect, c.size, c.resize)[0])
-                probs = g.dequantize(CLASSIFIER_PROBABILITIES, g.get(CLASSIFIER_PROBABILITIES))[0]
+                probs = self.crop_probabilities(pyramid, o.box)
                 o = replace(o, classified=self.classifier_labels[int(np.argmax(probs))])
                 if animal_check.other_animal(probs, own, check.animals):
                     o = replace(o, kind=None)
@@ -245,7 +254,7 @@ class Perception:
             pyramid = pyramid.mirrored()
             regions = [detections.mirror_box(r) for r in regions]
         if self.detector is not None:
-            d, g = self.spec.detector, self.detector
+            d = self.spec.detector
             started = time.perf_counter()
             whole = pyramid.at_least(d.size, d.resize)
             found = self._detect(whole)
@@ -274,10 +283,9 @@ class Perception:
             findings.objects = self.check_animals(pyramid, findings.objects)
             findings.classifier_ms = (time.perf_counter() - started) * 1000
         elif self.classifier is not None:
-            c, g = self.spec.classifier, self.classifier
+            c = self.spec.classifier
             started = time.perf_counter()
-            self._run(g, c, pyramid.at_least(c.size, c.resize))
-            probs = g.dequantize(CLASSIFIER_PROBABILITIES, g.get(CLASSIFIER_PROBABILITIES))[0]
+            probs = self._probabilities(pyramid.at_least(c.size, c.resize))
             top = np.argsort(-probs, kind="stable")[: c.top_k]
             # an int8 probability of 0 is "below the output's step", not a finding
             findings.classes = [(self.classifier_labels[i], float(probs[i])) for i in top
