@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import BadInput
 from .choices import MANIFEST_FILE, VOCAB_FILE
 from .manifest import Manifest
-from .perception_section import PerceptionSpec
+from .perception_specs import PerceptionSpec
 from .sections import EvidenceSpec, FactsSpec
 from .vocab import Vocabulary
 from .wiring import DecoderWiring

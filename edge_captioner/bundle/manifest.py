@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..errors import BadInput
 from .choices import BUNDLE_FILES, EVIDENCE_INPUT, FORMAT_VERSION, IMAGE_INPUT, KEYS
-from .perception_section import PerceptionSpec, parse_perception
+from .perception_section import parse_perception
+from .perception_specs import PerceptionSpec
 from .sections import (
     EvidenceSpec,
     FactsSpec,

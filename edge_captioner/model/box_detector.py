@@ -2,8 +2,8 @@
 
 COCO, and so the bundle's NanoDet, has no box class; the Open Images SSD-MobileNetV2 of MediaPipe
 Objectron (conversion/pretrained/objectron.py) has. Its manifest sub-section is
-`perception.boxes` (bundle/perception_section.py, BoxesSpec); the graph is full-int8 TFLite with
-a uint8 image in and the raw SSD outputs (`boxes`, `scores`) out, decoded by ssd.py.
+`perception.boxes` (bundle/perception_section.py, BoxesSpec in perception_specs.py); the graph
+is full-int8 TFLite with a uint8 image in and the raw SSD outputs (`boxes`, `scores`) out, decoded by ssd.py.
 Open Images' Box is any box, not specifically a parcel: what counts as a delivery is the
 caption's business (where it is, whether a person brought it), not this module's.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bundle.choices import DETECTOR_BOXES, DETECTOR_SCORES, IMAGE_INPUT
-from ..bundle.perception_section import BoxesSpec
+from ..bundle.perception_specs import BoxesSpec
 from ..errors import BadInput
 from . import detections, ssd
 from .perception import Found, read_labels

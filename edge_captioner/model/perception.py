@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..bundle.choices import CLASSIFIER_PROBABILITIES, DETECTOR_BOXES, DETECTOR_SCORES, IMAGE_INPUT
-from ..bundle.perception_section import GraphSpec, PerceptionSpec
+from ..bundle.perception_specs import GraphSpec, PerceptionSpec
 from ..errors import BadInput
 from ..scene.facts import Facts
 from . import animal_check, detections

@@ -152,7 +152,7 @@ class PoseEstimator:
 
     @classmethod
     def from_spec(cls, spec, bundle_dir, runtime, threads: int | None = 1) -> PoseEstimator:
-        """From the manifest's `perception.pose` (bundle/perception_section.PoseSpec)."""
+        """From the manifest's `perception.pose` (bundle/perception_specs.PoseSpec)."""
         from .runtime import Graph
 
         graph = Graph(runtime, bundle_dir / spec.file, spec.tensors, threads)
